@@ -1,0 +1,41 @@
+"""The FastAPI application: routes, auth dependency and error mapping."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import actions, connections, health, operations, triggers
+from engine.logs import setup_logging
+from engine.registry import registry
+from engine.runtime import open_runtime
+from engine.settings import Settings, get_settings
+
+ROUTERS = [health.router, operations.router, actions.router, triggers.router, connections.router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    setup_logging(settings.log_level)
+    registry()  # a malformed spec stops the start, naming it
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.runtime = await open_runtime(settings)
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    app = FastAPI(title="ghl-engine", version="0.1.0", lifespan=lifespan,
+                  description="Polling triggers and actions for the GoHighLevel API v2 and SMSGlobal.")
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    return create_app()

@@ -1,0 +1,33 @@
+"""Request dependencies: the runtime and the caller's tenant (from its API key)."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+
+from engine import tenants
+from engine.errors import Forbidden, Unauthorized
+from engine.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def principal(request: Request, rt: Runtime = Depends(runtime)) -> tenants.Principal:
+    header = request.headers.get("authorization", "")
+    api_key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    api_key = api_key or request.headers.get("x-api-key", "").strip()
+    if not api_key:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: "
+                           "<key>' (create one with `ghl-engine keys create --tenant NAME`)")
+    who = await tenants.authenticate(rt.redis, api_key)
+    if who is None:
+        raise Unauthorized("unknown or revoked API key")
+    request.state.principal = who
+    return who
+
+
+async def writer(request: Request, who: tenants.Principal = Depends(principal)) -> tenants.Principal:
+    if who.read_only:
+        raise Forbidden("this API key is read-only; use a read-write key for this request")
+    return who

@@ -1,0 +1,57 @@
+"""POST /v1/actions/{key}: run one action with a connection's credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+
+from api.deps import runtime, writer
+from api.models import ActionIn
+from api.routes.operations import unknown_operation
+from engine import connections, executor, registry
+from engine.errors import EngineError, NotFound, RateLimited, UpstreamError
+from engine.idempotency import Idempotency, fingerprint
+from engine.runtime import Runtime
+from engine.tenants import Principal
+
+router = APIRouter(prefix="/v1", tags=["actions"])
+
+
+@router.post("/actions/{key}")
+async def run_action(key: str, body: ActionIn, who: Principal = Depends(writer),
+                     rt: Runtime = Depends(runtime),
+                     idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+    op = registry.get(key)
+    if op is None:
+        raise unknown_operation(key)
+    if op.kind != "action":
+        raise NotFound(f"{key!r} is a trigger, not an action: read it with POST "
+                       f"/v1/triggers/{key}/items or subscribe to it", code="operation_not_found")
+    conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    idem = None
+    if idempotency_key is not None:
+        idem = Idempotency(rt.redis, who.tenant, idempotency_key,
+                           fingerprint(key, body.model_dump()), rt.settings.idempotency_ttl_seconds)
+        stored = await idem.begin()
+        if stored is not None:
+            status, payload = stored
+            return JSONResponse(payload, status_code=status, headers={"Idempotent-Replayed": "true"})
+    try:
+        result = await executor.run_action(rt, conn, op, body.input)
+    except UpstreamError as exc:
+        if idem is not None:
+            if exc.status < 500 and exc.status != 401:
+                await idem.complete(exc.status, exc.body())
+            else:
+                await idem.release()
+        raise
+    except (RateLimited, EngineError):
+        if idem is not None:
+            await idem.release()
+        raise
+    payload = {"data": result.data, "meta": result.meta}
+    if idem is not None:
+        await idem.complete(200, payload)
+    return payload

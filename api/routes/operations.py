@@ -1,0 +1,39 @@
+"""The catalog: GET /v1/operations and GET /v1/operations/{key}."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+
+from api.deps import principal
+from engine import registry
+from engine.catalog import describe
+from engine.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["operations"], dependencies=[Depends(principal)])
+
+
+@router.get("/operations")
+async def list_operations(kind: Literal["trigger", "action"] | None = None,
+                          app: Literal["ghl", "smsglobal"] | None = None,
+                          category: str | None = None) -> dict[str, Any]:
+    ops = [op for op in registry.registry().values()
+           if (kind is None or op.kind == kind) and (app is None or op.app == app)
+           and (category is None or op.category == category)]
+    return {"operations": [describe(op) for op in ops], "count": len(ops)}
+
+
+@router.get("/operations/{key}")
+async def get_operation(key: str) -> dict[str, Any]:
+    op = registry.get(key)
+    if op is None:
+        raise unknown_operation(key)
+    return describe(op)
+
+
+def unknown_operation(key: str) -> NotFound:
+    near = registry.closest(key)
+    hint = f"; did you mean {', '.join(near)}?" if near else "; list them with GET /v1/operations"
+    return NotFound(f"unknown operation {key!r}{hint}", code="operation_not_found",
+                    details={"suggestions": near})

@@ -1,0 +1,37 @@
+"""POST /v1/triggers/{key}/items: a trigger read as a newest-first list (samples, pull mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from api.deps import principal, runtime
+from api.models import Strict
+from api.routes.operations import unknown_operation
+from engine import connections, reader, registry
+from engine.errors import NotFound
+from engine.runtime import Runtime
+from engine.tenants import Principal
+
+router = APIRouter(prefix="/v1", tags=["triggers"])
+
+
+class ItemsIn(Strict):
+    connection_id: str = Field(min_length=1, max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict)
+    limit: int = Field(25, ge=1, le=500)
+
+
+@router.post("/triggers/{key}/items")
+async def trigger_items(key: str, body: ItemsIn, who: Principal = Depends(principal),
+                        rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    op = registry.get(key)
+    if op is None:
+        raise unknown_operation(key)
+    if op.kind != "trigger":
+        raise NotFound(f"{key!r} is an action, not a trigger: run it with POST /v1/actions/{key}",
+                       code="operation_not_found")
+    conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    return await reader.list_items(rt, conn, op, body.params, body.limit)

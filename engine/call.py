@@ -1,0 +1,19 @@
+"""One upstream call, as the executor builds it and before the app signs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Call:
+    """One upstream call, before signing."""
+
+    method: str
+    path: str
+    version: str | None = None
+    query: list[tuple[str, Any]] = field(default_factory=list)
+    body: Any = None
+    safe_to_retry: bool = True
+    response: str = "json"

@@ -1,0 +1,132 @@
+"""The ``ghl-engine`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import typer
+
+app = typer.Typer(help="ghl-engine: polling triggers and actions for GoHighLevel and SMSGlobal.",
+                  no_args_is_help=True)
+keys_app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Encryption keys for stored credentials.", no_args_is_help=True)
+ops_app = typer.Typer(help="The operations catalog.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(ops_app, name="operations")
+
+
+async def _with_redis(fn):
+    from redis.asyncio import Redis
+
+    from engine.settings import get_settings
+
+    redis = Redis.from_url(get_settings().redis_url)
+    try:
+        return await fn(redis)
+    finally:
+        await redis.aclose()
+
+
+@keys_app.command("create")
+def keys_create(tenant: str = typer.Option(..., help="Tenant name: letters, digits, '-', '_'."),
+                read_only: bool = typer.Option(False, help="The key may only read.")) -> None:
+    """Create an API key for TENANT. The key is printed once and only its hash is stored."""
+    from engine import tenants
+
+    try:
+        key_id, api_key = asyncio.run(_with_redis(
+            lambda r: tenants.create_key(r, tenant, read_only=read_only)))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tenant") from None
+    typer.echo(f"key id:  {key_id}")
+    typer.echo(f"api key: {api_key}")
+    typer.echo("Store the key now: it is not shown again.", err=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its id."""
+    from engine import tenants
+
+    if not asyncio.run(_with_redis(lambda r: tenants.revoke_key(r, key_id))):
+        typer.echo(f"no key with id {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new Fernet key for ENGINE_SECRET_KEYS."""
+    from engine.vault import Vault
+
+    typer.echo(Vault.generate_key())
+
+
+@ops_app.command("list")
+def operations_list(kind: str = typer.Option(None, help="trigger or action"),
+                    app_name: str = typer.Option(None, "--app", help="ghl or smsglobal")) -> None:
+    """List every operation: key, kind, method and path."""
+    from engine.registry import registry
+
+    for op in registry().values():
+        if (kind and op.kind != kind) or (app_name and op.app != app_name):
+            continue
+        typer.echo(f"{op.key:55} {op.kind:8} {op.upstream.method:6} {op.upstream.path}")
+
+
+@ops_app.command("show")
+def operations_show(key: str) -> None:
+    """Show one operation as JSON: upstream, input schema, sample."""
+    from engine.catalog import describe
+    from engine.registry import closest, get
+
+    op = get(key)
+    if op is None:
+        near = closest(key)
+        typer.echo(f"unknown operation {key!r}" + (f"; did you mean {', '.join(near)}?" if near else ""),
+                   err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(describe(op), indent=2))
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    uvicorn.run("api.app:app_factory", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker: scheduler tick, polls and deliveries."""
+    from arq.worker import run_worker
+
+    from engine.worker import WorkerSettings
+
+    run_worker(WorkerSettings)
+
+
+@app.command()
+def sandbox(host: str = "127.0.0.1", port: int = 8090) -> None:
+    """Run the GHL and SMSGlobal stand-ins (for development, demos and tests)."""
+    import uvicorn
+
+    os.environ.setdefault("SANDBOX", "1")
+    uvicorn.run("sandbox.app:app_factory", factory=True, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def dev() -> None:
+    """Start everything for local development and print a ready API key and curl line."""
+    from engine.devserver import main
+
+    main()
+
+
+if __name__ == "__main__":
+    app()

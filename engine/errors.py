@@ -1,0 +1,90 @@
+"""The engine's exceptions. Every one maps to one HTTP status and the error shape
+``{"error": {"code", "message", "details"}}`` a caller sees.
+
+EngineError
+ ├── InputInvalid          422  bad input; details list every bad field
+ ├── NotFound              404  unknown operation, connection, subscription...
+ ├── Conflict              409  idempotency key reused with another body, ...
+ ├── Unauthorized          401  missing or unknown API key
+ ├── Forbidden             403  read-only key on a write route
+ ├── RateLimited           429  our own per-key limit or the GHL budget; carries retry_after
+ └── UpstreamError         GHL/SMSGlobal answered with an error (status passed on)
+      ├── UpstreamAuthError      the token is invalid or expired
+      └── UpstreamUnavailable    502/504: unreachable after retries
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EngineError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, details: Any = None, status: int | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InputInvalid(EngineError):
+    status = 422
+    code = "invalid_input"
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        fields = ", ".join(p["field"] for p in problems)
+        super().__init__(f"invalid input: {fields}", details=problems)
+
+
+class NotFound(EngineError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(EngineError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(EngineError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(EngineError):
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(EngineError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class UpstreamError(EngineError):
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, status: int, details: Any = None, attempts: int = 1) -> None:
+        super().__init__(message, details=details, status=status)
+        self.attempts = attempts
+
+
+class UpstreamAuthError(UpstreamError):
+    code = "upstream_unauthorized"
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "upstream_unavailable"

@@ -1,0 +1,53 @@
+"""Settings, read from the environment (and a ``.env`` file) by pydantic-settings.
+
+Every setting is listed in the README with its default.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    ghl_base_url: str = Field("https://services.leadconnectorhq.com", validation_alias="GHL_BASE_URL")
+    smsglobal_base_url: str = Field("https://api.smsglobal.com", validation_alias="SMSGLOBAL_BASE_URL")
+    secret_keys: str = Field("", validation_alias="ENGINE_SECRET_KEYS")
+    secret_keys_file: Path | None = Field(None, validation_alias="ENGINE_SECRET_KEYS_FILE")
+
+    http_timeout_seconds: float = Field(30.0, validation_alias="ENGINE_HTTP_TIMEOUT_SECONDS")
+    max_attempts: int = Field(4, ge=1, validation_alias="ENGINE_MAX_ATTEMPTS")
+    backoff_base_seconds: float = Field(0.5, validation_alias="ENGINE_BACKOFF_BASE_SECONDS")
+    backoff_max_seconds: float = Field(30.0, validation_alias="ENGINE_BACKOFF_MAX_SECONDS")
+    max_retry_after_seconds: float = Field(
+        60.0, validation_alias=AliasChoices("ENGINE_MAX_RETRY_AFTER_SECONDS"))
+
+    rate_burst: int = Field(100, validation_alias="ENGINE_RATE_BURST")
+    rate_window_ms: int = Field(10_000, validation_alias="ENGINE_RATE_WINDOW_MS")
+    rate_margin_ms: int = Field(500, validation_alias="ENGINE_RATE_MARGIN_MS")
+    rate_daily: int = Field(200_000, validation_alias="ENGINE_RATE_DAILY")
+    rate_reserve: int = Field(20, validation_alias="ENGINE_RATE_RESERVE")
+    rate_max_wait_seconds: float = Field(15.0, validation_alias="ENGINE_RATE_MAX_WAIT_SECONDS")
+
+    idempotency_ttl_seconds: int = Field(24 * 3600, validation_alias="ENGINE_IDEMPOTENCY_TTL_SECONDS")
+    min_interval_seconds: int = Field(60, ge=1, validation_alias="ENGINE_MIN_INTERVAL_SECONDS")
+    allow_private_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_PRIVATE_TARGETS")
+    allow_http_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_HTTP_TARGETS")
+    log_level: str = Field("INFO", validation_alias="ENGINE_LOG_LEVEL")
+
+    def fernet_keys(self) -> list[str]:
+        raw = self.secret_keys
+        if not raw and self.secret_keys_file and self.secret_keys_file.exists():
+            raw = self.secret_keys_file.read_text()
+        return [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

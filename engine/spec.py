@@ -1,0 +1,260 @@
+"""The operation spec: one frozen pydantic model per GHL or SMSGlobal operation.
+
+A spec is data. It says which upstream endpoint an operation calls, which inputs it takes and
+where each goes (path, query or body), and, for a polling trigger, how the response is read as a
+list of items: where the items are, their id and timestamp fields, how to page, how to dedupe.
+
+Paginators are composed of small parts with a ``type`` tag (a discriminated union), not one enum
+of styles: a *strategy* says what the next page token is, the ``inject`` field says where it goes.
+
+    Paginator examples
+    ------------------
+    NoPagination()                                             # one request, one page
+    OffsetPaginator(offset_param="skip", size_param="limit", page_size=100)
+    PagePaginator(page_param="page", size_param="pageLimit", page_size=100, inject="body")
+    CursorPaginator(tokens=(Token(param="startAfterId", path="meta.startAfterId"),
+                            Token(param="startAfter", path="meta.startAfter")),
+                    size_param="limit", page_size=100)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+PATH_PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+InputType = Literal["string", "integer", "number", "boolean", "array", "object"]
+Location = Literal["path", "query", "body"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Input(_Part):
+    """One input of an operation, with everything a form or a validator needs.
+
+    :param name: the upstream name, exactly as sent (``contactId``, ``locationId``).
+    :param location: where it goes: the path template, the query string or the JSON body.
+    :param type: JSON type; ``items`` gives the element type of an array.
+    :param help: one or two sentences a person can act on (where to find the value, its format).
+    :param fill: ``location_id`` fills the connection's location when the caller leaves it out.
+    """
+
+    name: str
+    location: Location
+    type: InputType = "string"
+    required: bool = False
+    help: str = Field(min_length=4)
+    enum: tuple[Any, ...] | None = None
+    default: Any = None
+    example: Any = None
+    items: InputType | None = None
+    format: Literal["date-time", "date", "email", "uri", "phone"] | None = None
+    fill: Literal["location_id", "company_id"] | None = None
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Input":
+        if self.location == "path" and not self.required:
+            raise ValueError(f"path input {self.name!r} must be required")
+        if self.items is not None and self.type != "array":
+            raise ValueError(f"input {self.name!r}: 'items' is only for arrays")
+        if self.enum is not None and self.default is not None and self.default not in self.enum:
+            raise ValueError(f"input {self.name!r}: default {self.default!r} is not in enum")
+        return self
+
+
+# ----------------------------------------------------------------------------- paginators
+
+
+class NoPagination(_Part):
+    """The whole result comes in one response."""
+
+    type: Literal["none"] = "none"
+
+
+class OffsetPaginator(_Part):
+    """skip/limit or offset/limit: the next offset is the previous plus the page size."""
+
+    type: Literal["offset"] = "offset"
+    offset_param: str
+    size_param: str
+    page_size: int = Field(gt=0)
+    start: int = 0
+    inject: Literal["query", "body"] = "query"
+
+
+class PagePaginator(_Part):
+    """page/pageLimit: the next page number is the previous plus one."""
+
+    type: Literal["page"] = "page"
+    page_param: str
+    size_param: str
+    page_size: int = Field(gt=0)
+    start: int = 1
+    inject: Literal["query", "body"] = "query"
+
+
+class Token(_Part):
+    """One part of a cursor token: the request ``param`` takes the value found at ``path``,
+    read from the whole response (``source="response"``) or from the last item of the page."""
+
+    param: str
+    path: str
+    source: Literal["response", "last_item"] = "response"
+
+
+class CursorPaginator(_Part):
+    """The response (or its last item) carries the token for the next page; tokens may have
+    several parts, like GHL's ``startAfter`` + ``startAfterId``."""
+
+    type: Literal["cursor"] = "cursor"
+    tokens: tuple[Token, ...] = Field(min_length=1)
+    size_param: str | None = None
+    page_size: int = Field(default=100, gt=0)
+    inject: Literal["query", "body"] = "query"
+
+
+class NextUrlPaginator(_Part):
+    """The response holds the full URL of the next page at ``path``."""
+
+    type: Literal["next_url"] = "next_url"
+    path: str
+    size_param: str | None = None
+    page_size: int = Field(default=100, gt=0)
+
+
+Paginator = Annotated[
+    Union[NoPagination, OffsetPaginator, PagePaginator, CursorPaginator, NextUrlPaginator],
+    Field(discriminator="type"),
+]
+
+
+# ----------------------------------------------------------------------------- trigger parts
+
+
+class Items(_Part):
+    """Where the items are in a response, by dotted path (``contacts``, ``meta.items``; ``$`` is
+    the whole body). A missing path gives no items; an object gives a list of one."""
+
+    path: str = "$"
+    id_field: str = "id"
+    timestamp_field: str | None = None
+    single: bool = False
+
+
+class TimeWindow(_Part):
+    """A rolling time range filled into two query params on every read, for endpoints that
+    return what lies inside a window (calendar events, free slots)."""
+
+    start_param: str
+    end_param: str
+    unit: Literal["ms", "s", "iso", "date"] = "ms"
+    lookback_hours: float = 24.0
+    lookahead_hours: float = 24.0 * 30
+
+
+class Dedupe(_Part):
+    """How new items are told from known ones.
+
+    ``new``: an item is new when its id was never seen.
+    ``updated``: new when its (id, updated timestamp) pair was never seen.
+    ``changed``: new when a hash of its content was never seen (objects without timestamps).
+    """
+
+    strategy: Literal["new", "updated", "changed"]
+    updated_field: str | None = None
+    overlap_seconds: int = Field(default=3600, ge=0)
+    order: Literal["newest_first", "oldest_first", "unordered"] = "unordered"
+
+    @model_validator(mode="after")
+    def _needs_field(self) -> "Dedupe":
+        if self.strategy == "updated" and not self.updated_field:
+            raise ValueError("dedupe strategy 'updated' needs updated_field")
+        return self
+
+
+class Trigger(_Part):
+    """How a trigger's response is read as items, paged and deduped."""
+
+    items: Items
+    paginator: Paginator = NoPagination()
+    dedupe: Dedupe
+    window: TimeWindow | None = None
+    max_pages: int = Field(default=10, gt=0)
+    default_interval_minutes: int = Field(default=5, ge=1, le=15)
+
+
+# ----------------------------------------------------------------------------- the operation
+
+
+class Upstream(_Part):
+    """The upstream request: method, path template, GHL ``Version`` header and OAuth scopes."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str
+    version: str | None = None
+    scopes: tuple[str, ...] = ()
+    response: Literal["json", "binary", "text"] = "json"
+    safe_to_retry: bool | None = None  # None: GET, PUT and DELETE are; POST and PATCH are not
+
+    @property
+    def path_params(self) -> list[str]:
+        return PATH_PARAM_RE.findall(self.path)
+
+    @property
+    def idempotent(self) -> bool:
+        if self.safe_to_retry is not None:
+            return self.safe_to_retry
+        return self.method in ("GET", "PUT", "DELETE")
+
+
+class Output(_Part):
+    """Where the main object of an action's response is (``contact`` in ``{"contact": {...}}``)."""
+
+    path: str = "$"
+    id_field: str = "id"
+
+
+class Operation(_Part):
+    """One operation of the catalog: a polling trigger or an action."""
+
+    key: str
+    app: Literal["ghl", "smsglobal"]
+    category: str
+    title: str
+    description: str = Field(min_length=8)
+    kind: Literal["trigger", "action"]
+    upstream: Upstream
+    inputs: tuple[Input, ...] = ()
+    trigger: Trigger | None = None
+    output: Output = Output()
+    search: bool = False
+    sample: dict[str, Any] = Field(default_factory=dict)
+    hook: str | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Operation":
+        if not KEY_RE.match(self.key):
+            raise ValueError(f"key {self.key!r} must look like 'category.snake_name'")
+        if (self.kind == "trigger") != (self.trigger is not None):
+            raise ValueError("a trigger needs a 'trigger' part and an action must not have one")
+        return self
+
+    def input(self, name: str) -> Input | None:
+        for field in self.inputs:
+            if field.name == name:
+                return field
+        return None
+
+    def inputs_at(self, location: Location) -> list[Input]:
+        return [field for field in self.inputs if field.location == location]
+
+    @property
+    def has_body(self) -> bool:
+        return self.upstream.method in ("POST", "PUT", "PATCH") or bool(self.inputs_at("body"))

@@ -1,0 +1,65 @@
+"""Tenants and their API keys. A key is shown once; only its SHA-256 digest is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from engine import keys
+
+KEY_PREFIX = "ghle_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    key_id: str
+    read_only: bool = False
+
+
+def digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+async def create_key(redis: Redis, tenant: str, *, read_only: bool = False) -> tuple[str, str]:
+    """Create an API key for ``tenant``; return (key_id, api_key). The key is not stored."""
+    if not tenant or len(tenant) > 64 or not tenant.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("tenant name must be 1-64 letters, digits, '-' or '_'")
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = "key_" + secrets.token_hex(8)
+    d = digest(api_key)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.API_KEY.format(digest=d), mapping={
+            "tenant": tenant, "key_id": key_id, "read_only": int(read_only),
+            "created_at": int(time.time())})
+        pipe.set(keys.KEY_ID.format(key_id=key_id), d)
+        pipe.sadd(keys.TENANT_KEYS.format(tenant=tenant), key_id)
+        await pipe.execute()
+    return key_id, api_key
+
+
+async def authenticate(redis: Redis, api_key: str) -> Principal | None:
+    if not api_key:
+        return None
+    data = await redis.hgetall(keys.API_KEY.format(digest=digest(api_key)))
+    if not data:
+        return None
+    return Principal(tenant=data[b"tenant"].decode(), key_id=data[b"key_id"].decode(),
+                     read_only=data.get(b"read_only") == b"1")
+
+
+async def revoke_key(redis: Redis, key_id: str) -> bool:
+    d = await redis.get(keys.KEY_ID.format(key_id=key_id))
+    if d is None:
+        return False
+    data = await redis.hgetall(keys.API_KEY.format(digest=d.decode()))
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.API_KEY.format(digest=d.decode()), keys.KEY_ID.format(key_id=key_id))
+        if data:
+            pipe.srem(keys.TENANT_KEYS.format(tenant=data[b"tenant"].decode()), key_id)
+        await pipe.execute()
+    return True

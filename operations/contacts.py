@@ -1,0 +1,233 @@
+"""GHL Contacts: contacts, their tags, tasks, notes and campaigns."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from engine.spec import Dedupe, Items, Operation, Output, PagePaginator, Trigger, Upstream
+from operations._fields import (CONTACT_FIELDS, CONTACT_ID, CONTACT_SAMPLE, LOCATION_ID_BODY,
+                                LOCATION_ID_QUERY, NOTE_ID, TASK_ID, TAGS, body, path, query)
+
+V = "2021-07-28"
+op = partial(Operation, app="ghl", category="contacts")
+WRITE = ("contacts.write",)
+READ = ("contacts.readonly",)
+
+TASK_SAMPLE = {"id": "zYXcBvjx1r7AjEJ9q5rP", "contactId": "ocQHyuzHvysMo5N5VsXc",
+               "title": "Call back about the quote", "body": "Ask about the budget",
+               "dueDate": "2026-02-01T11:00:00Z", "completed": False, "assignedTo": None}
+NOTE_SAMPLE = {"id": "ITIyDOuFoGBbYv9B4SEb", "contactId": "ocQHyuzHvysMo5N5VsXc",
+               "body": "Prefers a call after 5pm", "userId": None,
+               "dateAdded": "2026-01-15T10:30:00.000Z"}
+TASK_FIELDS = (
+    body("title", "Short title of the task, shown in the task list.", example="Call back"),
+    body("body", "Longer description of what to do.", example="Ask about the budget"),
+    body("dueDate", "When the task is due, ISO 8601 with time zone, e.g. 2026-02-01T11:00:00Z.",
+         format="date-time", example="2026-02-01T11:00:00Z"),
+    body("completed", "Whether the task is already done.", type="boolean", example=False),
+    body("assignedTo", "Id of the GHL user the task is assigned to (see Search Users).",
+         example="y0BeYjuRIlDwsDcOHOJo"),
+)
+NOTE_FIELDS = (
+    body("body", "The text of the note.", example="Prefers a call after 5pm"),
+    body("title", "A short title shown above the note.", example="Follow-up summary"),
+    body("userId", "Id of the GHL user the note is attributed to.", example="GCs5KuzPqTls7vWclkEV"),
+    body("color", "Colour of the note as a hex code, e.g. #FFAA00.", example="#FFAA00"),
+    body("pinned", "Pin the note at the top of the contact's notes.", type="boolean", example=False),
+)
+CAMPAIGN_ID = path("campaignId", "The campaign's id (see List Campaigns).", example="EXAMPLE_CAMPAIGN_ID")
+
+
+def _required(fields, *names):
+    """The same fields with ``names`` marked required."""
+    return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
+
+
+CREATE_CONTACT = op(
+    key="contacts.create_contact", kind="action", title="Create Contact",
+    description="Creates a contact in the location. Fails with 400 when the location does not "
+                "allow duplicates and the email or phone already exists; use Upsert Contact then.",
+    upstream=Upstream(method="POST", path="/contacts/", version=V, scopes=WRITE),
+    inputs=(LOCATION_ID_BODY, *CONTACT_FIELDS), output=Output(path="contact"),
+    sample={"contact": CONTACT_SAMPLE})
+
+UPDATE_CONTACT = op(
+    key="contacts.update_contact", kind="action", title="Update Contact",
+    description="Updates fields of a contact; fields left out keep their value. Tags given here "
+                "replace the contact's tags (use Add Tags to add).",
+    upstream=Upstream(method="PUT", path="/contacts/{contactId}", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, *[f for f in CONTACT_FIELDS if f.name not in ("gender", "companyName")]),
+    output=Output(path="contact"), sample={"succeded": True, "contact": CONTACT_SAMPLE})
+
+FIND_CONTACT = op(
+    key="contacts.find_contact", kind="action", search=True, title="Find Contact",
+    description="Finds the contact matching an email or phone number, following the location's "
+                "Allow Duplicate Contact setting. Returns {contact: null} when none matches.",
+    upstream=Upstream(method="GET", path="/contacts/search/duplicate", version=V, scopes=READ),
+    inputs=(LOCATION_ID_QUERY,
+            query("email", "Email to look for (exact match, case-insensitive).", format="email",
+                  example="rosan@example.com"),
+            query("number", "Phone number to look for, E.164 form (+ and country code).",
+                  format="phone", example="+14155550123")),
+    output=Output(path="contact"), sample={"contact": CONTACT_SAMPLE})
+
+DELETE_CONTACT = op(
+    key="contacts.delete_contact", kind="action", title="Delete Contact",
+    description="Deletes a contact and everything attached to it. This cannot be undone.",
+    upstream=Upstream(method="DELETE", path="/contacts/{contactId}", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID,), sample={"succeded": True})
+
+UPSERT_CONTACT = op(
+    key="contacts.upsert_contact", kind="action", title="Upsert Contact",
+    description="Creates the contact, or updates the one matching its email or phone (by the "
+                "location's duplicate settings). 'new' in the result tells which happened; given "
+                "tags are added to existing ones.",
+    upstream=Upstream(method="POST", path="/contacts/upsert", version=V, scopes=WRITE,
+                      safe_to_retry=True),
+    inputs=(LOCATION_ID_BODY, *CONTACT_FIELDS,
+            body("createNewIfDuplicateAllowed", "When the location allows duplicates, create a new "
+                 "contact instead of updating the match.", type="boolean", example=False)),
+    output=Output(path="contact"),
+    sample={"new": True, "contact": CONTACT_SAMPLE, "traceId": "0c52f1ef-2a2b-4f0b-9f5c-4c1b2f0e9d11"})
+
+ADD_TAGS = op(
+    key="contacts.add_tags_to_contact", kind="action", title="Add Tags to Contact",
+    description="Adds tags to a contact, keeping the ones it has. Tags that do not exist are created.",
+    upstream=Upstream(method="POST", path="/contacts/{contactId}/tags", version=V, scopes=WRITE,
+                      safe_to_retry=True),
+    inputs=(CONTACT_ID, TAGS.model_copy(update={"required": True})),
+    sample={"tags": ["vip", "newsletter"]})
+
+REMOVE_TAGS = op(
+    key="contacts.remove_tags_from_contact", kind="action", title="Remove Tags from Contact",
+    description="Removes the given tags from a contact; tags it does not have are ignored.",
+    upstream=Upstream(method="DELETE", path="/contacts/{contactId}/tags", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, TAGS.model_copy(update={"required": True})), sample={"tags": ["newsletter"]})
+
+BULK_TAGS = op(
+    key="contacts.bulk_update_contact_tags", kind="action", title="Bulk Update Contact Tags",
+    description="Adds tags to, or removes tags from, many contacts in one request.",
+    upstream=Upstream(method="POST", path="/contacts/bulk/tags/update/{type}", version=V,
+                      safe_to_retry=True),
+    inputs=(path("type", "'add' to add the tags, 'remove' to remove them.", enum=("add", "remove"),
+                 example="add"),
+            LOCATION_ID_BODY,
+            body("contacts", "Ids of the contacts to update (see Search Contacts).", type="array",
+                 items="string", required=True, example=["ocQHyuzHvysMo5N5VsXc"]),
+            TAGS.model_copy(update={"required": True}),
+            body("removeAllTags", "With type 'remove': remove every tag of these contacts.",
+                 type="boolean", example=False)),
+    sample={"succeded": True, "errorCount": 0, "responses": []})
+
+CREATE_TASK = op(
+    key="contacts.create_contact_task", kind="action", title="Create Contact Task",
+    description="Creates a task on a contact, e.g. a call-back reminder for a user.",
+    upstream=Upstream(method="POST", path="/contacts/{contactId}/tasks", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, *_required(TASK_FIELDS, "title", "dueDate", "completed")),
+    output=Output(path="task"), sample={"task": TASK_SAMPLE})
+
+UPDATE_TASK = op(
+    key="contacts.update_contact_task", kind="action", title="Update Contact Task",
+    description="Updates a contact's task; fields left out keep their value.",
+    upstream=Upstream(method="PUT", path="/contacts/{contactId}/tasks/{taskId}", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, TASK_ID, *TASK_FIELDS), output=Output(path="task"), sample={"task": TASK_SAMPLE})
+
+COMPLETE_TASK = op(
+    key="contacts.complete_contact_task", kind="action", title="Complete Contact Task",
+    description="Marks a contact's task as completed (or not completed).",
+    upstream=Upstream(method="PUT", path="/contacts/{contactId}/tasks/{taskId}/completed", version=V,
+                      scopes=WRITE),
+    inputs=(CONTACT_ID, TASK_ID,
+            body("completed", "true to mark the task done, false to reopen it.", type="boolean",
+                 required=True, example=True)),
+    output=Output(path="task"), sample={"task": {**TASK_SAMPLE, "completed": True}})
+
+DELETE_TASK = op(
+    key="contacts.delete_contact_task", kind="action", title="Delete Contact Task",
+    description="Deletes a task from a contact.",
+    upstream=Upstream(method="DELETE", path="/contacts/{contactId}/tasks/{taskId}", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, TASK_ID), sample={"succeded": True})
+
+CREATE_NOTE = op(
+    key="contacts.create_contact_note", kind="action", title="Create Contact Note",
+    description="Adds a note to a contact, e.g. the text of an inbound message.",
+    upstream=Upstream(method="POST", path="/contacts/{contactId}/notes", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, *_required(NOTE_FIELDS, "body")), output=Output(path="note"),
+    sample={"note": NOTE_SAMPLE})
+
+UPDATE_NOTE = op(
+    key="contacts.update_contact_note", kind="action", title="Update Contact Note",
+    description="Changes the text or title of a contact's note.",
+    upstream=Upstream(method="PUT", path="/contacts/{contactId}/notes/{id}", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, NOTE_ID, *NOTE_FIELDS), output=Output(path="note"), sample={"note": NOTE_SAMPLE})
+
+DELETE_NOTE = op(
+    key="contacts.delete_contact_note", kind="action", title="Delete Contact Note",
+    description="Deletes a note from a contact.",
+    upstream=Upstream(method="DELETE", path="/contacts/{contactId}/notes/{id}", version=V, scopes=WRITE),
+    inputs=(CONTACT_ID, NOTE_ID), sample={"succeded": True})
+
+ADD_TO_CAMPAIGN = op(
+    key="contacts.add_contact_to_campaign", kind="action", title="Add Contact to Campaign",
+    description="Adds a contact to a campaign, which starts sending the campaign's messages.",
+    upstream=Upstream(method="POST", path="/contacts/{contactId}/campaigns/{campaignId}", version=V,
+                      scopes=WRITE, safe_to_retry=True),
+    inputs=(CONTACT_ID, CAMPAIGN_ID), sample={"succeded": True})
+
+REMOVE_FROM_CAMPAIGN = op(
+    key="contacts.remove_from_campaign", kind="action", title="Remove from Campaign",
+    description="Removes a contact from one campaign.",
+    upstream=Upstream(method="DELETE", path="/contacts/{contactId}/campaigns/{campaignId}", version=V,
+                      scopes=WRITE),
+    inputs=(CONTACT_ID, CAMPAIGN_ID), sample={"succeded": True})
+
+REMOVE_FROM_ALL_CAMPAIGNS = op(
+    key="contacts.remove_from_all_campaigns", kind="action", title="Remove from All Campaigns",
+    description="Removes a contact from every campaign it is in.",
+    upstream=Upstream(method="DELETE", path="/contacts/{contactId}/campaigns/removeAll", version=V,
+                      scopes=WRITE),
+    inputs=(CONTACT_ID,), sample={"succeded": True})
+
+# ----------------------------------------------------------------------------- triggers
+
+GET_CONTACT = op(
+    key="contacts.get_contact", kind="trigger", title="Get Contact",
+    description="Watches one contact and fires when it changes (its dateUpdated moves).",
+    upstream=Upstream(method="GET", path="/contacts/{contactId}", version=V, scopes=READ),
+    inputs=(CONTACT_ID,),
+    trigger=Trigger(items=Items(path="contact", timestamp_field="dateUpdated", single=True),
+                    dedupe=Dedupe(strategy="updated", updated_field="dateUpdated")),
+    sample=CONTACT_SAMPLE)
+
+SEARCH_CONTACTS = op(
+    key="contacts.search_contacts", kind="trigger", title="Search Contacts",
+    description="Fires for each new contact matching the filters (or, sorted by dateUpdated, "
+                "for each contact updated). Reads POST /contacts/search newest first.",
+    upstream=Upstream(method="POST", path="/contacts/search", version=V, scopes=READ,
+                      safe_to_retry=True),
+    inputs=(LOCATION_ID_BODY,
+            body("query", "Free text matched against name, email, phone and company.",
+                 example="rosan"),
+            body("filters", "GHL search filters, e.g. [{\"field\": \"tags\", \"operator\": "
+                 "\"eq\", \"value\": \"vip\"}]; operators eq, not_eq, contains, exists, "
+                 "not_exists, range.", type="array", items="object",
+                 example=[{"field": "tags", "operator": "eq", "value": "vip"}]),
+            body("sort", "Sort order, e.g. [{\"field\": \"dateAdded\", \"direction\": "
+                 "\"desc\"}]; field dateAdded or dateUpdated.", type="array", items="object",
+                 default=[{"field": "dateAdded", "direction": "desc"}]),
+            body("page", "Page number, from 1.", type="integer", example=1),
+            body("pageLimit", "Contacts per page, 1 to 500.", type="integer", example=100),
+            body("searchAfter", "Cursor from the last contact of the previous page "
+                 "(its searchAfter value), instead of page numbers.", type="array")),
+    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateAdded"),
+                    paginator=PagePaginator(page_param="page", size_param="pageLimit",
+                                            page_size=100, inject="body"),
+                    dedupe=Dedupe(strategy="new", order="newest_first")),
+    sample=CONTACT_SAMPLE)
+
+SPECS = (
+    GET_CONTACT, SEARCH_CONTACTS,
+    CREATE_CONTACT, UPDATE_CONTACT, FIND_CONTACT, DELETE_CONTACT, UPSERT_CONTACT, ADD_TAGS,
+    REMOVE_TAGS, BULK_TAGS, CREATE_TASK, UPDATE_TASK, COMPLETE_TASK, DELETE_TASK, CREATE_NOTE,
+    UPDATE_NOTE, DELETE_NOTE, ADD_TO_CAMPAIGN, REMOVE_FROM_CAMPAIGN, REMOVE_FROM_ALL_CAMPAIGNS,
+)

@@ -1,0 +1,265 @@
+"""Contacts endpoints whose behaviour the generic handler cannot give: search, duplicate
+lookup, upsert, tags, bulk tags, campaigns, task completion, business and appointment lists,
+and the deprecated cursor list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.handlers import (create, error, location_mismatch, missing_required, ok, special)
+from sandbox.store import new_id, now_iso
+
+
+def _contacts(ctx) -> list[dict[str, Any]]:
+    return [c for c in ctx.store.all("contacts") if c.get("locationId") == ctx.location_id]
+
+
+def _match_duplicate(ctx, email: str | None, phone: str | None) -> dict[str, Any] | None:
+    for c in _contacts(ctx):
+        if email and (c.get("email") or "").lower() == email.lower():
+            return c
+        if phone and c.get("phone") == phone:
+            return c
+    return None
+
+
+@special("contacts.create_contact")
+def create_contact(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    if bad:
+        return bad
+    dup = _match_duplicate(ctx, ctx.body.get("email"), ctx.body.get("phone"))
+    if dup is not None:
+        field = "email" if ctx.body.get("email") and dup.get("email") == ctx.body.get("email") else "phone"
+        return error(400, "This location does not allow duplicated contacts.",
+                     meta={"contactName": f"{dup.get('firstName', '')} {dup.get('lastName', '')}".strip(),
+                           "contactId": dup["id"], "matchingField": field})
+    body = dict(ctx.body)
+    body.setdefault("tags", [])
+    body.setdefault("customFields", [])
+    return ok({"contact": create(ctx, body)}, 201)
+
+
+@special("contacts.get_duplicate_contact", "contacts.find_contact")
+def duplicate(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    if bad:
+        return bad
+    return ok({"contact": _match_duplicate(ctx, ctx.query.get("email"), ctx.query.get("number"))})
+
+
+@special("contacts.upsert_contact")
+def upsert(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    if bad:
+        return bad
+    found = _match_duplicate(ctx, ctx.body.get("email"), ctx.body.get("phone"))
+    if found is None:
+        body = dict(ctx.body)
+        body.setdefault("tags", [])
+        contact = create(ctx, body)
+        ctx.store.put("contacts", contact)
+        return ok({"new": True, "contact": contact, "traceId": new_id("tr")})
+    tags = sorted(set(found.get("tags") or []) | set(ctx.body.get("tags") or []))
+    found.update({k: v for k, v in ctx.body.items() if k != "tags"})
+    found["tags"] = tags
+    found["dateUpdated"] = now_iso()
+    return ok({"new": False, "contact": found, "traceId": new_id("tr")})
+
+
+def _contact_or_404(ctx):
+    contact = ctx.store.get("contacts", ctx.path["contactId"])
+    if contact is None or contact.get("locationId") != ctx.location_id:
+        return None, error(400, "Contact not found", "Bad Request")
+    return contact, None
+
+
+@special("contacts.add_tags_to_contact", "contacts.remove_tags_from_contact")
+def tags(ctx):
+    bad = missing_required(ctx)
+    if bad:
+        return bad
+    contact, missing = _contact_or_404(ctx)
+    if missing:
+        return missing
+    current = list(contact.get("tags") or [])
+    given = [str(t) for t in ctx.body.get("tags") or []]
+    if ctx.route.method == "POST":
+        current += [t for t in given if t not in current]
+    else:
+        current = [t for t in current if t not in given]
+    contact["tags"] = current
+    contact["dateUpdated"] = now_iso()
+    return ok({"tags": current}, 201 if ctx.route.method == "POST" else 200)
+
+
+@special("contacts.bulk_update_contact_tags")
+def bulk_tags(ctx):
+    if ctx.path["type"] not in ("add", "remove"):
+        return error(400, "type must be one of add, remove")
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    if bad:
+        return bad
+    responses, errors = [], 0
+    for contact_id in ctx.body.get("contacts") or []:
+        contact = ctx.store.get("contacts", contact_id)
+        if contact is None:
+            errors += 1
+            responses.append({"contactId": contact_id, "message": "Contact not found", "type": "error"})
+            continue
+        current = list(contact.get("tags") or [])
+        if ctx.path["type"] == "add":
+            current += [t for t in ctx.body["tags"] if t not in current]
+        elif ctx.body.get("removeAllTags"):
+            current = []
+        else:
+            current = [t for t in current if t not in ctx.body["tags"]]
+        contact["tags"] = current
+        contact["dateUpdated"] = now_iso()
+        responses.append({"contactId": contact_id, "message": "updated", "type": "success"})
+    return ok({"succeded": errors == 0, "errorCount": errors, "responses": responses}, 201)
+
+
+@special("contacts.add_contact_to_campaign", "contacts.remove_from_campaign",
+         "contacts.remove_from_all_campaigns")
+def campaigns(ctx):
+    contact, missing = _contact_or_404(ctx)
+    if missing:
+        return missing
+    current = set(contact.get("campaignIds") or [])
+    if ctx.op.key == "contacts.add_contact_to_campaign":
+        current.add(ctx.path["campaignId"])
+    elif ctx.op.key == "contacts.remove_from_campaign":
+        current.discard(ctx.path["campaignId"])
+    else:
+        current.clear()
+    contact["campaignIds"] = sorted(current)
+    return ok({"succeded": True}, 201 if ctx.route.method == "POST" else 200)
+
+
+@special("contacts.complete_contact_task")
+def complete_task(ctx):
+    bad = missing_required(ctx)
+    if bad:
+        return bad
+    task = ctx.store.get("contacts/tasks", ctx.path["taskId"], (ctx.path["contactId"],))
+    if task is None:
+        return error(404, "Task not found")
+    task["completed"] = bool(ctx.body["completed"])
+    return ok({"task": task})
+
+
+@special("contacts.search_contacts")
+def search(ctx):
+    """POST /contacts/search as GHL documents it publicly: locationId, page + pageLimit or
+    searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back."""
+    body = ctx.body
+    if not body.get("locationId"):
+        return error(422, ["locationId should not be empty"])
+    bad = location_mismatch(ctx, body.get("locationId"))
+    if bad:
+        return bad
+    size = int(body.get("pageLimit") or 20)
+    if not 1 <= size <= 500:
+        return error(422, ["pageLimit must not be greater than 500"])
+    items = _contacts(ctx)
+    query = (body.get("query") or "").lower()
+    if query:
+        items = [c for c in items if query in " ".join(
+            str(c.get(k) or "") for k in ("firstName", "lastName", "email", "phone", "companyName")).lower()]
+    for flt in body.get("filters") or []:
+        items = [c for c in items if _matches(c, flt)]
+    sort = (body.get("sort") or [{"field": "dateAdded", "direction": "desc"}])[0]
+    field = sort.get("field", "dateAdded")
+    if field not in ("dateAdded", "dateUpdated"):
+        return error(422, ["sort field must be one of dateAdded, dateUpdated"])
+    reverse = sort.get("direction", "desc") == "desc"
+    items.sort(key=lambda c: (str(c.get(field) or ""), c["id"]), reverse=reverse)
+    for c in items:
+        c["searchAfter"] = [c.get(field), c["id"]]
+    after = body.get("searchAfter")
+    if after:
+        key = (str(after[0]), str(after[1]))
+        items = [c for c in items if ((str(c.get(field) or ""), c["id"]) < key) == reverse
+                 and (str(c.get(field) or ""), c["id"]) != key]
+        page = items[:size]
+    else:
+        page_no = max(1, int(body.get("page") or 1))
+        page = items[(page_no - 1) * size: page_no * size]
+    return ok({"contacts": page, "total": len(items) if not after else len(items)})
+
+
+def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
+    if "group" in flt:
+        subs = [_matches(contact, f) for f in flt.get("filters") or []]
+        return all(subs) if flt["group"].upper() == "AND" else any(subs)
+    field, op, value = flt.get("field"), flt.get("operator", "eq"), flt.get("value")
+    actual = contact.get(field)
+    if field == "tags":
+        tags = contact.get("tags") or []
+        values = value if isinstance(value, list) else [value]
+        return any(v in tags for v in values) if op in ("eq", "contains") else not any(v in tags for v in values)
+    if op == "eq":
+        return str(actual).lower() == str(value).lower()
+    if op == "not_eq":
+        return str(actual).lower() != str(value).lower()
+    if op == "contains":
+        return str(value).lower() in str(actual or "").lower()
+    if op == "exists":
+        return actual not in (None, "", [])
+    if op == "not_exists":
+        return actual in (None, "", [])
+    if op == "range":
+        return str(value.get("gte", "")) <= str(actual or "") <= str(value.get("lte", "\uffff"))
+    return False
+
+
+@special("contacts.list_contacts_deprecated")
+def list_deprecated(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    if bad:
+        return bad
+    size = min(100, int(ctx.query.get("limit") or 20))
+    items = sorted(_contacts(ctx), key=lambda c: (c["dateAdded"], c["id"]), reverse=True)
+    query = (ctx.query.get("query") or "").lower()
+    if query:
+        items = [c for c in items if query in f"{c.get('firstName')} {c.get('lastName')} {c.get('email')}".lower()]
+    after_id, after = ctx.query.get("startAfterId"), ctx.query.get("startAfter")
+    if after_id and after:
+        key = (_ms(after), after_id)
+        items = [c for c in items if (_ms(c["dateAdded"]), c["id"]) < key]
+    page = items[:size]
+    last = page[-1] if len(page) == size else None
+    meta = {"total": len(items), "currentPage": None, "nextPage": None, "prevPage": None,
+            "startAfterId": last["id"] if last else None,
+            "startAfter": _ms(last["dateAdded"]) if last else None}
+    return ok({"contacts": page, "count": len(page), "meta": meta})
+
+
+def _ms(value: Any) -> int:
+    from datetime import datetime
+
+    if isinstance(value, (int, float)) or str(value).isdigit():
+        return int(value)
+    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@special("contacts.get_contacts_by_business")
+def by_business(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    if bad:
+        return bad
+    items = [c for c in _contacts(ctx) if c.get("businessId") == ctx.path["businessId"]]
+    items.sort(key=lambda c: (c["dateAdded"], c["id"]), reverse=True)
+    skip, limit = int(ctx.query.get("skip") or 0), int(ctx.query.get("limit") or 25)
+    return ok({"contacts": items[skip:skip + limit], "count": len(items)})
+
+
+@special("contacts.get_contact_appointments")
+def appointments(ctx):
+    contact, missing = _contact_or_404(ctx)
+    if missing:
+        return missing
+    events = [e for e in ctx.store.all("calendars/events", None)
+              if e.get("contactId") == contact["id"]]
+    return ok({"events": events})

@@ -1,0 +1,335 @@
+"""A stand-in for the GHL API v2 on 127.0.0.1.
+
+It behaves like the real API where a client can tell: Bearer auth (401 with GHL's body), the
+``Version`` header (400 without it), pagination and ordering as the official documents
+describe, ``X-RateLimit-*`` headers on every answer and 429 past the burst limit per location,
+and GHL's error bodies. Routes come from the operation specs: one generic handler serves
+create, read, update, delete and list for any spec by the shape of its path; the few endpoints
+whose behaviour is special are hand-written in :mod:`sandbox.handlers` and keyed by operation.
+
+Sandbox-only control routes live under ``/_sandbox`` (reset, seed, faults, stats, tokens).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from sandbox import handlers
+from sandbox.store import Store, collection_of, new_id, now_iso, segments
+
+VERSIONS = ("2021-07-28", "2021-04-15")
+DEFAULT_TOKEN = "pit-sandbox-token"
+DEFAULT_LOCATION = "loc_sandbox0000000001"
+DEFAULT_COMPANY = "cmp_sandbox0000000001"
+
+
+@dataclass
+class Route:
+    key: str
+    method: str
+    template: str
+    regex: re.Pattern
+    params: list[str]
+    op: Any
+
+
+@dataclass
+class Fault:
+    status: int
+    remaining: int
+    path_prefix: str = ""
+    retry_after: float | None = None
+
+
+@dataclass
+class State:
+    store: Store = field(default_factory=Store)
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)
+    rate_limit: int = 100
+    window_ms: int = 10_000
+    daily_limit: int = 200_000
+    latency_ms: float = 0.0
+    hits: dict[str, deque] = field(default_factory=dict)
+    daily: Counter = field(default_factory=Counter)
+    stats: Counter = field(default_factory=Counter)
+    requests: deque = field(default_factory=lambda: deque(maxlen=2000))
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _compile(template: str) -> tuple[re.Pattern, list[str]]:
+    params: list[str] = []
+    parts = []
+    for seg in segments(template):
+        m = re.match(r"^\{([^}]+)\}$", seg)
+        if m:
+            params.append(m.group(1))
+            parts.append("([^/]+)")
+        else:
+            parts.append(re.escape(seg))
+    return re.compile("^/" + "/".join(parts) + "/?$"), params
+
+
+def build_routes(specs: dict[str, Any]) -> list[Route]:
+    routes = []
+    for op in specs.values():
+        if op.app != "ghl":
+            continue
+        regex, params = _compile(op.upstream.path)
+        routes.append(Route(op.key, op.upstream.method, op.upstream.path, regex, params, op))
+    # literal segments win over parameters: /contacts/search before /contacts/{contactId}
+    routes.sort(key=lambda r: (-sum(1 for s in segments(r.template) if not s.startswith("{")),
+                               -len(segments(r.template))))
+    return routes
+
+
+def ghl_error(status: int, message: str | list[str], error: str | None = None) -> JSONResponse:
+    names = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+             422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error"}
+    return JSONResponse({"statusCode": status, "message": message,
+                         "error": error or names.get(status, "Error")}, status_code=status)
+
+
+class Ctx:
+    """What a handler needs to answer one request."""
+
+    def __init__(self, state: State, route: Route, values: dict[str, str], query: dict[str, Any],
+                 body: Any, location_id: str, aliases: dict[str, str]) -> None:
+        self.state = state
+        self.store = state.store
+        self.route = route
+        self.op = route.op
+        self.path = values
+        self.query = query
+        self.body = body if isinstance(body, dict) else {}
+        self.raw_body = body
+        self.location_id = location_id
+        self.collection, self.parent_names, self.id_param = collection_of(route.template, aliases)
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return tuple(self.path[n] for n in self.parent_names)
+
+
+def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_000,
+               specs: dict[str, Any] | None = None) -> FastAPI:
+    if specs is None:
+        from engine.registry import registry
+
+        specs = registry()
+    routes = build_routes(specs)
+    state = State(rate_limit=rate_limit, window_ms=window_ms)
+    aliases = handlers.ALIASES
+
+    def reset(do_seed: bool) -> None:
+        state.store.clear()
+        state.tokens.clear()
+        state.tokens[DEFAULT_TOKEN] = {"location_id": DEFAULT_LOCATION, "company_id": DEFAULT_COMPANY}
+        state.hits.clear()
+        state.daily.clear()
+        state.stats.clear()
+        state.requests.clear()
+        state.faults.clear()
+        if do_seed:
+            handlers.seed(state.store, DEFAULT_LOCATION, DEFAULT_COMPANY)
+
+    reset(seed)
+    app = FastAPI(title="ghl-engine sandbox (GHL stand-in)")
+    app.state.sandbox = state
+
+    # ----------------------------------------------------------------- control routes
+
+    @app.post("/_sandbox/reset")
+    async def _reset(request: Request) -> dict:
+        body = await _json(request) or {}
+        reset(bool(body.get("seed", True)))
+        return {"ok": True}
+
+    @app.get("/_sandbox/stats")
+    async def _stats() -> dict:
+        return {"requests": dict(state.stats), "total": sum(state.stats.values()),
+                "rate_limited": state.stats.get("429", 0)}
+
+    @app.get("/_sandbox/requests")
+    async def _requests() -> dict:
+        return {"requests": list(state.requests)}
+
+    @app.post("/_sandbox/faults")
+    async def _faults(request: Request) -> dict:
+        body = await _json(request) or {}
+        state.faults.append(Fault(status=int(body["status"]), remaining=int(body.get("count", 1)),
+                                  path_prefix=body.get("path_prefix", ""),
+                                  retry_after=body.get("retry_after")))
+        return {"ok": True}
+
+    @app.put("/_sandbox/config")
+    async def _config(request: Request) -> dict:
+        body = await _json(request) or {}
+        for name in ("rate_limit", "window_ms", "daily_limit", "latency_ms"):
+            if name in body:
+                setattr(state, name, body[name])
+        return {"rate_limit": state.rate_limit, "window_ms": state.window_ms,
+                "daily_limit": state.daily_limit, "latency_ms": state.latency_ms}
+
+    @app.post("/_sandbox/tokens")
+    async def _tokens(request: Request) -> dict:
+        body = await _json(request) or {}
+        token = body.get("token") or "pit-" + new_id()
+        state.tokens[token] = {"location_id": body.get("location_id", DEFAULT_LOCATION),
+                               "company_id": body.get("company_id", DEFAULT_COMPANY)}
+        return {"token": token, **state.tokens[token]}
+
+    @app.delete("/_sandbox/tokens/{token}")
+    async def _revoke(token: str) -> dict:
+        return {"revoked": state.tokens.pop(token, None) is not None}
+
+    @app.post("/_sandbox/seed/{collection:path}")
+    async def _seed(collection: str, request: Request) -> dict:
+        body = await _json(request) or {}
+        made = handlers.seed_many(state.store, collection, int(body.get("count", 1)),
+                                  body.get("location_id", DEFAULT_LOCATION), body.get("fields") or {})
+        return {"created": len(made), "ids": [o.get("id") for o in made[:100]]}
+
+    @app.get("/_sandbox/objects/{collection:path}")
+    async def _objects(collection: str) -> dict:
+        return {"objects": state.store.all(collection, None)}
+
+    app.state.sandbox_handlers = handlers
+
+    # ----------------------------------------------------------------- the API itself
+
+    @app.api_route("/{full_path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def ghl(full_path: str, request: Request) -> Response:
+        path = "/" + full_path
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000)
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else None
+        tenant = state.tokens.get(token or "")
+        if tenant is None:
+            state.stats["401"] += 1
+            return ghl_error(401, "Invalid JWT" if token else "Unauthorized, missing Bearer token",
+                             "Unauthorized")
+        location_id = tenant["location_id"]
+        limited, headers = _rate(state, location_id)
+        if limited:
+            state.stats["429"] += 1
+            resp = ghl_error(429, "Too many requests, please try again later.")
+            resp.headers.update(headers)
+            return resp
+        route, values = _match(routes, request.method, path)
+        body = await _json(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
+        state.requests.append({"method": request.method, "path": path,
+                               "query": dict(request.query_params), "body": body,
+                               "route": route.key if route else None})
+        fault = _take_fault(state, path)
+        if fault is not None:
+            resp = ghl_error(fault.status, "injected fault")
+            resp.headers.update(headers)
+            if fault.retry_after is not None:
+                resp.headers["Retry-After"] = str(fault.retry_after)
+            state.stats[str(fault.status)] += 1
+            return resp
+        if route is None:
+            state.stats["404"] += 1
+            resp = ghl_error(404, f"Cannot {request.method} {path}")
+            resp.headers.update(headers)
+            return resp
+        version = request.headers.get("version")
+        if not version:
+            resp = ghl_error(400, "version header was not found", "Bad Request")
+        elif version not in VERSIONS:
+            resp = ghl_error(400, f"Version must be one of {', '.join(VERSIONS)}")
+        else:
+            query = _query(request)
+            ctx = Ctx(state, route, values, query, body, location_id, aliases)
+            state.stats[route.key] += 1
+            with state.store.lock:
+                resp = handlers.handle(ctx)
+        resp.headers.update(headers)
+        return resp
+
+    return app
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        import json
+
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _query(request: Request) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in request.query_params.multi_items():
+        if k in out:
+            out[k] = out[k] if isinstance(out[k], list) else [out[k]]
+            out[k].append(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _match(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+    for route in routes:
+        if route.method != method:
+            continue
+        m = route.regex.match(path)
+        if m:
+            return route, dict(zip(route.params, m.groups()))
+    return None, {}
+
+
+def _take_fault(state: State, path: str) -> Fault | None:
+    with state.lock:
+        for fault in state.faults:
+            if fault.remaining > 0 and path.startswith(fault.path_prefix):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    state.faults.remove(fault)
+                return fault
+    return None
+
+
+def _rate(state: State, location_id: str) -> tuple[bool, dict[str, str]]:
+    """Sliding window per location, as GHL's burst limit; a daily counter beside it."""
+    now = time.monotonic() * 1000
+    with state.lock:
+        hits = state.hits.setdefault(location_id, deque())
+        while hits and hits[0] <= now - state.window_ms:
+            hits.popleft()
+        day = time.strftime("%Y%m%d", time.gmtime())
+        limited = len(hits) >= state.rate_limit or state.daily[(location_id, day)] >= state.daily_limit
+        if not limited:
+            hits.append(now)
+            state.daily[(location_id, day)] += 1
+        remaining = max(0, state.rate_limit - len(hits))
+        headers = {
+            "X-RateLimit-Max": str(state.rate_limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Interval-Milliseconds": str(state.window_ms),
+            "X-RateLimit-Limit-Daily": str(state.daily_limit),
+            "X-RateLimit-Daily-Remaining": str(max(0, state.daily_limit - state.daily[(location_id, day)])),
+        }
+        if limited:
+            retry = (hits[0] + state.window_ms - now) / 1000 if hits else 1.0
+            headers["Retry-After"] = str(max(1, int(retry + 0.999)))
+    return limited, headers
+
+
+__all__ = ["create_app", "DEFAULT_TOKEN", "DEFAULT_LOCATION", "DEFAULT_COMPANY", "Ctx",
+           "ghl_error", "now_iso", "new_id"]

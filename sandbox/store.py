@@ -1,0 +1,88 @@
+"""The sandbox's in-memory resource store, driven by the same specs as the engine.
+
+A collection is named by the literal segments of a path template (``contacts``,
+``contacts/tasks``) and keyed by its parent ids (the path parameters before the last one), so
+``/contacts/{contactId}/tasks/{taskId}`` reads task ``taskId`` in collection ``contacts/tasks``
+under parent ``(contactId,)``. Objects are plain dicts, newest last.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+_PARAM = re.compile(r"^\{([^}]+)\}$")
+
+_counter = itertools.count(1)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{datetime.now(timezone.utc).microsecond // 1000:03d}Z"
+
+
+def new_id(prefix: str = "") -> str:
+    """A 20-character GHL-looking id, unique within the process."""
+    n = next(_counter)
+    return (prefix + f"{n:x}".rjust(20 - len(prefix), "0"))[:24]
+
+
+def segments(template: str) -> list[str]:
+    return [s for s in template.strip("/").split("/") if s]
+
+
+def collection_of(template: str, aliases: dict[str, str]) -> tuple[str, list[str], str | None]:
+    """(collection name, parent param names, id param name or None) of a path template."""
+    segs = segments(template)
+    last_param = _PARAM.match(segs[-1]) if segs else None
+    body = segs[:-1] if last_param else segs
+    literal = [s for s in body if not _PARAM.match(s)]
+    params = [_PARAM.match(s).group(1) for s in body if _PARAM.match(s)]
+    name = "/".join(literal)
+    name = aliases.get(name, name)
+    return name, params, last_param.group(1) if last_param else None
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.data: dict[tuple[str, tuple[str, ...]], dict[str, dict[str, Any]]] = {}
+
+    def bucket(self, name: str, parents: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+        return self.data.setdefault((name, parents), {})
+
+    def put(self, name: str, obj: dict[str, Any], parents: tuple[str, ...] = (),
+            id_field: str = "id") -> dict[str, Any]:
+        with self.lock:
+            self.bucket(name, parents)[str(obj[id_field])] = obj
+        return obj
+
+    def get(self, name: str, obj_id: str, parents: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        return self.data.get((name, parents), {}).get(obj_id)
+
+    def find(self, name: str, obj_id: str) -> dict[str, Any] | None:
+        """An object by id under any parent."""
+        for (coll, _), objs in self.data.items():
+            if coll == name and obj_id in objs:
+                return objs[obj_id]
+        return None
+
+    def delete(self, name: str, obj_id: str, parents: tuple[str, ...] = ()) -> bool:
+        with self.lock:
+            return self.data.get((name, parents), {}).pop(obj_id, None) is not None
+
+    def all(self, name: str, parents: tuple[str, ...] | None = ()) -> list[dict[str, Any]]:
+        if parents is None:
+            return [o for (coll, _), objs in self.data.items() if coll == name for o in objs.values()]
+        return list(self.data.get((name, parents), {}).values())
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+    def snapshot(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(obj)
