@@ -11,7 +11,7 @@ from engine.spec import Operation
 def describe(op: Operation) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "key": op.key, "kind": op.kind, "app": op.app, "category": op.category,
-        "title": op.title, "description": op.description, "search": op.search,
+        "group": op.group or op.category, "title": op.title, "description": op.description, "search": op.search,
         "input_schema": input_schema(op), "sample": op.sample,
         "upstream": {"method": op.upstream.method, "path": op.upstream.path,
                      "version": op.upstream.version, "scopes": list(op.upstream.scopes)},

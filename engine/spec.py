@@ -227,6 +227,7 @@ class Operation(_Part):
     key: str
     app: Literal["ghl", "smsglobal"]
     category: str
+    group: str | None = None  # a finer grouping inside a broad category ("other" → "blogs")
     title: str
     description: str = Field(min_length=8)
     kind: Literal["trigger", "action"]
