@@ -228,7 +228,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             return resp
         route, values = _match(routes, request.method, path)
         body = await _json(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
-        state.requests.append({"method": request.method, "path": path,
+        state.requests.append({"t": time.time(), "method": request.method, "path": path,
                                "query": dict(request.query_params), "body": body,
                                "route": route.key if route else None})
         fault = _take_fault(state, path)

@@ -73,6 +73,12 @@ def sandbox_server():
 @pytest.fixture
 def sandbox(sandbox_server):
     """The sandbox, reset to its seed before each test; an httpx client on its base URL."""
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    for key in r.scan_iter("ghle:rate:*"):  # each test starts with a fresh rate budget
+        r.delete(key)
+    r.close()
     with httpx.Client(base_url=sandbox_server.url, timeout=30) as client:
         client.post("/_sandbox/reset", json={"seed": True}).raise_for_status()
         client.put("/_sandbox/config", json={"rate_limit": 100, "window_ms": 10_000,

@@ -1,0 +1,29 @@
+"""A separate engine process for the rate-budget test: fires N actions at once through the
+engine's own executor and prints how many succeeded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+
+async def main(conn_id: str, count: int) -> None:
+    from engine import connections, executor, registry
+    from engine.runtime import open_runtime
+
+    rt = await open_runtime()
+    try:
+        conn = await connections.load(rt.redis, conn_id, rt.vault)
+        op = registry.get("contacts.find_contact")
+        results = await asyncio.gather(
+            *[executor.run_action(rt, conn, op, {"email": f"n{i}@example.com"}) for i in range(count)],
+            return_exceptions=True)
+        errors = [repr(r) for r in results if isinstance(r, BaseException)]
+        print(json.dumps({"ok": count - len(errors), "errors": errors[:3]}))
+    finally:
+        await rt.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
