@@ -7,6 +7,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.limits import BodySizeLimit
+from api.routes import keys, oauth
+from api.routes import subscriptions
+from api.routes import flows
 from api.routes import actions, connections, health, operations, triggers
 from engine.logs import setup_logging
 from engine.registry import registry
@@ -14,6 +18,9 @@ from engine.runtime import open_runtime
 from engine.settings import Settings, get_settings
 
 ROUTERS = [health.router, operations.router, actions.router, triggers.router, connections.router]
+ROUTERS += [oauth.router, keys.router]
+ROUTERS += [flows.router]
+ROUTERS += [subscriptions.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="ghl-engine", version="0.1.0", lifespan=lifespan,
                   description="Polling triggers and actions for the GoHighLevel API v2 and SMSGlobal.")
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
     return app

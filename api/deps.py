@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from engine import tenants
-from engine.errors import Forbidden, Unauthorized
+from engine.errors import Forbidden, RateLimited, Unauthorized
 from engine.runtime import Runtime
 
 
@@ -23,11 +23,19 @@ async def principal(request: Request, rt: Runtime = Depends(runtime)) -> tenants
     who = await tenants.authenticate(rt.redis, api_key)
     if who is None:
         raise Unauthorized("unknown or revoked API key")
+    limit = rt.settings.key_rate_limit
+    wait = await tenants.over_rate(rt.redis, who.key_id, limit)
+    if wait is not None:
+        raise RateLimited(f"too many requests for this API key: at most {limit} a minute "
+                          "(ENGINE_KEY_RATE_LIMIT); wait for Retry-After seconds", retry_after=wait,
+                          details={"limit_per_minute": limit})
     request.state.principal = who
     return who
 
 
 async def writer(request: Request, who: tenants.Principal = Depends(principal)) -> tenants.Principal:
     if who.read_only:
-        raise Forbidden("this API key is read-only; use a read-write key for this request")
+        raise Forbidden(f"this API key is read-only and {request.method} {request.url.path} "
+                        "changes data; use a read-write key for this request",
+                        code="read_only_key")
     return who

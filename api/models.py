@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag,
+                      model_validator)
 
 
 class Strict(BaseModel):
@@ -26,6 +27,30 @@ class GHLConnectionIn(Strict):
         if not self.location_id and not self.company_id:
             raise ValueError("location_id is required (or company_id for an agency token)")
         return self
+
+
+class SMSGlobalConnectionIn(Strict):
+    app: Literal["smsglobal"]
+    name: str = Field("SMSGlobal account", min_length=1, max_length=200)
+    api_key: SecretStr = Field(min_length=8, max_length=200,
+                               description="The REST API key from MXT > Integrations > REST API "
+                                           "keys (32 hex characters).")
+    api_secret: SecretStr = Field(min_length=8, max_length=200,
+                                  description="The secret shown once beside that API key.")
+
+
+def _connection_app(value: Any) -> str:
+    app = value.get("app", "ghl") if isinstance(value, dict) else getattr(value, "app", "ghl")
+    return app if app in ("ghl", "smsglobal") else "unknown"
+
+
+ConnectionIn = Annotated[
+    Union[Annotated[GHLConnectionIn, Tag("ghl")],
+          Annotated[SMSGlobalConnectionIn, Tag("smsglobal")]],
+    Discriminator(_connection_app, custom_error_type="unknown_app",
+                  custom_error_message="app must be 'ghl' or 'smsglobal'"),
+]
+"""A new connection: a GHL token (``app`` left out means ghl) or an SMSGlobal key and secret."""
 
 
 class ActionIn(Strict):

@@ -26,6 +26,8 @@ class App:
     authorize: Authorizer
     label: str
     test_call: Callable[[Connection], Call]
+    auth_failure_statuses: tuple[int, ...] = (401,)  # statuses that mean "bad credentials"
+    auth_help: str = ""  # what to do about them, told to the caller
 
 
 async def _ghl_bearer(request: httpx.Request, conn: Connection) -> None:
@@ -47,3 +49,14 @@ APPS: dict[str, App] = {"ghl": GHL}
 
 def register(app: App) -> None:
     APPS[app.name] = app
+
+
+def _register_smsglobal() -> None:
+    from engine import smsglobal
+
+    register(App(name="smsglobal", label="SMSGlobal", base_url=lambda s: s.smsglobal_base_url,
+                 authorize=smsglobal.authorize, test_call=smsglobal.test_call,
+                 auth_failure_statuses=(401, 403), auth_help=smsglobal.AUTH_HELP))
+
+
+_register_smsglobal()

@@ -9,6 +9,9 @@ of machines stay inside the budget together.
   ``reserve`` short of it, so a flood of polls never locks a user's action out.
 * The window is a little longer than upstream's (``margin_ms``) so requests granted together
   cannot arrive together inside upstream's window.
+* A slot is timed again when its answer arrives: upstream saw the request at some moment
+  between grant and answer, so counting it from the answer keeps the window conservative
+  however slow the request was on its way.
 * Upstream's own ``X-RateLimit-*`` headers correct the local count: when GHL says fewer
   requests remain (another app shares the location), that lower figure caps us until its
   interval ends; a 429 closes the window for its Retry-After.
@@ -50,13 +53,14 @@ local dcap = redis.call('GET', KEYS[4])
 if day >= daily or (dcap and tonumber(dcap) <= 0) then
   return {-1, tonumber(ARGV[5])}
 end
-redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[4])
+local member = now .. ':' .. ARGV[4]
+redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], window)
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 90000)
 if cap then redis.call('DECR', KEYS[3]) end
 if dcap then redis.call('DECR', KEYS[4]) end
-return {1, 0}
+return {1, 0, member}
 """
 
 _OBSERVE = """
@@ -66,6 +70,10 @@ local burst = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local remaining = tonumber(ARGV[3])
 local interval = tonumber(ARGV[4])
+if ARGV[7] ~= '' and redis.call('ZSCORE', KEYS[1], ARGV[7]) then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[7])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
 if remaining >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
   local mine = burst - redis.call('ZCARD', KEYS[1])
@@ -115,27 +123,28 @@ class Budget:
         return [keys.RATE_WINDOW.format(scope=scope), keys.RATE_DAY.format(scope=scope, day=day),
                 keys.RATE_UPSTREAM_CAP.format(scope=scope), keys.RATE_UPSTREAM_DAY.format(scope=scope)]
 
-    async def try_acquire(self, scope: str, priority: Priority) -> int:
-        """Take one slot now: 0 when granted, else the milliseconds to wait (-1: day spent)."""
+    async def try_acquire(self, scope: str, priority: Priority) -> tuple[int, str]:
+        """Take one slot now: (0, slot) when granted, else (milliseconds to wait, "");
+        a negative wait means the day's budget is spent."""
         lim = self.limits
         limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
-        granted, wait = await self._acquire(
+        granted, wait, *slot = await self._acquire(
             keys=self._keys(scope),
             args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
                   _ms_to_utc_midnight()])
         if granted == 1:
-            return 0
+            return 0, slot[0].decode() if isinstance(slot[0], bytes) else str(slot[0])
         if granted == -1:
-            return -int(wait)
-        return int(wait)
+            return -int(wait), ""
+        return int(wait), ""
 
-    async def acquire(self, scope: str, priority: Priority, *, max_wait: float) -> float:
-        """Wait for a slot (at most ``max_wait`` seconds); return the seconds waited."""
+    async def acquire(self, scope: str, priority: Priority, *, max_wait: float) -> str:
+        """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``."""
         waited = 0.0
         while True:
-            wait_ms = await self.try_acquire(scope, priority)
+            wait_ms, slot = await self.try_acquire(scope, priority)
             if wait_ms == 0:
-                return waited
+                return slot
             if wait_ms < 0:
                 raise RateLimited(
                     "the daily GHL request budget of this location is spent; it resets at 00:00 UTC",
@@ -150,8 +159,9 @@ class Budget:
             waited += pause
 
     async def observe(self, scope: str, headers: Mapping[str, str], status: int,
-                      retry_after: float | None = None) -> None:
-        """Correct the local count with what upstream reported on a response."""
+                      retry_after: float | None = None, slot: str = "") -> None:
+        """After an answer (or a failure): time ``slot`` again from now, and correct the local
+        count with what upstream reported."""
         remaining = _header_int(headers, "x-ratelimit-remaining")
         interval = _header_int(headers, "x-ratelimit-interval-milliseconds") or self.limits.window_ms
         dremaining = _header_int(headers, "x-ratelimit-daily-remaining")
@@ -159,11 +169,11 @@ class Budget:
             remaining = 0
             if retry_after:
                 interval = int(retry_after * 1000)
-        if remaining is None and dremaining is None:
+        if remaining is None and dremaining is None and not slot:
             return
         k = self._keys(scope)
         await self._observe(
             keys=[k[0], k[2], k[3]],
             args=[self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
                   -1 if remaining is None else remaining, interval,
-                  -1 if dremaining is None else dremaining, _ms_to_utc_midnight()])
+                  -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])

@@ -61,6 +61,12 @@ def single_items_unpaged(op: Operation) -> Iterator[Problem]:
         yield op.key, "trigger.paginator", "a single-object trigger cannot page"
 
 
+def body_input_declared(op: Operation) -> Iterator[Problem]:
+    name = op.upstream.body_input
+    if name and (op.input(name) is None or op.input(name).location != "body"):
+        yield op.key, "upstream.body_input", f"body_input {name!r} has no input with location 'body'"
+
+
 RULES: tuple[Callable[[Operation], Iterator[Problem]], ...] = (
     path_params_declared,
     unique_input_names,
@@ -69,6 +75,7 @@ RULES: tuple[Callable[[Operation], Iterator[Problem]], ...] = (
     trigger_has_sample,
     paginator_params_declared,
     single_items_unpaged,
+    body_input_declared,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 
 import typer
 
@@ -16,6 +17,8 @@ ops_app = typer.Typer(help="The operations catalog.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(ops_app, name="operations")
+zapier_app = typer.Typer(help="The Zapier app in integrations/zapier.", no_args_is_help=True)
+app.add_typer(zapier_app, name="zapier")
 
 
 async def _with_redis(fn):
@@ -55,6 +58,48 @@ def keys_revoke(key_id: str) -> None:
         typer.echo(f"no key with id {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: str) -> None:
+    """Replace key KEY_ID by a new key of the same tenant and access; the old one stops working."""
+    from engine import tenants
+
+    new = asyncio.run(_with_redis(lambda r: tenants.rotate_key(r, key_id)))
+    if new is None:
+        typer.echo(f"no key with id {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked: {key_id}")
+    typer.echo(f"key id:  {new[0]}")
+    typer.echo(f"api key: {new[1]}")
+    typer.echo("Store the key now: it is not shown again.", err=True)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of ENGINE_SECRET_KEYS.
+
+    Put the new key first (keep the old ones after it), run this, then remove the old keys."""
+    from engine.rotation import rotate_all
+    from engine.settings import get_settings
+    from engine.vault import Vault, VaultError
+
+    try:
+        vault = Vault(get_settings().fernet_keys())
+    except VaultError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    report = asyncio.run(_with_redis(lambda r: rotate_all(r, vault)))
+    typer.echo(f"re-encrypted: {report.rotated}")
+    if report.changed_meanwhile:
+        typer.echo(f"written meanwhile (already current): {report.changed_meanwhile}")
+    if report.unreadable:
+        typer.echo(f"not readable with any key in ENGINE_SECRET_KEYS: {len(report.unreadable)}",
+                   err=True)
+        for where in report.unreadable[:20]:
+            typer.echo(f"  {where}", err=True)
+        raise typer.Exit(1)
+    typer.echo("every stored secret now uses the first key; the other keys can be removed")
 
 
 @secrets_app.command("generate-key")
@@ -126,6 +171,24 @@ def dev() -> None:
     from engine.devserver import main
 
     main()
+
+
+@zapier_app.command("generate")
+def zapier_generate(check: bool = typer.Option(False, help="Only say whether the generated files "
+                                                          "are stale (exit 1 if they are)."),
+                    app_dir: Path = typer.Option(None, help="The Zapier app's directory "
+                                                            "(default: integrations/zapier).")) -> None:
+    """Write the Zapier app's definitions from the operations catalog."""
+    from engine import zapier
+
+    app_dir = app_dir or zapier.APP_DIR
+    if check:
+        if zapier.stale(app_dir):
+            typer.echo(f"{app_dir / zapier.OUTPUT} is stale: run `{zapier.COMMAND}`", err=True)
+            raise typer.Exit(1)
+        typer.echo("up to date")
+        return
+    typer.echo(f"wrote {zapier.generate(app_dir)}")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,22 @@ async def save(redis: Redis, vault: Vault, conn: Connection) -> None:
         await pipe.execute()
 
 
+_REPLACE_SECRET = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'secret', ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+async def replace_secret(redis: Redis, vault: Vault, conn_id: str, secret: dict[str, Any]) -> bool:
+    """Store a new secret (a refreshed token pair) in one write; False if the connection is gone."""
+    done = await redis.eval(_REPLACE_SECRET, 1, keys.CONNECTION.format(conn_id=conn_id),
+                            vault.seal(secret))
+    return bool(done)
+
+
 async def set_status(redis: Redis, conn_id: str, status: str, reason: str | None) -> None:
     await redis.hset(keys.CONNECTION.format(conn_id=conn_id),
                      mapping={"status": status, "status_reason": reason or ""})

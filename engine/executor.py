@@ -59,7 +59,9 @@ def build_call(op: Operation, values: dict[str, Any], conn: Connection) -> Call:
         for item in value if isinstance(value, list) else [value]:
             query.append((field.name, str(item).lower() if isinstance(item, bool) else item))
     body: dict[str, Any] | None = None
-    if op.has_body:
+    if op.upstream.body_input:
+        body = values.get(op.upstream.body_input)
+    elif op.has_body:
         body = {k: v for k, v in values.items() if v is not None}
     return Call(method=op.upstream.method, path=path, version=op.upstream.version, query=query,
                 body=body if (body or op.upstream.method in ("POST", "PUT", "PATCH")) else None,

@@ -36,6 +36,15 @@ def extract(op: Operation, data: Any) -> list[dict[str, Any]]:
     found = get_path(data, op.trigger.items.path)
     if found is None:
         return []
+    each = op.trigger.items.each
+    if each and isinstance(found, dict):
+        out = []
+        for key, value in found.items():
+            entries = get_path(value, each) if isinstance(value, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                out.append({**entry, "key": key} if isinstance(entry, dict)
+                           else {"value": entry, "key": key})
+        return out
     if isinstance(found, list):
         return [i if isinstance(i, dict) else {"value": i} for i in found]
     if isinstance(found, dict):

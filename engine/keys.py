@@ -16,3 +16,31 @@ RATE_WINDOW = PREFIX + "rate:{scope}:w"         # zset of grant times (ms) in th
 RATE_DAY = PREFIX + "rate:{scope}:d:{day}"      # counter of grants in the UTC day
 RATE_UPSTREAM_CAP = PREFIX + "rate:{scope}:cap" # remaining burst as last reported by upstream
 RATE_UPSTREAM_DAY = PREFIX + "rate:{scope}:dcap"  # remaining daily budget reported by upstream
+
+# polling triggers: subscriptions, watches, cursors, the scheduler and the delivery outbox
+SUBSCRIPTION = PREFIX + "sub:{sub_id}"          # hash: tenant, trigger, connection_id, params, target_url, flow_id, watch, secret (sealed), ...
+TENANT_SUBSCRIPTIONS = PREFIX + "tenant:{tenant}:subs"  # set of subscription ids
+WATCH = PREFIX + "watch:{watch_id}"             # hash: connection_id, trigger, params, interval_minutes, phase_ms, status, status_reason, last_poll_at
+WATCH_SUBSCRIPTIONS = PREFIX + "watch:{watch_id}:subs"  # zset: subscription id -> its interval (s)
+WATCH_LOCK = PREFIX + "watch:{watch_id}:lock"   # string: token of the poll running now (expires)
+CONNECTION_WATCHES = PREFIX + "conn:{conn_id}:watches"  # set of watch ids reading through a connection
+WATCHES_DUE = PREFIX + "watches:due"            # zset: watch id -> next poll time (ms)
+CURSOR = PREFIX + "cursor:{watch_id}"           # hash: version, primed, hwm, last (single objects)
+CURSOR_SEEN = PREFIX + "cursor:{watch_id}:seen" # zset: dedupe keys seen in the overlap window -> time
+DELIVERY = PREFIX + "dlv:{delivery_id}"         # hash: subscription, trigger, item_id, data, status, attempts, last_error, next_attempt
+SUB_QUEUE = PREFIX + "sub:{sub_id}:queue"       # list of delivery ids waiting, in order (head in flight)
+SUB_DELIVERIES = PREFIX + "sub:{sub_id}:dlvs"   # zset: delivery id -> created (ms), the delivery log
+SUB_DEAD = PREFIX + "sub:{sub_id}:dead"         # list of delivery ids that failed every try
+SUB_LOCK = PREFIX + "sub:{sub_id}:lock"         # string: token of the delivery run sending now (expires)
+DELIVERIES_DUE = PREFIX + "dlv:due"             # zset: subscription id -> next delivery attempt (ms)
+
+OAUTH_STATE = PREFIX + "oauth:state:{nonce}"   # string: tenant that started an authorization (TTL)
+OAUTH_REFRESH_LOCK = PREFIX + "conn:{conn_id}:refresh-lock"  # lock: one token refresh at a time
+KEY_RATE = PREFIX + "keyrate:{key_id}:{window}"  # counter: requests of one API key in one minute
+
+# no-code flows
+FLOW = PREFIX + "flow:{flow_id}"                # hash: tenant, name, definition (JSON), status, subscription_id, created_at, updated_at
+TENANT_FLOWS = PREFIX + "tenant:{tenant}:flows" # set of flow ids
+FLOW_RUNS = PREFIX + "flow:{flow_id}:runs"      # zset: run id -> created (ms), the run log
+FLOW_RUN = PREFIX + "flowrun:{run_id}"          # string: JSON of one run (trigger item, each step's input, output or error)
+FLOW_ECHOES = PREFIX + "tenant:{tenant}:flow-echoes"  # zset: fingerprint of a write a flow made -> expiry (ms)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import re
 
-_SECRET = re.compile(r"(Bearer\s+|mac=\"|ghle_|pit-|whsec_)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_SECRET = re.compile(r"(Bearer\s+|mac=\"|ghle_|pit-|whsec_|eyJ"
+                     r"|[?&]code=|(?:access_token|refresh_token|client_secret|api_secret)[\"']?\s*[:=]\s*[\"']?)"
+                     r"[A-Za-z0-9._~+/=%-]+", re.IGNORECASE)
 
 
 class RedactSecrets(logging.Filter):
@@ -27,3 +29,4 @@ def setup_logging(level: str = "INFO") -> None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)  # its DEBUG lines carry raw headers

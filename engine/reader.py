@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from engine import executor, inputs, items
 from engine.budget import Priority
 from engine.connections import Connection
-from engine.errors import InputInvalid
+from engine.errors import InputInvalid, UpstreamError
 from engine.runtime import Runtime
 from engine.spec import Operation, TimeWindow
 
@@ -39,6 +39,8 @@ def _window_value(window: TimeWindow, moment: datetime) -> Any:
         return int(moment.timestamp())
     if window.unit == "date":
         return moment.strftime("%Y-%m-%d")
+    if window.unit == "datetime":
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -92,6 +94,8 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
             return None
         return {**values, pag.page_param: int(values[pag.page_param]) + 1}
     if pag.type == "cursor":
+        if pag.more_path and items.get_path(data, pag.more_path) is False:
+            return None
         token = {}
         for part in pag.tokens:
             source = page[-1] if part.source == "last_item" else data
@@ -130,7 +134,14 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
         if token in seen:
             break  # a cursor that repeats would loop forever
         seen.add(token)
-        resp = await executor.call(rt, conn, op, page_values, priority=priority, max_wait=max_wait)
+        try:
+            resp = await executor.call(rt, conn, op, page_values, priority=priority,
+                                       max_wait=max_wait)
+        except UpstreamError as exc:
+            if exc.status == 404 and op.trigger.not_found_is_empty:
+                out.requests += exc.attempts
+                break  # nothing there yet
+            raise
         out.requests += resp.attempts
         out.pages += 1
         page = items.extract(op, resp.data)

@@ -38,5 +38,9 @@ async def open_runtime(settings: Settings | None = None,
     redis = Redis.from_url(settings.redis_url)
     vault = Vault(settings.fernet_keys())
     budget = Budget(redis, limits_from(settings))
-    return Runtime(settings=settings, redis=redis, vault=vault, budget=budget,
-                   upstream=Upstream(settings, budget, transport=transport))
+    rt = Runtime(settings=settings, redis=redis, vault=vault, budget=budget,
+                 upstream=Upstream(settings, budget, transport=transport))
+    from engine.oauth import TokenManager
+
+    rt.upstream.tokens = TokenManager(rt)
+    return rt

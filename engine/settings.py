@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,38 @@ class Settings(BaseSettings):
     allow_private_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_PRIVATE_TARGETS")
     allow_http_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_HTTP_TARGETS")
     log_level: str = Field("INFO", validation_alias="ENGINE_LOG_LEVEL")
+
+    # GHL OAuth 2.0 (authorization-code flow): the marketplace app's credentials
+    ghl_client_id: str = Field("", validation_alias="GHL_CLIENT_ID")
+    ghl_client_secret: SecretStr = Field(SecretStr(""), validation_alias="GHL_CLIENT_SECRET")
+    ghl_redirect_url: str = Field("", validation_alias="GHL_REDIRECT_URL")
+    ghl_oauth_scopes: str = Field("", validation_alias="GHL_OAUTH_SCOPES")  # "": what the catalog needs
+    ghl_authorize_url: str = Field("https://marketplace.gohighlevel.com/oauth/chooselocation",
+                                   validation_alias="GHL_AUTHORIZE_URL")
+    oauth_state_ttl_seconds: int = Field(600, ge=30, validation_alias="ENGINE_OAUTH_STATE_TTL_SECONDS")
+    oauth_refresh_margin_seconds: int = Field(300, ge=0,
+                                              validation_alias="ENGINE_OAUTH_REFRESH_MARGIN_SECONDS")
+    oauth_lock_seconds: float = Field(30.0, gt=0, validation_alias="ENGINE_OAUTH_LOCK_SECONDS")
+
+    # the API's own limits
+    key_rate_limit: int = Field(1200, ge=0, validation_alias="ENGINE_KEY_RATE_LIMIT")  # per key per minute; 0: off
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="ENGINE_MAX_BODY_BYTES")
+
+    delivery_retry_schedule: str = Field(
+        "5,300,1800,7200,18000,36000,36000", validation_alias="ENGINE_DELIVERY_RETRY_SCHEDULE",
+        description="Seconds to wait after each failed delivery try, comma-separated; after the "
+                    "last one the delivery goes to the dead-letter list.")
+    delivery_timeout_seconds: float = Field(10.0, validation_alias="ENGINE_DELIVERY_TIMEOUT_SECONDS")
+    delivery_lease_seconds: float = Field(60.0, validation_alias="ENGINE_DELIVERY_LEASE_SECONDS")
+    delivery_max_response_bytes: int = Field(65536, validation_alias="ENGINE_DELIVERY_MAX_RESPONSE_BYTES")
+    poll_lease_seconds: float = Field(60.0, validation_alias="ENGINE_POLL_LEASE_SECONDS")
+    interval_unit_seconds: float = Field(
+        60.0, gt=0, validation_alias="ENGINE_INTERVAL_UNIT_SECONDS",
+        description="Length of one 'minute' of a subscription's interval_minutes; shorten it only "
+                    "for demos and tests.")
+
+    def retry_schedule(self) -> list[float]:
+        return [float(s) for s in self.delivery_retry_schedule.split(",") if s.strip()]
 
     def fernet_keys(self) -> list[str]:
         raw = self.secret_keys

@@ -118,6 +118,9 @@ class CursorPaginator(_Part):
     size_param: str | None = None
     page_size: int = Field(default=100, gt=0)
     inject: Literal["query", "body"] = "query"
+    # dotted path of a boolean in the response that is false on the last page (GHL's
+    # ``nextPage``), so the read stops without asking for an empty page
+    more_path: str | None = None
 
 
 class NextUrlPaginator(_Part):
@@ -146,6 +149,9 @@ class Items(_Part):
     id_field: str = "id"
     timestamp_field: str | None = None
     single: bool = False
+    # for a map keyed by name (free slots: {"2026-03-02": {"slots": [...]}, ...}): the items are
+    # the entries at this sub-path of every value, each tagged with its map ``key``
+    each: str | None = None
 
 
 class TimeWindow(_Part):
@@ -154,7 +160,7 @@ class TimeWindow(_Part):
 
     start_param: str
     end_param: str
-    unit: Literal["ms", "s", "iso", "date"] = "ms"
+    unit: Literal["ms", "s", "iso", "date", "datetime"] = "ms"  # datetime: "YYYY-MM-DD HH:MM:SS" UTC
     lookback_hours: float = 24.0
     lookahead_hours: float = 24.0 * 30
 
@@ -188,6 +194,9 @@ class Trigger(_Part):
     window: TimeWindow | None = None
     max_pages: int = Field(default=10, gt=0)
     default_interval_minutes: int = Field(default=5, ge=1, le=15)
+    # a 404 answer means "no item yet" (a call recording or transcription still being made),
+    # not a broken watch: the read gives no items and the next poll asks again
+    not_found_is_empty: bool = False
 
 
 # ----------------------------------------------------------------------------- the operation
@@ -202,6 +211,7 @@ class Upstream(_Part):
     scopes: tuple[str, ...] = ()
     response: Literal["json", "binary", "text"] = "json"
     safe_to_retry: bool | None = None  # None: GET, PUT and DELETE are; POST and PATCH are not
+    body_input: str | None = None  # the JSON body is this one body input's value (an array body)
 
     @property
     def path_params(self) -> list[str]:

@@ -63,3 +63,38 @@ async def revoke_key(redis: Redis, key_id: str) -> bool:
             pipe.srem(keys.TENANT_KEYS.format(tenant=data[b"tenant"].decode()), key_id)
         await pipe.execute()
     return True
+
+
+async def rotate_key(redis: Redis, key_id: str) -> tuple[str, str] | None:
+    """Replace key ``key_id`` by a new key of the same tenant and access; the old key stops
+    working at once. Return (new key_id, new api_key), or None if there is no such key."""
+    d = await redis.get(keys.KEY_ID.format(key_id=key_id))
+    if d is None:
+        return None
+    data = await redis.hgetall(keys.API_KEY.format(digest=d.decode()))
+    if not data:
+        return None
+    new = await create_key(redis, data[b"tenant"].decode(), read_only=data.get(b"read_only") == b"1")
+    await revoke_key(redis, key_id)
+    return new
+
+
+# one fixed one-minute window per key: INCR, and the first hit starts the window's clock
+_RATE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return redis.call('PTTL', KEYS[1]) end
+return -1
+"""
+
+
+async def over_rate(redis: Redis, key_id: str, per_minute: int) -> float | None:
+    """Count one request of ``key_id``; seconds to wait if it is over ``per_minute``, else None."""
+    if per_minute <= 0:
+        return None
+    window = int(time.time() // 60)
+    wait_ms = await redis.eval(_RATE, 1, keys.KEY_RATE.format(key_id=key_id, window=window),
+                               61_000, per_minute)
+    if wait_ms is None or int(wait_ms) < 0:
+        return None
+    return max(1.0, (60 - time.time() % 60))

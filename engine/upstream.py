@@ -93,6 +93,7 @@ class Upstream:
             follow_redirects=False,
             transport=transport,
         )
+        self.tokens = None  # engine.oauth.TokenManager: refreshes OAuth tokens (set by the runtime)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -109,16 +110,19 @@ class Upstream:
         max_wait = self.settings.rate_max_wait_seconds if max_wait is None else max_wait
         attempts = 0
         last_error = "no attempt made"
+        reauthorized = False
         while True:
             attempts += 1
             final = attempts >= self.settings.max_attempts
-            await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait)
+            slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait)
             headers = {"Accept": "application/json"}
             if call.version:
                 headers["Version"] = call.version
             request = self.http.build_request(
                 call.method, base + call.path, params=call.query or None,
                 json=call.body if call.body is not None else None, headers=headers)
+            if self.tokens is not None:
+                await self.tokens.before_send(conn)
             await app.authorize(request, conn)
             try:
                 resp = await self.http.send(request)
@@ -129,6 +133,7 @@ class Upstream:
                 await asyncio.sleep(self._backoff(attempts))
                 continue
             except _MAYBE_SENT as exc:
+                await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
                 last_error = f"{app.label} did not answer in time: {type(exc).__name__}"
                 if final or not call.safe_to_retry:
                     if not call.safe_to_retry:
@@ -139,7 +144,7 @@ class Upstream:
                 continue
 
             retry_after = retry_after_seconds(resp.headers)
-            await self.budget.observe(conn.rate_scope, resp.headers, resp.status_code, retry_after)
+            await self.budget.observe(conn.rate_scope, resp.headers, resp.status_code, retry_after, slot)
             data = _decode(resp, call.response if resp.is_success else "json")
             status = resp.status_code
             if resp.is_success:
@@ -166,12 +171,18 @@ class Upstream:
                 wait = retry_after if retry_after is not None else self._backoff(attempts)
                 await asyncio.sleep(min(wait, self.settings.max_retry_after_seconds))
                 continue
-            if status == 401:
+            if (status == 401 and not reauthorized and self.tokens is not None
+                    and await self.tokens.after_unauthorized(conn)):
+                reauthorized = True  # a fresh token, sent once more
+                continue
+            if status in app.auth_failure_statuses:
+                help_text = app.auth_help or ("The token is invalid or expired: create a new "
+                                              "token (or re-authorize) and update the connection.")
                 raise UpstreamAuthError(
-                    f"{app.label} refused the credentials of connection {conn.id} (401: {message}). "
-                    "The token is invalid or expired: create a new token (or re-authorize) and "
-                    "update the connection.",
-                    status=401, details={"upstream_status": 401, "upstream": data}, attempts=attempts)
+                    f"{app.label} refused the credentials of connection {conn.id} "
+                    f"({status}: {message}). {help_text}",
+                    status=401, details={"upstream_status": status, "upstream": data},
+                    attempts=attempts)
             raise UpstreamError(f"{app.label} answered {status}: {message}", status=status,
                                 details={"upstream_status": status, "upstream": data},
                                 attempts=attempts)

@@ -1,34 +1,107 @@
 """The arq worker: its functions and cron jobs.
 
-Run with ``ghl-engine worker``. Polls, deliveries and the scheduler tick are registered here.
+Run with ``ghl-engine worker``. The scheduler tick runs every second in every worker (claims are
+atomic, so several workers may tick together); it runs the polls it claims as tasks of its own
+worker and enqueues ``deliver_subscription`` jobs, which any worker runs. (``poll_watch`` stays
+an arq function for callers that enqueue a poll.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from arq import cron, func
 from arq.connections import RedisSettings
 
+from engine import delivery, poller, scheduler
 from engine.logs import setup_logging
 from engine.runtime import open_runtime
 from engine.settings import get_settings
+
+
+log = logging.getLogger("engine.worker")
+
+# Polls run as tasks of the worker that claimed them, POLL_CONCURRENCY at once; a tick claims no
+# more than POLL_BACKLOG minus the polls this worker already holds, so the other workers' ticks
+# claim the rest. (As arq jobs, each poll cost arq's own Redis round trips on top of its own, and
+# arq starts jobs one after another: one worker stalled near 100 polls/s, short of 10,000
+# watches a minute.)
+POLL_CONCURRENCY = 64
+POLL_BACKLOG = 400
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     setup_logging(settings.log_level)
     ctx["rt"] = await open_runtime(settings)
+    ctx["polls"] = set()
+    ctx["poll_slots"] = asyncio.Semaphore(POLL_CONCURRENCY)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    polls = ctx.get("polls") or set()
+    for task in list(polls):
+        task.cancel()
+    if polls:
+        await asyncio.gather(*polls, return_exceptions=True)
     rt = ctx.get("rt")
     if rt is not None:
         await rt.close()
 
 
+async def _run_poll(ctx: dict[str, Any], watch_id: str) -> None:
+    async with ctx["poll_slots"]:
+        try:
+            await asyncio.wait_for(poller.poll_watch(ctx["rt"], watch_id),
+                                   timeout=ctx["rt"].settings.poll_lease_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one failed poll must not stop the others
+            log.exception("poll of watch %s failed", watch_id)
+
+
+async def tick(ctx: dict[str, Any]) -> dict[str, int]:
+    rt = ctx["rt"]
+    polls: set = ctx.setdefault("polls", set())
+    ctx.setdefault("poll_slots", asyncio.Semaphore(POLL_CONCURRENCY))
+    free = POLL_BACKLOG - len(polls)
+    watches = await poller.claim_due(rt, limit=free) if free > 0 else []
+    for watch_id, _slot in watches:
+        task = asyncio.create_task(_run_poll(ctx, watch_id))
+        polls.add(task)
+        task.add_done_callback(polls.discard)
+    subs = await delivery.claim_due(rt)
+    for sub_id, slot in subs:
+        await ctx["redis"].enqueue_job(scheduler.DELIVER_JOB, sub_id,
+                                       _job_id=scheduler.deliver_job_id(sub_id, slot))
+    return {"polls": len(watches), "deliveries": len(subs)}
+
+
+async def poll_watch(ctx: dict[str, Any], watch_id: str) -> str:
+    result = await poller.poll_watch(ctx["rt"], watch_id)
+    return result.outcome
+
+
+async def deliver_subscription(ctx: dict[str, Any], sub_id: str) -> dict[str, int]:
+    return await delivery.run_subscription(ctx["rt"], sub_id)
+
+
 class WorkerSettings:
-    functions: list = []
-    cron_jobs: list = []
+    functions = [
+        func(poll_watch, name=scheduler.POLL_JOB, keep_result=0, max_tries=1,
+             timeout=get_settings().poll_lease_seconds),
+        func(deliver_subscription, name=scheduler.DELIVER_JOB, keep_result=0, max_tries=1,
+             timeout=get_settings().delivery_lease_seconds + get_settings().delivery_timeout_seconds
+             + 5),
+    ]
+    # unique=False: every worker ticks every second; the claim scripts keep each slot to one job
+    cron_jobs = [cron(tick, name="scheduler_tick", second=set(range(60)), microsecond=0,
+                      run_at_startup=True, unique=False, keep_result=0, max_tries=1, timeout=30)]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    # arq starts at most max_jobs - running jobs per queue check, one check per poll_delay
+    max_jobs = 50
+    poll_delay = 0.05

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import Dedupe, Items, Operation, Output, PagePaginator, Trigger, Upstream
+from engine.spec import (CursorPaginator, Dedupe, Items, OffsetPaginator, Operation, Output,
+                         PagePaginator, Token, Trigger, Upstream)
 from operations._fields import (CONTACT_FIELDS, CONTACT_ID, CONTACT_SAMPLE, LOCATION_ID_BODY,
                                 LOCATION_ID_QUERY, NOTE_ID, TASK_ID, TAGS, body, path, query)
 
@@ -225,9 +226,117 @@ SEARCH_CONTACTS = op(
                     dedupe=Dedupe(strategy="new", order="newest_first")),
     sample=CONTACT_SAMPLE)
 
+GET_CONTACTS_BY_BUSINESS = op(
+    key="contacts.get_contacts_by_business", kind="trigger", title="Get Contacts by Business",
+    description="Fires for each new contact linked to a business (company record), newest first.",
+    upstream=Upstream(method="GET", path="/contacts/business/{businessId}", version=V, scopes=READ),
+    inputs=(path("businessId", "The business's id, as returned by Create Business or List "
+                 "Businesses by Location.", example="BUSexample0000000001"),
+            LOCATION_ID_QUERY,
+            query("query", "Free text matched against the contacts' name, email and phone.",
+                  example="rosan"),
+            query("limit", "Contacts per page; the engine pages for you.", type="integer",
+                  example=25),
+            query("skip", "Contacts to skip; the engine pages for you.", type="integer",
+                  example=0)),
+    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateAdded"),
+                    paginator=OffsetPaginator(offset_param="skip", size_param="limit",
+                                              page_size=100),
+                    dedupe=Dedupe(strategy="new", order="newest_first")),
+    sample={**CONTACT_SAMPLE, "businessId": "BUSexample0000000001"})
+
+GET_DUPLICATE_CONTACT = op(
+    key="contacts.get_duplicate_contact", kind="trigger", title="Get Duplicate Contact",
+    description="Watches for the contact matching an email or phone (by the location's duplicate "
+                "settings): fires when one appears and again each time it is updated.",
+    upstream=Upstream(method="GET", path="/contacts/search/duplicate", version=V, scopes=READ),
+    inputs=FIND_CONTACT.inputs,
+    trigger=Trigger(items=Items(path="contact", timestamp_field="dateUpdated", single=True),
+                    dedupe=Dedupe(strategy="updated", updated_field="dateUpdated")),
+    sample=CONTACT_SAMPLE)
+
+GET_CONTACT_APPOINTMENTS = op(
+    key="contacts.get_contact_appointments", kind="trigger", title="Get Contact Appointments",
+    description="Fires for each new appointment booked for a contact, on any calendar.",
+    upstream=Upstream(method="GET", path="/contacts/{contactId}/appointments", version=V,
+                      scopes=READ),
+    inputs=(CONTACT_ID,),
+    trigger=Trigger(items=Items(path="events", timestamp_field="dateAdded"),
+                    dedupe=Dedupe(strategy="new")),
+    sample={"id": "EVTexample0000000001", "calendarId": "CALexample0000000001",
+            "contactId": "ocQHyuzHvysMo5N5VsXc", "locationId": "ve9EPM428h8vShlRW1KT",
+            "title": "Discovery call", "appointmentStatus": "confirmed",
+            "assignedUserId": "USRexample0000000001", "startTime": "2026-03-02T10:00:00-05:00",
+            "endTime": "2026-03-02T10:30:00-05:00", "dateAdded": "2026-02-20T15:04:05.000Z",
+            "dateUpdated": "2026-02-20T15:04:05.000Z"})
+
+GET_CONTACT_TASKS = op(
+    key="contacts.get_contact_tasks", kind="trigger", title="Get Contact Tasks",
+    description="Fires for each new task on a contact, whatever its due date (tasks carry no "
+                "created time, so new ones are told by id).",
+    upstream=Upstream(method="GET", path="/contacts/{contactId}/tasks", version=V, scopes=READ),
+    inputs=(CONTACT_ID,),
+    trigger=Trigger(items=Items(path="tasks"),
+                    dedupe=Dedupe(strategy="new")),
+    sample=TASK_SAMPLE)
+
+GET_CONTACT_TASK = op(
+    key="contacts.get_contact_task_by_id", kind="trigger", title="Get Contact Task by ID",
+    description="Watches one task and fires when it changes, e.g. it is completed or its due "
+                "date moves (tasks carry no updated time, so a change of content counts).",
+    upstream=Upstream(method="GET", path="/contacts/{contactId}/tasks/{taskId}", version=V,
+                      scopes=READ),
+    inputs=(CONTACT_ID, TASK_ID),
+    trigger=Trigger(items=Items(path="task", single=True), dedupe=Dedupe(strategy="changed")),
+    sample=TASK_SAMPLE)
+
+GET_CONTACT_NOTES = op(
+    key="contacts.get_contact_notes", kind="trigger", title="Get Contact Notes",
+    description="Fires for each new note on a contact.",
+    upstream=Upstream(method="GET", path="/contacts/{contactId}/notes", version=V, scopes=READ),
+    inputs=(CONTACT_ID,),
+    trigger=Trigger(items=Items(path="notes", timestamp_field="dateAdded"),
+                    dedupe=Dedupe(strategy="new")),
+    sample=NOTE_SAMPLE)
+
+GET_CONTACT_NOTE = op(
+    key="contacts.get_contact_note_by_id", kind="trigger", title="Get Contact Note by ID",
+    description="Watches one note and fires when its text or title is edited (notes carry only "
+                "their creation time, so a change of content counts).",
+    upstream=Upstream(method="GET", path="/contacts/{contactId}/notes/{id}", version=V, scopes=READ),
+    inputs=(CONTACT_ID, NOTE_ID),
+    trigger=Trigger(items=Items(path="note", single=True), dedupe=Dedupe(strategy="changed")),
+    sample=NOTE_SAMPLE)
+
+LIST_CONTACTS_DEPRECATED = op(
+    key="contacts.list_contacts_deprecated", kind="trigger", title="List Contacts (Deprecated)",
+    description="Fires for each new contact, read newest first with GHL's older list endpoint. "
+                "GHL marks it deprecated; prefer Search Contacts.",
+    upstream=Upstream(method="GET", path="/contacts/", version=V, scopes=READ),
+    inputs=(LOCATION_ID_QUERY,
+            query("query", "Free text matched against name, email and phone.", example="rosan"),
+            query("limit", "Contacts per page, at most 100; the engine pages for you.",
+                  type="integer", example=100),
+            query("startAfterId", "Cursor: id of the last contact of the previous page; the "
+                  "engine pages for you.", example="ocQHyuzHvysMo5N5VsXc"),
+            query("startAfter", "Cursor: dateAdded of the last contact of the previous page, in "
+                  "epoch milliseconds; the engine pages for you.", type="integer",
+                  example=1767225600000)),
+    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateAdded"),
+                    paginator=CursorPaginator(
+                        tokens=(Token(param="startAfterId", path="meta.startAfterId"),
+                                Token(param="startAfter", path="meta.startAfter")),
+                        size_param="limit", page_size=100),
+                    dedupe=Dedupe(strategy="new", order="newest_first")),
+    sample=CONTACT_SAMPLE)
+
+# Find Contact and Get Duplicate Contact share GET /contacts/search/duplicate; where one route
+# must answer for both (the sandbox), the first listed here, Find Contact, does.
 SPECS = (
     GET_CONTACT, SEARCH_CONTACTS,
     CREATE_CONTACT, UPDATE_CONTACT, FIND_CONTACT, DELETE_CONTACT, UPSERT_CONTACT, ADD_TAGS,
     REMOVE_TAGS, BULK_TAGS, CREATE_TASK, UPDATE_TASK, COMPLETE_TASK, DELETE_TASK, CREATE_NOTE,
     UPDATE_NOTE, DELETE_NOTE, ADD_TO_CAMPAIGN, REMOVE_FROM_CAMPAIGN, REMOVE_FROM_ALL_CAMPAIGNS,
+    GET_CONTACTS_BY_BUSINESS, GET_DUPLICATE_CONTACT, GET_CONTACT_APPOINTMENTS, GET_CONTACT_TASKS,
+    GET_CONTACT_TASK, GET_CONTACT_NOTES, GET_CONTACT_NOTE, LIST_CONTACTS_DEPRECATED,
 )

@@ -1,14 +1,16 @@
-"""The sandbox application: the GHL stand-in (and the SMSGlobal one under /v2 when present)."""
+"""The sandbox application: the GHL stand-in, with the SMSGlobal one under /v2."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sandbox import ghl
+from sandbox import ghl, smsglobal
 
 
 def create_app(**kwargs) -> FastAPI:
-    return ghl.create_app(**kwargs)
+    app = ghl.create_app(**kwargs)
+    smsglobal.install(app)  # its routes go ahead of GHL's catch-all
+    return app
 
 
 def app_factory() -> FastAPI:

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox import handlers
+from sandbox import oauth as sandbox_oauth
 from sandbox.store import Store, collection_of, new_id, now_iso, segments
 
 VERSIONS = ("2021-07-28", "2021-04-15")
@@ -152,6 +153,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
     async def _reset(request: Request) -> dict:
         body = await _json(request) or {}
         reset(bool(body.get("seed", True)))
+        oauth.reset()
         return {"ok": True}
 
     @app.get("/_sandbox/stats")
@@ -204,6 +206,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
         return {"objects": state.store.all(collection, None)}
 
     app.state.sandbox_handlers = handlers
+    oauth = sandbox_oauth.install(app, state.tokens, DEFAULT_LOCATION, DEFAULT_COMPANY)
 
     # ----------------------------------------------------------------- the API itself
 
@@ -215,6 +218,8 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
         auth = request.headers.get("authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else None
         tenant = state.tokens.get(token or "")
+        if sandbox_oauth.expired(tenant):
+            tenant = None  # an OAuth access token past its lifetime
         if tenant is None:
             state.stats["401"] += 1
             return ghl_error(401, "Invalid JWT" if token else "Unauthorized, missing Bearer token",

@@ -263,3 +263,8 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
 
 # importing the per-area handler modules registers their special handlers and seeders
 from sandbox import contacts as _contacts  # noqa: E402,F401
+from sandbox import (associations as _associations, blogs as _blogs,  # noqa: E402,F401
+                     businesses as _businesses, conversations as _conversations,
+                     locations as _locations, workflows as _workflows)
+from sandbox import users as _users  # noqa: E402,F401  (before areas that assign users)
+from sandbox import calendars as _calendars, opportunities as _opportunities  # noqa: E402,F401

@@ -45,6 +45,9 @@ os.environ.update({
     "ENGINE_MIN_INTERVAL_SECONDS": "1",
     "ENGINE_BACKOFF_BASE_SECONDS": "0.05",
     "ENGINE_BACKOFF_MAX_SECONDS": "0.5",
+    "GHL_CLIENT_ID": "sandbox-client-id",  # the sandbox's OAuth app (sandbox/oauth.py)
+    "GHL_CLIENT_SECRET": "sandbox-client-secret",
+    "GHL_REDIRECT_URL": "https://engine.example/v1/oauth/ghl/callback",
 })
 
 
@@ -98,8 +101,13 @@ def api_server(sandbox_server):
     server.stop()
 
 
+_key_tenants: set[str] = set()  # every tenant a test made a key for (their subscriptions go after it)
+
+
 def make_key(tenant: str, read_only: bool = False) -> str:
     from redis.asyncio import Redis
+
+    _key_tenants.add(tenant)
 
     from engine import tenants
 
@@ -129,6 +137,38 @@ def api(api_server, sandbox, tenant):
                       headers={"Authorization": f"Bearer {key}"}) as client:
         client.api_key = key
         yield client
+    for made in sorted(_key_tenants | {tenant}):
+        unsubscribe_all(made)
+    _key_tenants.clear()
+
+
+def unsubscribe_all(tenant: str) -> None:
+    """Remove a test tenant's subscriptions, so no watch of a finished test keeps polling (and
+    spending the shared sandbox location's rate budget) while later tests run workers."""
+    from redis.asyncio import Redis
+
+    from engine import keys
+
+    async def go():
+        r = Redis.from_url(REDIS_URL)
+        try:
+            ids = await r.smembers(keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant))
+            if not ids:
+                return
+            from engine.runtime import open_runtime
+            from engine.settings import Settings
+            from engine.subscriptions import remove
+
+            rt = await open_runtime(Settings())
+            try:
+                for sub_id in ids:
+                    await remove(rt, sub_id.decode())
+            finally:
+                await rt.close()
+        finally:
+            await r.aclose()
+
+    asyncio.run(go())
 
 
 @pytest.fixture
@@ -165,3 +205,14 @@ def pytest_unconfigure(config) -> None:
                 time.sleep(0.05)
         except ProcessLookupError:
             pass
+
+
+@pytest.fixture
+def smsglobal_connection(api) -> dict:
+    """A SMSGlobal connection with the sandbox's key and secret."""
+    from sandbox.smsglobal import DEFAULT_KEY, DEFAULT_SECRET
+
+    resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "Sandbox SMSGlobal",
+                                             "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET})
+    assert resp.status_code == 201, resp.text
+    return resp.json()

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import principal, runtime, writer
-from api.models import GHLConnectionIn
+from api.models import ConnectionIn, GHLConnectionIn
 from engine import connections
 from engine.apps import APPS
 from engine.errors import EngineError
@@ -20,8 +20,14 @@ router = APIRouter(prefix="/v1", tags=["connections"])
 
 
 @router.post("/connections", status_code=201)
-async def create_connection(body: GHLConnectionIn, who: Principal = Depends(writer),
+async def create_connection(body: ConnectionIn, who: Principal = Depends(writer),
                             rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    if not isinstance(body, GHLConnectionIn):
+        conn = await connections.create(
+            rt.redis, rt.vault, tenant=who.tenant, app="smsglobal", name=body.name, auth="mac",
+            secret={"api_key": body.api_key.get_secret_value(),
+                    "api_secret": body.api_secret.get_secret_value()})
+        return conn.public()
     conn = await connections.create(
         rt.redis, rt.vault, tenant=who.tenant, app="ghl", name=body.name, auth="private_token",
         secret={"access_token": body.token.get_secret_value()}, location_id=body.location_id,

@@ -1,0 +1,103 @@
+"""No-code flows: create, read, change, pause, resume, delete; their run log and retries; and
+the flow templates that create ready-made flows from a few options."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
+
+from api.deps import principal, runtime, writer
+from api.models import Strict
+from engine import flow_templates, flows
+from engine.runtime import Runtime
+from engine.tenants import Principal
+
+router = APIRouter(prefix="/v1", tags=["flows"])
+
+
+@router.post("/flows", status_code=201)
+async def create_flow(body: flows.FlowIn, who: Principal = Depends(writer),
+                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.create(rt, who.tenant, body)
+
+
+@router.get("/flows")
+async def list_flows(who: Principal = Depends(principal),
+                     rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return {"flows": await flows.list_for(rt, who.tenant)}
+
+
+@router.get("/flows/{flow_id}")
+async def get_flow(flow_id: str, who: Principal = Depends(principal),
+                   rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.get(rt, who.tenant, flow_id)
+
+
+@router.patch("/flows/{flow_id}")
+async def update_flow(flow_id: str, body: flows.FlowPatch, who: Principal = Depends(writer),
+                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.update(rt, who.tenant, flow_id, body)
+
+
+@router.delete("/flows/{flow_id}", status_code=204)
+async def delete_flow(flow_id: str, who: Principal = Depends(writer),
+                      rt: Runtime = Depends(runtime)) -> Response:
+    await flows.delete(rt, who.tenant, flow_id)
+    return Response(status_code=204)
+
+
+@router.post("/flows/{flow_id}/pause")
+async def pause_flow(flow_id: str, who: Principal = Depends(writer),
+                     rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.pause(rt, who.tenant, flow_id)
+
+
+@router.post("/flows/{flow_id}/resume")
+async def resume_flow(flow_id: str, who: Principal = Depends(writer),
+                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.resume(rt, who.tenant, flow_id)
+
+
+@router.get("/flows/{flow_id}/runs")
+async def list_runs(flow_id: str, limit: int = Query(50, ge=1, le=500),
+                    status: Literal["running", "retrying", "succeeded", "failed", "skipped",
+                                    "held"] | None = None,
+                    who: Principal = Depends(principal),
+                    rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return {"runs": await flows.list_runs(rt, who.tenant, flow_id, limit=limit, status=status)}
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}")
+async def get_run(flow_id: str, run_id: str, who: Principal = Depends(principal),
+                  rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.get_run(rt, who.tenant, flow_id, run_id)
+
+
+@router.post("/flows/{flow_id}/runs/{run_id}/retry")
+async def retry_run(flow_id: str, run_id: str, who: Principal = Depends(writer),
+                    rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.retry_run(rt, who.tenant, flow_id, run_id)
+
+
+class InstantiateIn(Strict):
+    connections: dict[str, str] = Field(
+        description="The connections the template needs, by role: e.g. {\"ghl\": \"conn_…\", "
+                    "\"smsglobal\": \"conn_…\"} (see the template's 'connections').")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="The template's options (see its 'options').")
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+@router.get("/flow-templates")
+async def list_templates(who: Principal = Depends(principal)) -> dict[str, Any]:
+    return {"templates": flow_templates.catalog()}
+
+
+@router.post("/flow-templates/{name}/instantiate", status_code=201)
+async def instantiate(name: str, body: InstantiateIn, who: Principal = Depends(writer),
+                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    created = await flow_templates.instantiate(rt, who.tenant, name, connections=body.connections,
+                                               options=body.options, title=body.name)
+    return {"flows": created}

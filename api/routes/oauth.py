@@ -1,0 +1,65 @@
+"""GHL OAuth 2.0: connect a location or agency by consent instead of a pasted token.
+
+``GET /v1/oauth/ghl/authorize`` (with an API key) redirects to GHL's chooselocation page;
+GHL sends the browser back to ``GET /v1/oauth/ghl/callback?code&state``, which needs no API
+key: the signed, single-use ``state`` names the tenant. An agency connection mints location
+connections with ``POST /v1/connections/{conn_id}/location-token``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import Field
+
+from api.deps import runtime, writer
+from api.models import Strict
+from engine import connections, oauth
+from engine.errors import InputInvalid
+from engine.runtime import Runtime
+from engine.tenants import Principal
+
+router = APIRouter(prefix="/v1", tags=["oauth"])
+
+
+@router.get("/oauth/ghl/authorize", status_code=302, response_class=RedirectResponse,
+            responses={302: {"description": "Redirect to GHL's chooselocation consent page"}})
+async def authorize(who: Principal = Depends(writer), rt: Runtime = Depends(runtime),
+                    redirect: bool = Query(True, description="false: answer the URL as JSON "
+                                                             "instead of redirecting")) -> Any:
+    url = await oauth.authorize_url(rt, who.tenant, who.key_id)
+    if not redirect:
+        return JSONResponse({"authorize_url": url, "expires_in": rt.settings.oauth_state_ttl_seconds})
+    return RedirectResponse(url, status_code=302)
+
+
+@router.get("/oauth/ghl/callback", status_code=201)
+async def callback(rt: Runtime = Depends(runtime),
+                   code: str | None = Query(None, max_length=2000),
+                   state: str = Query(..., min_length=1, max_length=4000),
+                   error: str | None = Query(None, max_length=200)) -> dict[str, Any]:
+    tenant = await oauth.consume_state(rt, state)
+    if error or not code:
+        raise InputInvalid([{"field": "code", "location": "query",
+                             "message": f"GoHighLevel returned no authorization code"
+                                        f"{' (' + error + ')' if error else ''}: the installation "
+                                        "was declined or failed; start again with GET "
+                                        "/v1/oauth/ghl/authorize"}])
+    conn = await oauth.complete(rt, tenant, code)
+    return conn.public()
+
+
+class LocationTokenIn(Strict):
+    location_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+                             description="The sub-account (location) to mint a token for.")
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+@router.post("/connections/{conn_id}/location-token", status_code=201)
+async def location_token(conn_id: str, body: LocationTokenIn, who: Principal = Depends(writer),
+                         rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    agency = await connections.get(rt.redis, who.tenant, conn_id, rt.vault)
+    conn = await oauth.mint_location_token(rt, agency, body.location_id, body.name)
+    return conn.public()

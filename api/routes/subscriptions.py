@@ -1,0 +1,104 @@
+"""Subscriptions (REST hooks): a webhook URL subscribed to a polling trigger, and its deliveries.
+
+``POST /v1/triggers/{key}/subscriptions`` is the same subscribe with the trigger in the path, as
+REST-hook tools (Zapier's performSubscribe) like to call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
+
+from api.deps import principal, runtime, writer
+from api.models import Strict
+from engine import delivery, subscriptions
+from engine.runtime import Runtime
+from engine.tenants import Principal
+
+router = APIRouter(prefix="/v1", tags=["subscriptions"])
+
+Interval = Field(None, ge=1, le=15, description="Minutes between polls, 1 to 15 (default: the "
+                                                "trigger's own, 5 for most).")
+
+
+class SubscriptionBase(Strict):
+    connection_id: str = Field(min_length=1, max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict, description="The trigger's inputs.")
+    target_url: str = Field(min_length=1, max_length=2000,
+                            description="Where each new item is POSTed, signed (https).")
+    interval_minutes: int | None = Interval
+
+
+class SubscriptionIn(SubscriptionBase):
+    trigger: str = Field(min_length=1, max_length=200, description="A trigger key, e.g. "
+                                                                   "contacts.search_contacts.")
+
+
+class SubscriptionPatch(Strict):
+    interval_minutes: int | None = Interval
+    params: dict[str, Any] | None = None
+    target_url: str | None = Field(None, min_length=1, max_length=2000)
+
+
+async def _create(rt: Runtime, who: Principal, trigger: str, body: SubscriptionBase) -> dict[str, Any]:
+    return await subscriptions.create(rt, who.tenant, trigger=trigger,
+                                      connection_id=body.connection_id, params=body.params,
+                                      interval_minutes=body.interval_minutes,
+                                      target_url=body.target_url)
+
+
+@router.post("/subscriptions", status_code=201)
+async def create_subscription(body: SubscriptionIn, who: Principal = Depends(writer),
+                              rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await _create(rt, who, body.trigger, body)
+
+
+@router.post("/triggers/{key}/subscriptions", status_code=201)
+async def subscribe_to_trigger(key: str, body: SubscriptionBase, who: Principal = Depends(writer),
+                               rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await _create(rt, who, key, body)
+
+
+@router.get("/subscriptions")
+async def list_subscriptions(who: Principal = Depends(principal),
+                             rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return {"subscriptions": await subscriptions.list_for(rt, who.tenant)}
+
+
+@router.get("/subscriptions/{sub_id}")
+async def get_subscription(sub_id: str, who: Principal = Depends(principal),
+                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await subscriptions.get(rt, who.tenant, sub_id)
+
+
+@router.patch("/subscriptions/{sub_id}")
+async def update_subscription(sub_id: str, body: SubscriptionPatch,
+                              who: Principal = Depends(writer),
+                              rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await subscriptions.update(rt, who.tenant, sub_id,
+                                      interval_minutes=body.interval_minutes, params=body.params,
+                                      target_url=body.target_url)
+
+
+@router.delete("/subscriptions/{sub_id}", status_code=204)
+async def delete_subscription(sub_id: str, who: Principal = Depends(writer),
+                              rt: Runtime = Depends(runtime)) -> Response:
+    await subscriptions.delete(rt, who.tenant, sub_id)
+    return Response(status_code=204)
+
+
+@router.get("/subscriptions/{sub_id}/deliveries")
+async def list_deliveries(sub_id: str, who: Principal = Depends(principal),
+                          rt: Runtime = Depends(runtime),
+                          status: Literal["pending", "retrying", "delivered", "dead"] | None = Query(None),
+                          limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    return {"deliveries": await delivery.list_for(rt, who.tenant, sub_id, status=status,
+                                                  limit=limit)}
+
+
+@router.post("/subscriptions/{sub_id}/deliveries/{delivery_id}/replay", status_code=202)
+async def replay_delivery(sub_id: str, delivery_id: str, who: Principal = Depends(writer),
+                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await delivery.replay(rt, who.tenant, sub_id, delivery_id)

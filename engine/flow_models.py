@@ -1,0 +1,50 @@
+"""The flow definition: a trigger and the steps its new items run, as the API accepts them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_STEPS = 20
+STEP_ID = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FlowTrigger(_Model):
+    key: str = Field(min_length=3, max_length=100, description="A trigger key, e.g. smsglobal.new_incoming_sms.")
+    connection_id: str = Field(min_length=1, max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict)
+    interval_minutes: int | None = Field(None, ge=1, le=15)
+
+
+class FlowStep(_Model):
+    id: str = Field(pattern=STEP_ID, description="Short name later steps use: steps.<id>.data.")
+    action: str = Field(min_length=3, max_length=100,
+                        description="An action key, or a trigger key to read something.")
+    connection_id: str = Field(min_length=1, max_length=100)
+    input: dict[str, Any] = Field(default_factory=dict,
+                                  description="The action's input; strings may be templates.")
+    when: str | None = Field(None, max_length=2000,
+                             description="Run the step only when this expression is true.")
+    echo: str | None = Field(None, max_length=2000,
+                             description="Fingerprint of what the step writes, for skip_echo.")
+
+
+class FlowIn(_Model):
+    name: str = Field(min_length=1, max_length=200)
+    trigger: FlowTrigger
+    steps: list[FlowStep] = Field(min_length=1, max_length=MAX_STEPS)
+    skip_echo: str | None = Field(None, max_length=2000,
+                                  description="Fingerprint of a trigger item; an item matching a "
+                                              "write recorded by a step's echo is skipped.")
+
+
+class FlowPatch(_Model):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    trigger: FlowTrigger | None = None
+    steps: list[FlowStep] | None = Field(None, min_length=1, max_length=MAX_STEPS)
+    skip_echo: str | None = Field(None, max_length=2000)

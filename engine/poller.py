@@ -1,0 +1,233 @@
+"""Polling: the scheduler's claim of due watches, and one poll of one watch.
+
+The due set (:data:`engine.keys.WATCHES_DUE`, score = next run in ms) is claimed by a Lua script,
+so any number of workers may tick at once and each slot of a watch is claimed once: the claim
+moves the watch to its next slot in the same atomic step. The interval is the watch's smallest
+``interval_minutes``, clamped up to ``min_interval_seconds``; each watch keeps a random phase
+inside the interval, so watches spread over it instead of all polling at once. Each claim becomes one ``poll_watch``
+job whose arq job id carries the slot.
+
+A poll reads newest pages until known ground (the cursor's ``stop``), finds the new items, then
+writes one outbox entry per (subscription, item) and the cursor advance in one Lua script. A crash
+before that script repeats the poll at the next slot; a crash after it leaves the deliveries
+queued. Transient upstream errors (429, 5xx, network) wait for the next slot; errors that cannot
+heal by waiting (401, the watched object gone) pause the watch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from engine import connections, cursor, keys, reader, registry
+from engine import subscriptions as subs
+from engine.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
+from engine.runtime import Runtime
+
+log = logging.getLogger("engine.poller")
+
+LOG_CAP = 1000  # deliveries kept in a subscription's log
+
+CLAIM = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(due) do
+  local slot = redis.call('ZSCORE', KEYS[1], id)
+  local w = ARGV[3] .. id
+  local minutes = tonumber(redis.call('HGET', w, 'interval_minutes') or '1')
+  local interval = math.max(math.floor(minutes * tonumber(ARGV[4])), tonumber(ARGV[5]))
+  local phase = tonumber(redis.call('HGET', w, 'phase_ms') or '0')
+  local nxt = now - ((now - phase) % interval) + interval
+  redis.call('ZADD', KEYS[1], nxt, id)
+  out[#out + 1] = id
+  out[#out + 1] = slot
+end
+return out
+"""
+
+
+async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
+    """Claim the watches due now; each (watch id, slot) is claimed by one caller only."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    prefix = keys.WATCH.format(watch_id="")
+    raw = await rt.redis.eval(CLAIM, 1, keys.WATCHES_DUE, now_ms, limit, prefix,
+                              int(rt.settings.interval_unit_seconds * 1000),
+                              rt.settings.min_interval_seconds * 1000)
+    return [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+
+
+def delivery_id(sub_id: str, key: str, version: int | None = None) -> str:
+    """Stable per (subscription, item): every re-send of a delivery carries the same id."""
+    text = f"{sub_id}\n{key}" + (f"\n{version}" if version is not None else "")
+    return "msg_" + hashlib.sha256(text.encode()).hexdigest()[:26]
+
+
+def receives(sub: dict[str, str], found: cursor.Found, last_poll_at: float | None) -> bool:
+    """Whether a subscriber gets a new item: yes if it had joined before the previous poll
+    (the item was not there then); otherwise only if the item's time is after it joined."""
+    joined = float(sub.get("joined_at") or 0)
+    if last_poll_at is not None and joined <= last_poll_at:
+        return True
+    return found.at is not None and found.at >= joined
+
+
+@dataclass
+class PollResult:
+    watch_id: str
+    outcome: str  # primed | polled | skipped | paused | failed | conflict | gone
+    new: int = 0
+    deliveries: int = 0
+    requests: int = 0
+    detail: str = ""
+    items: list[str] = field(default_factory=list)
+
+
+async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
+    """Poll one watch once (the job the scheduler enqueues)."""
+    r = rt.redis
+    lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
+    token = secrets.token_hex(8)
+    # the lock and the watch's records in one round trip (the reads run after the SET)
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.set(lock_key, token, nx=True, px=int(rt.settings.poll_lease_seconds * 1000))
+        pipe.hgetall(keys.WATCH.format(watch_id=watch_id))
+        pipe.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1)
+        locked, watch_raw, sub_raw = await pipe.execute()
+    if not locked:
+        return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
+    try:
+        return await _poll(rt, watch_id, (watch_raw, sub_raw))
+    finally:
+        await _script(r, UNLOCK)(keys=[lock_key], args=[token])
+
+
+UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+          "return 0")
+
+
+def _script(r, text: str):
+    """A Lua script registered once per Redis client: sent by its SHA (EVALSHA), not in full."""
+    cache = r.__dict__.setdefault("_ghle_scripts", {})
+    script = cache.get(text)
+    if script is None:
+        script = cache[text] = r.register_script(text)
+    return script
+
+
+async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollResult:
+    r = rt.redis
+    if pre is None:
+        pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
+               await r.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1))
+    watch = subs._d(pre[0])
+    if not watch:
+        await r.zrem(keys.WATCHES_DUE, watch_id)
+        return PollResult(watch_id, "gone")
+    if watch.get("status") == "paused":
+        return PollResult(watch_id, "skipped", detail="paused")
+    sub_ids = [m.decode() for m in pre[1]]
+    op = registry.get(watch["trigger"])
+    if op is None or op.trigger is None:
+        await subs.pause_watch(rt, watch_id, f"trigger {watch['trigger']!r} is no longer in the "
+                                             "catalog; delete this subscription")
+        return PollResult(watch_id, "paused")
+    conn = await connections.load(r, watch["connection_id"], rt.vault)
+    if conn is None:
+        await subs.pause_watch(rt, watch_id, f"connection {watch['connection_id']} was deleted; "
+                                             "subscribe again with a working connection")
+        return PollResult(watch_id, "paused")
+    try:
+        values = reader.prepare(op, conn, json.loads(watch["params"]))
+    except InputInvalid as exc:
+        await subs.pause_watch(rt, watch_id, f"the trigger's params are no longer valid: {exc.message}")
+        return PollResult(watch_id, "paused")
+
+    state = await cursor.load(r, watch_id)
+    started = time.time()
+    try:
+        read = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
+                                 priority="background", max_wait=5.0)
+    except UpstreamAuthError as exc:
+        await subs.pause_watch(rt, watch_id, f"GHL refused the connection's credentials "
+                                             f"({exc.status}: {exc.message}); reconnect, then "
+                                             "subscribe again")
+        return PollResult(watch_id, "paused", detail=exc.message)
+    except RateLimited as exc:
+        log.info("watch %s: rate budget exhausted, waiting for the next slot", watch_id)
+        return PollResult(watch_id, "failed", detail=exc.message)
+    except UpstreamError as exc:
+        if exc.status == 404 and op.trigger.items.single:
+            await subs.pause_watch(rt, watch_id, "the watched object no longer exists upstream "
+                                                 f"(404: {exc.message})")
+            return PollResult(watch_id, "paused", detail=exc.message)
+        if exc.status in (400, 403, 404, 422):
+            await subs.pause_watch(rt, watch_id, f"GHL refused the request ({exc.status}: "
+                                                 f"{exc.message}); fix the params or the "
+                                                 "connection, then subscribe again")
+            return PollResult(watch_id, "paused", detail=exc.message)
+        log.info("watch %s: upstream error %s, waiting for the next slot", watch_id, exc.status)
+        return PollResult(watch_id, "failed", detail=exc.message)
+    except httpx.HTTPError as exc:
+        log.info("watch %s: network error %s, waiting for the next slot", watch_id, type(exc).__name__)
+        return PollResult(watch_id, "failed", detail=type(exc).__name__)
+    if not read.complete:
+        log.warning("watch %s: the page cap (%s) cut the read short", watch_id, read.pages)
+
+    new, advance = cursor.diff(op, state, read.items, now=started)
+    last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
+    now_ms = int(time.time() * 1000)
+    single = op.trigger.items.single
+    deliveries = []
+    sub_records = {}
+    if new and sub_ids:  # the subscribers are read only when there is something to send them
+        async with r.pipeline(transaction=False) as pipe:
+            for sub_id in sub_ids:
+                pipe.hgetall(keys.SUBSCRIPTION.format(sub_id=sub_id))
+            raws = await pipe.execute()
+        sub_records = {sub_id: subs._d(raw) for sub_id, raw in zip(sub_ids, raws) if raw}
+    for found in new:
+        presented = reader.present(op, found.item)
+        body = json.dumps(presented, separators=(",", ":"), default=str)
+        for sub_id, sub in sub_records.items():
+            if not receives(sub, found, last_poll_at):
+                continue
+            did = delivery_id(sub_id, found.key, state.version + 1 if single else None)
+            deliveries.append({
+                "id": did, "sub": sub_id, "key": keys.DELIVERY.format(delivery_id=did),
+                "sub_key": keys.SUBSCRIPTION.format(sub_id=sub_id),
+                "queue": keys.SUB_QUEUE.format(sub_id=sub_id),
+                "log": keys.SUB_DELIVERIES.format(sub_id=sub_id),
+                "fields": {"subscription": sub_id, "trigger": op.key, "item_id": found.key,
+                           "data": body, "status": "pending", "attempts": "0",
+                           "last_error": "", "next_attempt": str(now_ms),
+                           "created_at": str(now_ms)}})
+    args = {
+        "cursor": keys.CURSOR.format(watch_id=watch_id),
+        "seen": keys.CURSOR_SEEN.format(watch_id=watch_id),
+        "watch": keys.WATCH.format(watch_id=watch_id),
+        "due": keys.DELIVERIES_DUE, "version": advance.version, "now_ms": now_ms,
+        "log_cap": LOG_CAP, "rank_cap": advance.rank_cap, "started": repr(started),
+        "floor": repr(advance.floor) if advance.floor is not None else "",
+        "hwm": repr(advance.hwm) if advance.hwm is not None else "",
+        "last": advance.last or "",
+        "trim_below": repr(advance.trim_below) if advance.trim_below is not None else "",
+        "add": [[repr(score), key] for key, score in advance.add.items()],
+        "deliveries": deliveries,
+    }
+    written = await _script(r, cursor.COMMIT)(args=[json.dumps(args)])
+    if written == -1:
+        return PollResult(watch_id, "conflict", requests=read.requests,
+                          detail="another poll of this watch committed first")
+    outcome = "polled" if state.primed else "primed"
+    log.info("watch %s %s: %d pages, %d new items, %d deliveries", watch_id, outcome, read.pages,
+             len(new), written)
+    return PollResult(watch_id, outcome, new=len(new), deliveries=int(written),
+                      requests=read.requests, items=[f.key for f in new])

@@ -1,0 +1,166 @@
+"""Associations (link types between objects) and relations (links between records).
+
+System associations (contact <-> business...) cannot be edited or deleted; deleting a
+user-defined association deletes its relations."""
+
+from __future__ import annotations
+
+from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
+from sandbox.lists import checked, in_location, page
+from sandbox.store import Store, new_id, now_iso
+
+ASSOCIATIONS = "associations"
+RELATIONS = "associations/relations"
+PAGED = ("skip", "limit")
+
+
+def seed(store: Store, location_id: str, company_id: str) -> None:
+    store.put(ASSOCIATIONS, {
+        "id": new_id(), "locationId": location_id, "key": "contact_business",
+        "firstObjectLabel": "contact", "firstObjectKey": "contact",
+        "secondObjectLabel": "business", "secondObjectKey": "business",
+        "associationType": "SYSTEM_DEFINED", "dateAdded": now_iso()})
+    student = store.put(ASSOCIATIONS, {
+        "id": new_id(), "locationId": location_id, "key": "student_teacher",
+        "firstObjectLabel": "student", "firstObjectKey": "custom_objects.students",
+        "secondObjectLabel": "teacher", "secondObjectKey": "contact",
+        "associationType": "USER_DEFINED", "dateAdded": now_iso()})
+    contacts = sorted(store.all("contacts"), key=lambda c: c["id"])
+    if contacts:
+        store.put(RELATIONS, {"id": new_id(), "locationId": location_id,
+                              "associationId": student["id"], "firstRecordId": new_id("rec"),
+                              "secondRecordId": contacts[0]["id"], "dateAdded": now_iso()})
+
+
+SEED_HOOKS.append(seed)
+
+
+def _ours(ctx, collection: str, obj_id: str):
+    found = ctx.store.get(collection, obj_id)
+    if found is None or found.get("locationId") != ctx.location_id:
+        name = "Relation" if collection == RELATIONS else "Association"
+        return None, error(404, f"{name} not found")
+    return found, None
+
+
+@special("other.find_associations")
+def find(ctx):
+    bad = checked(ctx, *PAGED)
+    if bad:
+        return bad
+    items = sorted(in_location(ctx, ctx.store.all(ASSOCIATIONS)), key=lambda a: a["dateAdded"])
+    return ok({"associations": page(ctx, items), "total": len(items)})
+
+
+@special("other.get_association")
+def get_one(ctx):
+    found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
+    return bad or ok(found)
+
+
+@special("other.get_association_key")
+def by_key(ctx):
+    bad = checked(ctx)
+    if bad:
+        return bad
+    for association in in_location(ctx, ctx.store.all(ASSOCIATIONS)):
+        if association["key"] == ctx.path["key_name"]:
+            return ok(association)
+    return error(404, "Association not found")
+
+
+@special("other.get_association_by_keys")
+def by_object_key(ctx):
+    bad = location_mismatch(ctx, ctx.query.get("locationId"))
+    if bad:
+        return bad
+    key = ctx.path["objectKey"]
+    for association in sorted(in_location(ctx, ctx.store.all(ASSOCIATIONS)),
+                              key=lambda a: a["dateAdded"]):
+        if key in (association["firstObjectKey"], association["secondObjectKey"]):
+            return ok(association)
+    return error(404, "Association not found")
+
+
+@special("other.get_relations_by_record")
+def relations(ctx):
+    bad = checked(ctx, *PAGED)
+    if bad:
+        return bad
+    record = ctx.path["recordId"]
+    wanted = ctx.query.get("associationIds")
+    if isinstance(wanted, str):
+        wanted = wanted.split(",")
+    items = [r for r in in_location(ctx, ctx.store.all(RELATIONS))
+             if record in (r["firstRecordId"], r["secondRecordId"])
+             and (not wanted or r["associationId"] in wanted)]
+    items.sort(key=lambda r: r["dateAdded"])
+    return ok({"relations": page(ctx, items), "total": len(items)})
+
+
+@special("other.create_association")
+def create(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    if bad:
+        return bad
+    if any(a["key"] == ctx.body["key"] for a in in_location(ctx, ctx.store.all(ASSOCIATIONS))):
+        return error(400, f"An association with key {ctx.body['key']!r} already exists")
+    names = ("locationId", "key", "firstObjectLabel", "firstObjectKey", "secondObjectLabel",
+             "secondObjectKey")
+    association = {"id": new_id(), **{n: ctx.body[n] for n in names},
+                   "associationType": "USER_DEFINED", "dateAdded": now_iso()}
+    return ok(ctx.store.put(ASSOCIATIONS, association), 201)
+
+
+@special("other.update_association")
+def update(ctx):
+    found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
+    if bad:
+        return bad
+    bad = missing_required(ctx)
+    if bad:
+        return bad
+    if found["associationType"] != "USER_DEFINED":
+        return error(400, "System-defined associations cannot be updated")
+    found.update(firstObjectLabel=ctx.body["firstObjectLabel"],
+                 secondObjectLabel=ctx.body["secondObjectLabel"])
+    return ok(found)
+
+
+@special("other.delete_association")
+def delete(ctx):
+    found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
+    if bad:
+        return bad
+    if found["associationType"] != "USER_DEFINED":
+        return error(400, "System-defined associations cannot be deleted")
+    ctx.store.delete(ASSOCIATIONS, found["id"])
+    for relation in ctx.store.all(RELATIONS):
+        if relation["associationId"] == found["id"]:
+            ctx.store.delete(RELATIONS, relation["id"])
+    return ok({"deleted": True, "id": found["id"], "message": "Association deleted successfully"})
+
+
+@special("other.create_relation")
+def create_relation(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    if bad:
+        return bad
+    _, bad = _ours(ctx, ASSOCIATIONS, ctx.body["associationId"])
+    if bad:
+        return error(400, "associationId does not exist in this location")
+    names = ("locationId", "associationId", "firstRecordId", "secondRecordId")
+    relation = {"id": new_id(), **{n: ctx.body[n] for n in names}, "dateAdded": now_iso()}
+    return ok(ctx.store.put(RELATIONS, relation), 201)
+
+
+@special("other.delete_relation")
+def delete_relation(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    if bad:
+        return bad
+    found, bad = _ours(ctx, RELATIONS, ctx.path["relationId"])
+    if bad:
+        return bad
+    ctx.store.delete(RELATIONS, found["id"])
+    return ok(found)

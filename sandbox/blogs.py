@@ -1,0 +1,154 @@
+"""Blog sites, posts, authors and categories. Blog objects carry ``_id`` (not ``id``); a post's
+URL slug is unique in its location; create answers {data: post}, update {updatedBlogPost: post},
+both with 200 as the official document says."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
+from sandbox.lists import checked, contains, in_location, newest, page
+from sandbox.store import Store, new_id, now_iso
+
+SITES = "blogs/site/all"
+POSTS = "blogs/posts"
+AUTHORS = "blogs/authors"
+CATEGORIES = "blogs/categories"
+STATUSES = ("DRAFT", "PUBLISHED", "SCHEDULED", "ARCHIVED")
+POST_FIELDS = ("title", "locationId", "blogId", "imageUrl", "description", "rawHTML", "status",
+               "imageAltText", "categories", "tags", "author", "urlSlug", "canonicalLink",
+               "publishedAt")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def seed(store: Store, location_id: str, company_id: str) -> None:
+    start = datetime.now(timezone.utc) - timedelta(days=30)
+    blog = store.put(SITES, {"_id": new_id(), "name": "Sandbox Dental news",
+                             "locationId": location_id}, id_field="_id")
+    store.put(SITES, {"_id": new_id(), "name": "Sandbox recipes", "locationId": location_id},
+              id_field="_id")
+    authors = [store.put(AUTHORS, {"_id": new_id(), "name": name, "locationId": location_id,
+                                   "updatedAt": _stamp(start + timedelta(hours=i)),
+                                   "canonicalLink": f"https://blog.example.com/author/{slug}"},
+                         id_field="_id")
+               for i, (name, slug) in enumerate((("Dr. Ada Lovelace", "ada"),
+                                                 ("Grace Hopper", "grace")))]
+    categories = [store.put(CATEGORIES, {"_id": new_id(), "label": label, "urlSlug": slug,
+                                         "locationId": location_id,
+                                         "updatedAt": _stamp(start + timedelta(hours=i)),
+                                         "canonicalLink": f"https://blog.example.com/category/{slug}"},
+                            id_field="_id")
+                  for i, (label, slug) in enumerate((("Dental care", "dental-care"),
+                                                     ("Clinic news", "clinic-news")))]
+    for i, (title, status) in enumerate((("Five tips for whiter teeth", "PUBLISHED"),
+                                         ("Our new opening hours", "PUBLISHED"),
+                                         ("Flossing myths", "DRAFT"))):
+        slug = title.lower().replace(" ", "-")
+        store.put(POSTS, {
+            "_id": new_id(), "locationId": location_id, "blogId": blog["_id"], "title": title,
+            "description": f"{title}, in short.", "imageUrl": "https://images.example.com/a.jpg",
+            "imageAltText": "Illustration", "rawHTML": f"<h1>{title}</h1>", "status": status,
+            "categories": [categories[i % 2]["_id"]], "tags": ["sandbox"],
+            "author": authors[i % 2]["_id"], "urlSlug": slug, "archived": False,
+            "canonicalLink": f"https://blog.example.com/post/{slug}",
+            "publishedAt": _stamp(start + timedelta(days=i)),
+            "updatedAt": _stamp(start + timedelta(days=i, minutes=5))}, id_field="_id")
+
+
+SEED_HOOKS.append(seed)
+
+
+def _slug_taken(ctx, slug: str, except_id: str | None = None) -> bool:
+    return any(p["urlSlug"] == slug and p["_id"] != except_id
+               for p in in_location(ctx, ctx.store.all(POSTS)))
+
+
+@special("other.check_blog_url_slug")
+def check_slug(ctx):
+    bad = checked(ctx)
+    if bad:
+        return bad
+    return ok({"exists": _slug_taken(ctx, ctx.query["urlSlug"], ctx.query.get("postId"))})
+
+
+def _listing(ctx, collection: str, field: str, *, paged: tuple[str, ...], order: str | None,
+             search: str | None = None):
+    bad = checked(ctx, *paged)
+    if bad:
+        return bad
+    items = in_location(ctx, ctx.store.all(collection))
+    if search:
+        items = contains(items, search, ctx.query.get("searchTerm"))
+    if order:
+        items = newest(items, order, "_id")
+    return ok({field: page(ctx, items)})
+
+
+@special("other.get_blog_authors")
+def authors(ctx):
+    return _listing(ctx, AUTHORS, "authors", paged=("limit", "offset"), order="updatedAt")
+
+
+@special("other.get_blog_categories")
+def categories(ctx):
+    return _listing(ctx, CATEGORIES, "categories", paged=("limit", "offset"), order="updatedAt")
+
+
+@special("other.get_blogs_by_location")
+def sites(ctx):
+    return _listing(ctx, SITES, "data", paged=("skip", "limit"), order=None, search="name")
+
+
+@special("other.get_blog_posts")
+def posts(ctx):
+    bad = checked(ctx, "limit", "offset")
+    if bad:
+        return bad
+    items = [p for p in in_location(ctx, ctx.store.all(POSTS)) if p["blogId"] == ctx.query["blogId"]]
+    if ctx.query.get("status"):
+        items = [p for p in items if p["status"] == ctx.query["status"]]
+    items = contains(items, "title", ctx.query.get("searchTerm"))
+    public = [{k: v for k, v in p.items() if k not in ("rawHTML", "locationId", "blogId")}
+              for p in newest(items, "updatedAt", "_id")]
+    return ok({"blogs": page(ctx, public)})
+
+
+def _post_problems(ctx, except_id: str | None = None):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    if bad:
+        return bad
+    if ctx.body["status"] not in STATUSES:
+        return error(422, [f"status must be one of the following values: {', '.join(STATUSES)}"])
+    blog = ctx.store.get(SITES, ctx.body["blogId"])
+    if blog is None or blog.get("locationId") != ctx.location_id:
+        return error(400, "Blog not found")
+    if _slug_taken(ctx, ctx.body["urlSlug"], except_id):
+        return error(400, f"URL slug {ctx.body['urlSlug']!r} already exists")
+    return None
+
+
+@special("other.create_blog_post")
+def create_post(ctx):
+    bad = _post_problems(ctx)
+    if bad:
+        return bad
+    post = {"_id": new_id(), **{k: ctx.body[k] for k in POST_FIELDS if k in ctx.body},
+            "archived": ctx.body["status"] == "ARCHIVED", "updatedAt": now_iso()}
+    ctx.store.put(POSTS, post, id_field="_id")
+    return ok({"data": post})
+
+
+@special("other.update_blog_post")
+def update_post(ctx):
+    post = ctx.store.get(POSTS, ctx.path["postId"])
+    if post is None or post.get("locationId") != ctx.location_id:
+        return error(404, "Blog post not found")
+    bad = _post_problems(ctx, post["_id"])
+    if bad:
+        return bad
+    post.update({k: ctx.body[k] for k in POST_FIELDS if k in ctx.body})
+    post.update(archived=ctx.body["status"] == "ARCHIVED", updatedAt=now_iso())
+    return ok({"updatedBlogPost": post})

@@ -1,0 +1,176 @@
+"""Users endpoints where GHL does more than store and return: search with filters and
+skip/limit, lookup by emails with a projection, the per-location list, and create/update that
+keep type, role and locations under ``roles`` and never echo the password.
+
+Collection: ``users`` (with ``companyId``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.handlers import SEED_HOOKS, SEEDERS, error, location_mismatch, missing_required, ok, special
+from sandbox.store import Store, new_id, now_iso
+
+HIDDEN = ("password", "companyId", "type", "role", "locationIds")
+PERMISSIONS = {"contactsEnabled": True, "appointmentsEnabled": True, "opportunitiesEnabled": True,
+               "conversationsEnabled": True, "campaignsEnabled": False, "settingsEnabled": False}
+
+
+def _public(user: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in user.items() if k not in ("password", "_companyId")}
+
+
+def _in_company(ctx, company_id: Any) -> list[dict[str, Any]]:
+    return [u for u in ctx.store.all("users") if u.get("_companyId") == company_id
+            and not u.get("deleted")]
+
+
+@special("users.search_users")
+def search(ctx):
+    bad = missing_required(ctx)
+    if bad:
+        return bad
+    q = ctx.query
+    items = _in_company(ctx, q["companyId"])
+    if q.get("locationId"):
+        items = [u for u in items if q["locationId"] in u["roles"].get("locationIds", [])]
+    if q.get("query"):
+        text = str(q["query"]).lower()
+        items = [u for u in items if text in f"{u.get('name')} {u.get('email')} {u.get('phone')}".lower()]
+    for name in ("type", "role"):
+        if q.get(name):
+            items = [u for u in items if u["roles"].get(name) == q[name]]
+    if q.get("ids"):
+        wanted = set(str(q["ids"]).split(","))
+        items = [u for u in items if u["id"] in wanted]
+    if "enabled2waySync" in q:
+        want = str(q["enabled2waySync"]).lower() == "true"
+        items = [u for u in items if bool(u.get("enabled2waySync")) == want]
+    field = q.get("sort") or "name"
+    items.sort(key=lambda u: (str(u.get(field) or ""), u["id"]),
+               reverse=q.get("sortDirection") == "desc")
+    skip, limit = int(q.get("skip") or 0), int(q.get("limit") or 25)
+    return ok({"users": [_public(u) for u in items[skip:skip + limit]], "count": len(items)})
+
+
+@special("users.filter_users_by_email")
+def filter_by_email(ctx):
+    bad = missing_required(ctx)
+    if bad:
+        return bad
+    body = ctx.body
+    emails = {e.strip().lower() for e in str(body["emails"]).split(",") if e.strip()}
+    deleted = bool(body.get("deleted"))
+    items = [u for u in ctx.store.all("users") if u.get("_companyId") == body["companyId"]
+             and (u.get("email") or "").lower() in emails and bool(u.get("deleted")) == deleted]
+    items.sort(key=lambda u: u["id"])
+    skip, limit = int(body.get("skip") or 0), int(body.get("limit") or 25)
+    page = items[skip:skip + limit]
+    projection = str(body.get("projection") or "")
+    if projection == "all":
+        out = [_public(u) for u in page]
+    else:
+        fields = {"id", "email", *filter(None, projection.split(","))}
+        out = [{k: v for k, v in u.items() if k in fields} for u in page]
+    return ok({"users": out, "count": len(items)})
+
+
+@special("users.list_users_by_location")
+def by_location(ctx):
+    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    if bad:
+        return bad
+    items = [u for u in ctx.store.all("users") if not u.get("deleted")
+             and ctx.query["locationId"] in u["roles"].get("locationIds", [])]
+    return ok({"users": [_public(u) for u in items]})
+
+
+def _roles(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    roles = dict(current)
+    for name in ("type", "role", "locationIds"):
+        if body.get(name) is not None:
+            roles[name] = body[name]
+    return roles
+
+
+@special("users.create_user")
+def create_user(ctx):
+    bad = missing_required(ctx)
+    if bad:
+        return bad
+    body = ctx.body
+    if any((u.get("email") or "").lower() == str(body["email"]).lower()
+           for u in ctx.store.all("users") if not u.get("deleted")):
+        return error(400, "User already exists with this email")
+    user = {
+        "id": new_id(), "name": f"{body['firstName']} {body['lastName']}", "extension": "",
+        "permissions": PERMISSIONS, "scopes": [], "deleted": False, "dateAdded": now_iso(),
+        **{k: v for k, v in body.items() if k not in HIDDEN},
+        "roles": _roles({"restrictSubAccount": False}, body), "_companyId": body["companyId"],
+    }
+    ctx.store.put("users", user)
+    return ok(_public(user), 201)
+
+
+@special("users.update_user")
+def update_user(ctx):
+    user = ctx.store.get("users", ctx.path["userId"])
+    if user is None or user.get("deleted"):
+        return error(400, "User not found")
+    body = ctx.body
+    user.update({k: v for k, v in body.items() if k not in (*HIDDEN, "id", "email")})
+    user["roles"] = _roles(user["roles"], body)
+    user["name"] = f"{user.get('firstName', '')} {user.get('lastName', '')}".strip()
+    return ok(_public(user))
+
+
+@special("users.get_user")
+def get_user(ctx):
+    user = ctx.store.get("users", ctx.path["userId"])
+    if user is None or user.get("deleted"):
+        return error(400, "User not found")
+    return ok(_public(user))
+
+
+@special("users.delete_user")
+def delete_user(ctx):
+    user = ctx.store.get("users", ctx.path["userId"])
+    if user is None or user.get("deleted"):
+        return error(400, "User not found")
+    user["deleted"] = True
+    return ok({"succeded": True, "message": f"Queued deleting user with e-mail {user['email']} "
+                                            f"and name {user['name']}. Will take effect in a few "
+                                            f"minutes."})
+
+
+# ----------------------------------------------------------------------------- seed
+
+PEOPLE = (("Morgan", "Admin", "agency", "admin"), ("Casey", "Frontdesk", "account", "user"),
+          ("Riley", "Hygienist", "account", "user"), ("Jamie", "Manager", "account", "admin"))
+
+
+def fake_user(i: int, location_id: str, company_id: str, **fields: Any) -> dict[str, Any]:
+    first, last, kind, role = PEOPLE[i % len(PEOPLE)]
+    last = last if i < len(PEOPLE) else f"{last}{i}"
+    user = {
+        "id": new_id(), "name": f"{first} {last}", "firstName": first, "lastName": last,
+        "email": f"{first}.{last}@example.com".lower(), "phone": f"+1555010{i:04d}",
+        "extension": "", "permissions": PERMISSIONS, "scopes": [], "deleted": False,
+        "roles": {"type": kind, "role": role, "restrictSubAccount": False,
+                  "locationIds": [] if kind == "agency" else [location_id]},
+        "platformLanguage": "en_US", "dateAdded": now_iso(), "_companyId": company_id}
+    user.update(fields)
+    return user
+
+
+def _seed(store: Store, location_id: str, company_id: str) -> None:
+    for i in range(len(PEOPLE)):
+        store.put("users", fake_user(i, location_id, company_id))
+
+
+SEED_HOOKS.append(_seed)
+# POST /_sandbox/seed/users makes more of them (of the sandbox's default company)
+SEEDERS["users"] = lambda store, i, loc, fields: store.put("users", fake_user(
+    len(store.all("users")), loc, fields.get("companyId") or "cmp_sandbox0000000001",
+    **{k: v for k, v in fields.items() if k != "companyId"}))

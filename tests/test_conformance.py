@@ -1,0 +1,313 @@
+"""Every GHL spec agrees with GHL's official OpenAPI documents.
+
+For each GHL operation in the registry: its method and path exist in a document; the path
+parameters the document declares are the template's; every query and body field the document
+requires is declared as an input at that location (request bodies resolved through ``$ref`` and
+``allOf``); no query or body input is one the document does not know; the Version value is one
+the document allows; the scopes are the ones the document's security requirement names (or,
+where it names none, the ones the scope table in docs/oauth/Scopes.md lists for the endpoint).
+
+The documents have a few gaps and quirks. Each one is listed below by endpoint with what we do
+about it, and each entry is checked to still be true, so a fixed document shows up as a stale
+entry instead of hiding a new problem. Nothing else is exempt.
+
+The documents are not part of this project; without them every check here skips.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.registry import registry
+from engine.spec import Operation
+
+GHL = sorted(key for key, op in registry().items() if op.app == "ghl")
+METHODS = ("get", "post", "put", "patch", "delete")
+
+# ----------------------------------------------------------------------------- known quirks
+
+# path parameters in the template that the document's parameter list forgets to declare
+UNDECLARED_PATH_PARAMS: dict[tuple[str, str], set[str]] = {
+    ("POST", "/contacts/bulk/tags/update/{type}"): {"type"},
+    ("PUT", "/calendars/appointments/{appointmentId}/notes/{noteId}"): {"noteId"},
+    ("DELETE", "/calendars/appointments/{appointmentId}/notes/{noteId}"): {"noteId"},
+    ("PUT", "/users/{userId}"): {"userId"},
+    ("DELETE", "/users/{userId}"): {"userId"},
+    ("GET", "/conversations/messages/email/{id}"): {"id"},
+    ("GET", "/conversations/messages/{id}"): {"id"},
+    ("PUT", "/blogs/posts/{postId}"): {"postId"},
+}
+
+# path parameters the document declares but marks optional; a path segment is always needed,
+# so the spec requires it (the spec model refuses an optional path input)
+OPTIONAL_PATH_PARAMS: dict[tuple[str, str], set[str]] = {
+    ("GET", "/associations/objectKey/{objectKey}"): {"objectKey"},
+}
+
+# operations whose document declares no Version header: the value used, and why
+NO_VERSION_DECLARED: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/conversations/messages/email/{id}"): (
+        "2021-04-15", "the document declares no parameters at all; every other operation of "
+                      "conversations.json takes 2021-04-15"),
+}
+
+# operations whose document declares no security scopes and whose endpoint the scope table
+# does not list: the scope sets a spec may declare, and why
+NO_SCOPES_DECLARED: dict[tuple[str, str], tuple[set[tuple[str, ...]], str]] = {
+    ("GET", "/conversations/messages/email/{id}"): (
+        {("conversations/message.readonly",)},
+        "reading an email is reading a message; the sibling message reads need this scope"),
+    ("POST", "/contacts/bulk/business"): (
+        {("contacts.write",)}, "it changes contacts, like every other contacts write"),
+    ("POST", "/contacts/bulk/tags/update/{type}"): (
+        {(), ("contacts.write",)}, "it changes contacts' tags; no scope is documented"),
+}
+
+# request bodies the document leaves without properties although the endpoint takes fields:
+# the spec's body inputs follow GHL's published reference pages instead
+UNDOCUMENTED_BODY_FIELDS: dict[tuple[str, str], str] = {
+    ("POST", "/contacts/search"): "SearchBodyV2DTO is an empty object in the document; the "
+                                  "fields (locationId, query, filters, sort, page, pageLimit, "
+                                  "searchAfter) are those of GHL's Search Contacts page",
+}
+
+# inputs GHL takes although the document's body schema leaves them out (a partial schema);
+# each was checked against GHL's published reference page for the endpoint
+UNDOCUMENTED_INPUTS: dict[tuple[str, str], tuple[set[str], str]] = {
+    ("POST", "/opportunities/search"): (
+        {"filters", "sort"}, "the advanced search takes filters and sort like Search Contacts; "
+                             "the document lists only the paging fields"),
+    ("POST", "/opportunities/upsert"): (
+        {"contactId"}, "an opportunity is upserted for a contact; the document's schema omits "
+                       "contactId"),
+}
+
+# endpoints two operations share, on purpose
+SHARED_ENDPOINTS: dict[tuple[str, str], set[str]] = {
+    ("GET", "/contacts/search/duplicate"): {"contacts.find_contact", "contacts.get_duplicate_contact"},
+}
+
+# ----------------------------------------------------------------------------- documents
+
+
+@lru_cache(maxsize=1)
+def _documents(apps: Path) -> dict[tuple[str, str], tuple[str, dict, dict]]:
+    """(METHOD, path) -> (file name, operation, whole document), over apps/*.json."""
+    index = {}
+    for file in sorted(apps.glob("*.json")):
+        doc = json.loads(file.read_text())
+        for path, item in doc.get("paths", {}).items():
+            for method, operation in item.items():
+                if method in METHODS:
+                    index[(method.upper(), path)] = (file.name, operation, doc)
+    return index
+
+
+@lru_cache(maxsize=1)
+def _scope_table(scopes_md: Path) -> dict[tuple[str, str], set[str]]:
+    """(METHOD, normalized path) -> scopes, from the table in Scopes.md."""
+    table: dict[tuple[str, str], set[str]] = {}
+    scope = None
+    for line in scopes_md.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or set(cells[0]) <= set("-:") and cells[0]:
+            continue
+        if cells[0] and cells[0] != "&nbsp;":
+            scope = cells[0]
+        m = re.match(r"^(GET|POST|PUT|PATCH|DELETE)\s+(\S+)$", cells[1])
+        if scope and m:
+            table.setdefault((m.group(1), _norm(m.group(2))), set()).add(scope)
+    return table
+
+
+def _norm(path: str) -> str:
+    """A path with every parameter as {} and no leading or trailing slash."""
+    path = re.sub(r"\{[^}]+\}|:[A-Za-z_]+", "{}", path)
+    return path.strip("/")
+
+
+def _deref(doc: dict, node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), f"external $ref {ref} not supported"
+        target: Any = doc
+        for part in ref[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _object(doc: dict, schema: Any) -> tuple[dict[str, Any], set[str]]:
+    """(properties, required) of a body schema, through $ref and allOf."""
+    schema = _deref(doc, schema) or {}
+    props: dict[str, Any] = dict(schema.get("properties") or {})
+    required: set[str] = set(schema.get("required") or [])
+    for part in schema.get("allOf") or []:
+        more_props, more_required = _object(doc, part)
+        props.update(more_props)
+        required |= more_required
+    return props, required
+
+
+def _params(doc: dict, operation: dict, where: str) -> dict[str, dict]:
+    out = {}
+    for param in operation.get("parameters") or []:
+        param = _deref(doc, param)
+        if param.get("in") == where:
+            out[param["name"]] = param
+    return out
+
+
+@pytest.fixture
+def documents(shared_reference) -> dict[tuple[str, str], tuple[str, dict, dict]]:
+    apps = shared_reference / "ghl-openapi" / "apps"
+    if not apps.is_dir():
+        pytest.skip(f"the official GHL OpenAPI documents are not in {apps}")
+    return _documents(apps)
+
+
+@pytest.fixture
+def scope_table(shared_reference) -> dict[tuple[str, str], set[str]]:
+    scopes_md = shared_reference / "ghl-openapi" / "docs" / "oauth" / "Scopes.md"
+    if not scopes_md.is_file():
+        pytest.skip(f"the official scope table is not at {scopes_md}")
+    return _scope_table(scopes_md)
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+def _problems(op: Operation, documents, scope_table) -> list[str]:
+    endpoint = (op.upstream.method, op.upstream.path)
+    if endpoint not in documents:
+        near = [f"{m} {p}" for (m, p) in documents if _norm(p) == _norm(op.upstream.path)]
+        return [f"{op.upstream.method} {op.upstream.path} is in no official document"
+                + (f" (same path with another method or spelling: {near})" if near else "")]
+    file, operation, doc = documents[endpoint]
+    problems: list[str] = []
+
+    # path parameters
+    template = set(op.upstream.path_params)
+    declared_path = _params(doc, operation, "path")
+    missing = template - set(declared_path)
+    expected_missing = UNDECLARED_PATH_PARAMS.get(endpoint, set())
+    if missing != expected_missing:
+        problems.append(f"{file}: path parameters the document does not declare: "
+                        f"{sorted(missing)}; listed as known: {sorted(expected_missing)}")
+    if set(declared_path) - template:
+        problems.append(f"{file}: the document declares path parameters "
+                        f"{sorted(set(declared_path) - template)} the template lacks")
+    optional = {n for n, p in declared_path.items() if not p.get("required")}
+    if optional != OPTIONAL_PATH_PARAMS.get(endpoint, set()):
+        problems.append(f"{file}: path parameters marked optional: {sorted(optional)}; listed "
+                        f"as known: {sorted(OPTIONAL_PATH_PARAMS.get(endpoint, set()))}")
+
+    # query parameters: every required one declared, none unknown to the document
+    query = _params(doc, operation, "query")
+    inputs_q = {i.name for i in op.inputs_at("query")}
+    for name, param in query.items():
+        if param.get("required") and name not in inputs_q:
+            problems.append(f"{file}: required query parameter {name!r} has no query input")
+    for name in sorted(inputs_q - set(query)):
+        problems.append(f"input {name!r} (query) is not a query parameter of {file}")
+
+    # request body: every required field declared, none unknown to the document
+    inputs_b = {i.name for i in op.inputs_at("body")}
+    content = (_deref(doc, operation.get("requestBody")) or {}).get("content") or {}
+    schema = _deref(doc, (content.get("application/json") or {}).get("schema"))
+    if schema and schema.get("type") == "array":
+        body_input = op.input(op.upstream.body_input or "")
+        if body_input is None or body_input.type != "array":
+            problems.append(f"{file}: the body is a JSON array; the spec needs an array input "
+                            "named by upstream.body_input")
+    elif schema is not None:
+        props, required = _object(doc, schema)
+        for name in sorted(required - inputs_b):
+            problems.append(f"{file}: required body field {name!r} has no body input")
+        if endpoint in UNDOCUMENTED_BODY_FIELDS:
+            if props:
+                problems.append(f"{file}: the body schema now has properties: drop the "
+                                "UNDOCUMENTED_BODY_FIELDS entry and check the inputs against it")
+        else:
+            known, _ = UNDOCUMENTED_INPUTS.get(endpoint, (set(), ""))
+            for name in sorted(inputs_b - set(props) - known):
+                problems.append(f"input {name!r} (body) is not a field of the body in {file}")
+            if known & set(props) or known - inputs_b:
+                problems.append(f"stale UNDOCUMENTED_INPUTS entry: {sorted(known & set(props))} "
+                                f"are now documented, {sorted(known - inputs_b)} are not inputs")
+    elif inputs_b and op.upstream.method in ("GET", "DELETE"):
+        problems.append(f"{file}: the document takes no body, yet the spec has body inputs "
+                        f"{sorted(inputs_b)}")
+
+    # Version header
+    version = _params(doc, operation, "header").get("Version")
+    if version is None:
+        known = NO_VERSION_DECLARED.get(endpoint)
+        if known is None:
+            problems.append(f"{file}: the document declares no Version header; list the "
+                            "endpoint in NO_VERSION_DECLARED with the value used and why")
+        elif op.upstream.version != known[0]:
+            problems.append(f"Version {op.upstream.version!r}, expected {known[0]!r}: {known[1]}")
+    else:
+        allowed = (version.get("schema") or {}).get("enum") or []
+        if endpoint in NO_VERSION_DECLARED:
+            problems.append(f"{file} now declares the Version header: drop the "
+                            "NO_VERSION_DECLARED entry")
+        if allowed and op.upstream.version not in allowed:
+            problems.append(f"Version {op.upstream.version!r} is not allowed by {file}: {allowed}")
+
+    # scopes
+    declared = {s for req in operation.get("security") or [] for v in req.values() for s in v}
+    ours = set(op.upstream.scopes)
+    listed = scope_table.get((op.upstream.method, _norm(op.upstream.path)))
+    if declared:
+        if ours != declared:
+            problems.append(f"scopes {sorted(ours)}; {file} requires {sorted(declared)}")
+        if endpoint in NO_SCOPES_DECLARED:
+            problems.append(f"{file} now declares scopes: drop the NO_SCOPES_DECLARED entry")
+    elif listed:
+        if ours != listed:
+            problems.append(f"scopes {sorted(ours)}; {file} names none and Scopes.md lists "
+                            f"{sorted(listed)} for this endpoint")
+    else:
+        known_scopes = NO_SCOPES_DECLARED.get(endpoint)
+        if known_scopes is None:
+            problems.append(f"neither {file} nor Scopes.md names the scopes of this endpoint; "
+                            "list it in NO_SCOPES_DECLARED with the scopes used and why")
+        elif tuple(sorted(ours)) not in {tuple(sorted(s)) for s in known_scopes[0]}:
+            problems.append(f"scopes {sorted(ours)}, expected one of {known_scopes[0]}: "
+                            f"{known_scopes[1]}")
+    return problems
+
+
+@pytest.mark.parametrize("key", GHL)
+def test_spec_conforms_to_the_official_document(key, documents, scope_table):
+    problems = _problems(registry()[key], documents, scope_table)
+    if problems:
+        pytest.fail(f"{key} disagrees with the official document:\n  " + "\n  ".join(problems),
+                    pytrace=False)
+
+
+def test_no_two_operations_share_an_endpoint_unless_listed():
+    users: dict[tuple[str, str], set[str]] = {}
+    for key in GHL:
+        op = registry()[key]
+        users.setdefault((op.upstream.method, op.upstream.path), set()).add(key)
+    shared = {endpoint: keys for endpoint, keys in users.items() if len(keys) > 1}
+    for endpoint, keys in shared.items():
+        assert SHARED_ENDPOINTS.get(endpoint) == keys, (
+            f"{' '.join(endpoint)} is used by {sorted(keys)}: one endpoint, one operation, "
+            "unless listed in SHARED_ENDPOINTS with a reason")
+
+
+def test_every_listed_quirk_names_a_documented_endpoint(documents):
+    lists = (UNDECLARED_PATH_PARAMS, OPTIONAL_PATH_PARAMS, NO_VERSION_DECLARED,
+             NO_SCOPES_DECLARED, UNDOCUMENTED_BODY_FIELDS, UNDOCUMENTED_INPUTS, SHARED_ENDPOINTS)
+    unknown = [f"{m} {p}" for entries in lists for (m, p) in entries if (m, p) not in documents]
+    assert not unknown, f"quirks listed for endpoints no document has: {unknown}"

@@ -1,0 +1,122 @@
+"""Delivery: order kept through an outage, retries, 410 Gone, dead letters and replay,
+redirects not followed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from engine import delivery, keys
+from tests.polling_support import (deliver_all, poll, receiver, rt, run_until, seed,  # noqa: F401
+                                   subscribe, verified, watch_of)
+from tests.receiver import Receiver
+
+
+async def test_receiver_down_then_up_everything_arrives_in_order(api, connection, sandbox, rt):
+    recv = Receiver()  # not started: the target refuses connections
+    sub = subscribe(api, connection, recv)
+    await poll(rt, sub["id"])
+    first = seed(sandbox, 2)
+    await poll(rt, sub["id"])
+    second = seed(sandbox, 2)
+    await poll(rt, sub["id"])
+
+    await delivery.run_subscription(rt, sub["id"])
+    log = {d["item_id"]: d for d in
+           api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]}
+    head = log[first[0]]
+    assert head["status"] == "retrying" and head["attempts"] == 1 and head["last_error"]
+    assert head["next_attempt_at"] > time.time()
+    assert all(log[i]["attempts"] == 0 for i in first[1:] + second)  # later items wait their turn
+
+    await asyncio.sleep(0.4)
+    await delivery.run_subscription(rt, sub["id"])  # still down: a second failed try
+    assert api.get(f"/v1/subscriptions/{sub['id']}/deliveries",
+                   params={"status": "retrying"}).json()["deliveries"][0]["attempts"] == 2
+    recv.start()
+    try:
+        await run_until(rt, lambda: len(recv.accepted()) == 4)
+        bodies = verified(recv, sub["secret"])
+        assert [b["item_id"] for b in bodies] == first + second
+        statuses = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+        assert {d["status"] for d in statuses} == {"delivered"}
+        assert not await rt.redis.zscore(keys.DELIVERIES_DUE, sub["id"])
+    finally:
+        recv.stop()
+
+
+async def test_410_gone_removes_the_subscription(api, connection, sandbox, rt, receiver):
+    sub = subscribe(api, connection, receiver)
+    await poll(rt, sub["id"])
+    seed(sandbox, 2)
+    await poll(rt, sub["id"])
+    watch = await watch_of(rt, sub["id"])
+    receiver.status = 410
+    await delivery.run_subscription(rt, sub["id"])
+    assert len(receiver.received) == 1
+    assert api.get(f"/v1/subscriptions/{sub['id']}").status_code == 404
+    assert not await rt.redis.exists(keys.SUB_QUEUE.format(sub_id=sub["id"]))
+    assert not await rt.redis.exists(keys.WATCH.format(watch_id=watch))  # its watch went with it
+    assert await rt.redis.zscore(keys.WATCHES_DUE, watch) is None
+
+
+async def test_failures_dead_letter_then_replay_with_the_same_id(api, connection, sandbox, rt,
+                                                                 receiver):
+    sub = subscribe(api, connection, receiver)
+    await poll(rt, sub["id"])
+    doomed, after = seed(sandbox, 2)
+    await poll(rt, sub["id"])
+    receiver.status = 500
+    await run_until(rt, lambda: len(receiver.received) >= 4)  # 1 try + 3 retries of the first
+    receiver.status = 200
+    await run_until(rt, lambda: len(receiver.accepted()) == 1)
+    assert receiver.accepted()[0]["body"]["item_id"] == after  # the queue moved on
+    [dead] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries",
+                     params={"status": "dead"}).json()["deliveries"]
+    assert dead["item_id"] == doomed and dead["attempts"] == 4 and dead["last_error"] == "HTTP 500"
+    assert [m.decode() for m in await rt.redis.lrange(keys.SUB_DEAD.format(sub_id=sub["id"]), 0, -1)] \
+        == [dead["id"]]
+    first_ids = {r["headers"]["webhook-id"] for r in receiver.received if r["body"]["item_id"] == doomed}
+    assert first_ids == {dead["id"]}
+
+    resp = api.post(f"/v1/subscriptions/{sub['id']}/deliveries/{dead['id']}/replay")
+    assert resp.status_code == 202, resp.text
+    assert api.post(f"/v1/subscriptions/{sub['id']}/deliveries/{dead['id']}/replay").status_code == 409
+    assert api.post(f"/v1/subscriptions/{sub['id']}/deliveries/msg_nope/replay").status_code == 404
+    await run_until(rt, lambda: len(receiver.accepted()) == 2)
+    replayed = receiver.accepted()[-1]
+    assert replayed["body"]["item_id"] == doomed and replayed["headers"]["webhook-id"] == dead["id"]
+    verified(receiver, sub["secret"])
+
+
+async def test_redirects_are_not_followed(api, connection, sandbox, rt, receiver):
+    receiver.status = 307
+    sub = subscribe(api, connection, receiver)
+    await poll(rt, sub["id"])
+    seed(sandbox)
+    await poll(rt, sub["id"])
+    await delivery.run_subscription(rt, sub["id"])
+    [d] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+    assert d["status"] == "retrying" and "redirect" in d["last_error"]
+    assert len(receiver.received) == 1
+
+
+async def test_flow_subscriber_gets_the_delivery(api, connection, sandbox, rt, tenant):
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("engine.flows") is None:
+        pytest.skip("engine.flows is not part of this build")
+    from engine import subscriptions
+
+    sub = await subscriptions.create(rt, tenant, trigger="contacts.search_contacts",
+                                     connection_id=connection["id"], params={},
+                                     interval_minutes=1, flow_id="flow_missing")
+    await poll(rt, sub["id"])
+    seed(sandbox)
+    assert (await poll(rt, sub["id"])).deliveries == 1
+    await delivery.run_subscription(rt, sub["id"])
+    [d] = await delivery.list_for(rt, tenant, sub["id"])
+    assert d["attempts"] == 1
+    await subscriptions.delete(rt, tenant, sub["id"])

@@ -1,0 +1,61 @@
+"""The flow template language: types kept, phone filters, strictness, and no escape hatches."""
+
+import pytest
+from jinja2 import TemplateError
+
+from engine import templating
+
+CTX = {"trigger": {"origin": "61400000001", "tags": ["vip", "new"], "message": "Hi"},
+       "steps": {"find": {"data": {"contact": None}, "status": "succeeded"}}}
+
+
+def test_one_expression_keeps_its_type_and_text_is_rendered():
+    assert templating.render({"tags": "{{ trigger.tags }}", "n": ["{{ trigger.origin }}"],
+                              "body": "From {{ trigger.origin }}: {{ trigger.message | lower }}"},
+                             CTX) == {"tags": ["vip", "new"], "n": ["61400000001"],
+                                      "body": "From 61400000001: hi"}
+
+
+@pytest.mark.parametrize("raw,cc,e164,msisdn", [
+    ("61400000001", None, "+61400000001", "61400000001"),
+    ("+61 400 000 001", None, "+61400000001", "61400000001"),
+    ("0061400000001", None, "+61400000001", "61400000001"),
+    ("0400 000 001", "61", "+61400000001", "61400000001"),
+    ("", None, "", ""),
+    (None, None, "", ""),
+])
+def test_phone_filters(raw, cc, e164, msisdn):
+    assert templating.e164(raw, cc) == e164
+    assert templating.msisdn(raw, cc) == msisdn
+
+
+def test_missing_fields_fail_unless_defaulted_and_conditions_read_them_as_false():
+    with pytest.raises(TemplateError):
+        templating.render("{{ trigger.nope }}", CTX)
+    assert templating.render("{{ trigger.nope | default('x') }}", CTX) == "x"
+    assert templating.condition("trigger.nope", CTX) is False
+    assert templating.condition("{{ not steps.find.data.contact }}", CTX) is True
+    assert templating.condition("'vip' in trigger.tags", CTX) is True
+
+
+def test_templates_cannot_reach_python_internals():
+    with pytest.raises(TemplateError):
+        templating.render("{{ trigger.__class__.__mro__ }}", CTX)
+    with pytest.raises(TemplateError):
+        templating.render("{{ ''.__class__.__subclasses__() }}", CTX)
+
+
+def test_problems_name_the_bad_path():
+    sample = {"origin": "1", "message": "m"}
+    assert templating.problems("{{ trigger.origin }}", trigger_sample=sample, steps_before={},
+                               steps_after=set()) == []
+    (msg,) = templating.problems("{{ trigger.orign }}", trigger_sample=sample, steps_before={},
+                                 steps_after=set())
+    assert "trigger.orign" in msg and "message, origin" in msg
+    assert templating.problems("{{ trigger.orign | default('') }}", trigger_sample=sample,
+                               steps_before={}, steps_after=set()) == []
+    (msg,) = templating.problems("{{ secrets.key }}", trigger_sample=sample, steps_before={},
+                                 steps_after=set())
+    assert "unknown name 'secrets'" in msg
+    assert templating.problems("{% for t in trigger.tags %}{{ t }}{% endfor %}",
+                               trigger_sample={"tags": []}, steps_before={}, steps_after=set()) == []

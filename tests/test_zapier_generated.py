@@ -1,0 +1,69 @@
+"""The Zapier app's generated definitions match the operations catalog, and the mapping keeps
+what a Zap's user depends on (keys, required fields, dropdowns, searches)."""
+
+from __future__ import annotations
+
+import json
+
+from engine import zapier
+from engine.registry import registry
+
+
+def test_generated_definitions_are_up_to_date():
+    assert not zapier.stale(), (
+        f"{zapier.OUTPUT} in integrations/zapier is stale: the operations catalog changed. "
+        f"Run `{zapier.COMMAND}` (or `python -m engine.cli zapier generate`) and commit the result.")
+
+
+def test_every_operation_is_mapped_once_with_a_valid_zapier_key():
+    built = zapier.build(registry())
+    ops = registry()
+    triggers = {e["operation"] for e in built["triggers"]}
+    creates = {e["operation"] for e in built["creates"]}
+    searches = {e["operation"] for e in built["searches"]}
+    assert triggers == {k for k, op in ops.items() if op.kind == "trigger"}
+    assert creates | {k for k in searches if ops[k].kind == "action"} == {
+        k for k, op in ops.items() if op.kind == "action"}
+    assert not creates & searches
+    assert searches == {k for k, op in ops.items() if op.search}
+    for entry in built["triggers"] + built["creates"] + built["searches"]:
+        assert zapier.ZAPIER_KEY_RE.match(entry["key"])
+        assert entry["key"] == entry["operation"].replace(".", "__")
+        assert 2 <= len(entry["display"]["label"]) <= zapier.LABEL_MAX
+
+
+def test_fields_follow_the_input_schema():
+    built = zapier.build(registry())
+    create = {e["operation"]: e for e in built["creates"]}["contacts.create_contact_task"]
+    fields = {f["key"]: f for f in create["inputFields"]}
+    assert list(fields)[0] == "connection_id" and fields["connection_id"]["required"]
+    assert fields["contactId"]["required"] and fields["title"]["required"]
+    assert fields["completed"]["type"] == "boolean" and create["coerce"]["completed"] == "boolean"
+    assert fields["dueDate"]["type"] == "datetime"
+    assert fields["assignedTo"]["dynamic"] == "dropdown_users.id.name"
+    assert fields["title"]["helpText"]
+    # a trigger's paging params are the engine's business, not the user's
+    hook = {e["operation"]: e for e in built["triggers"]}["contacts.search_contacts"]
+    names = {f["key"] for f in hook["inputFields"]}
+    assert not names & {"page", "pageLimit"} and "poll_interval_minutes" in names
+
+
+def test_dropdowns_only_point_at_triggers_in_the_catalog():
+    ops = registry()
+    built = zapier.build(ops)
+    keys = {d["key"] for d in built["dropdowns"].values()}
+    for drop in built["dropdowns"].values():
+        assert ops[drop["trigger"]].kind == "trigger"
+    for entry in built["triggers"] + built["creates"] + built["searches"]:
+        for field in entry["inputFields"][1:]:
+            if "dynamic" in field:
+                assert field["dynamic"].split(".")[0] in keys, (entry["key"], field["key"])
+
+
+def test_generate_writes_what_check_reads(tmp_path):
+    out = zapier.generate(tmp_path)
+    assert not zapier.stale(tmp_path)
+    data = json.loads(out.read_text())
+    data["creates"].pop()
+    out.write_text(json.dumps(data))
+    assert zapier.stale(tmp_path)
