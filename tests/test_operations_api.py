@@ -1,0 +1,53 @@
+"""GET /v1/operations: the whole catalog with input schemas and upstream details."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SHARED
+
+
+def test_the_ghl_catalog_is_complete(api):
+    resp = api.get("/v1/operations", params={"app": "ghl"})
+    assert resp.status_code == 200
+    ops = resp.json()["operations"]
+    kinds = [op["kind"] for op in ops]
+    assert kinds.count("trigger") == 55 and kinds.count("action") == 69
+    for op in ops:
+        assert op["input_schema"]["type"] == "object"
+        up = op["upstream"]
+        assert up["method"] in ("GET", "POST", "PUT", "DELETE") and up["path"].startswith("/")
+        assert up["version"] in ("2021-07-28", "2021-04-15")
+        assert isinstance(up["scopes"], list)
+        assert op["sample"], op["key"]
+
+
+def test_keys_are_the_catalog_keys(api):
+    catalog = SHARED / "catalog" / "ghl-operations.json"
+    if not catalog.exists():
+        pytest.skip("the operations catalog (../shared/catalog) is not present beside this checkout")
+    expected = {entry["key"]: entry for entry in json.loads(catalog.read_text())}
+    ops = {op["key"]: op for op in api.get("/v1/operations", params={"app": "ghl"}).json()["operations"]}
+    assert set(ops) == set(expected)
+    for key, entry in expected.items():
+        assert ops[key]["kind"] == entry["kind"], key
+        assert ops[key]["upstream"]["method"] == entry["method"], key
+        assert ops[key]["upstream"]["path"] == entry["path"], key
+
+
+def test_filters_and_one_operation(api):
+    actions = api.get("/v1/operations", params={"kind": "action", "app": "smsglobal"}).json()
+    assert actions["count"] >= 8 and all(o["app"] == "smsglobal" for o in actions["operations"])
+    total = api.get("/v1/operations", params={"kind": "action"}).json()["count"]
+    assert total > 71
+    one = api.get("/v1/operations/contacts.create_contact").json()
+    assert one["upstream"] == {"method": "POST", "path": "/contacts/", "version": "2021-07-28",
+                               "scopes": ["contacts.write"]}
+    assert "locationId" in one["input_schema"]["properties"]
+    missing = api.get("/v1/operations/contacts.create_contct")
+    assert missing.status_code == 404
+    assert "contacts.create_contact" in missing.json()["error"]["message"]
+    bad = api.get("/v1/operations", params={"kind": "sometimes"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "query.kind"
