@@ -38,7 +38,7 @@ TARGET_WATCH_BYTES = 16 * 1024
 
 
 async def _measure(s: Stack, n_watches: int, n_loc: int, extra_subs: int, window_s: float,
-                   sample_s: float, profile: bool = False) -> dict:
+                   sample_s: float, profile: bool = False, warmup_s: float = 30.0) -> dict:
     rt = await runtime_for(s)
     try:
         conns = await locations(s, rt, n_loc)
@@ -57,6 +57,7 @@ async def _measure(s: Stack, n_watches: int, n_loc: int, extra_subs: int, window
         log(f"scheduler: every watch primed {primed_s:.1f} s later")
         await asyncio.sleep(3.0)
         mem1 = s.redis.used_memory()
+        await asyncio.sleep(warmup_s)  # the priming burst's after-effects settle
 
         # one full interval, measured
         st0 = s.sandbox_stats()
@@ -100,12 +101,19 @@ async def _measure(s: Stack, n_watches: int, n_loc: int, extra_subs: int, window
         watches_after = len(await watch_ids(rt))
         per_sub = (mem2 - mem1) / max(1, extra_subs)
         lag_values = list(lags.values())
+        bins: dict[int, list[float]] = {}
+        for (w, slot), lag in lags.items():
+            bins.setdefault(int((slot / 1000 - start) // 10) * 10, []).append(lag)
         return {
             "watches": len(ids), "locations": n_loc, "created_s": round(created_s, 1),
             "priming_s": round(primed_s, 1), "window_s": round(elapsed, 1),
             "polls_served": served, "polls_expected": round(expected),
             "slots_measured": len(lag_values),
             "lag_s": summary(lag_values, 3),
+            "lag_p99_s_by_10s_of_window": {k: round(max(v) if len(v) < 100 else
+                                                    sorted(v)[int(len(v) * 0.99)], 3)
+                                           for k, v in sorted(bins.items())},
+            "warmup_s": warmup_s,
             "worker_cpu_ms_per_poll": round((cpu1[0] - cpu0[0]) * 1000 / max(1, served), 3),
             "sandbox_cpu_ms_per_poll": round((cpu1[1] - cpu0[1]) * 1000 / max(1, served), 3),
             "redis_cpu_ms_per_poll": round((cpu1[2] - cpu0[2]) * 1000 / max(1, served), 3),

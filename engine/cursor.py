@@ -109,10 +109,21 @@ async def load(redis: Redis, watch_id: str) -> State:
 
 def stopper(op: Operation, state: State) -> Stop | None:
     """The reader's ``stop``: a newest-first read stops at the first page reaching below the
-    overlap window (known ground). Reads that are not newest first, or carry no time, read on."""
+    overlap window (known ground), or, for ``new`` items without a time, at the first page whose
+    items are all known. Reads that are not newest first read on (up to the page cap)."""
     trig = op.trigger
     assert trig is not None
-    if mode(op) != "time" or trig.dedupe.order != "newest_first":
+    if trig.dedupe.order != "newest_first":
+        return None
+    if mode(op) == "keys":
+        if not state.primed or trig.dedupe.strategy != "new":
+            return None  # a change can be anywhere in the list: read it all
+
+        def stop_known(page: list[dict[str, Any]]) -> bool:
+            return bool(page) and all(_items.dedupe_key(op, i) in state.seen for i in page)
+
+        return stop_known
+    if mode(op) != "time":
         return None
     overlap = trig.dedupe.overlap_seconds
     top = [state.hwm]

@@ -140,22 +140,29 @@ async def _join(rt: Runtime, sub_id: str, interval_minutes: int, conn_id: str, t
     return watch_id, bool(created) or status == "paused"
 
 
+# detach a subscription; if none is left, drop the watch, its cursor and its schedule, in one
+# step (a subscription joining at the same moment either comes before and keeps it, or after)
+_LEAVE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('ZCARD', KEYS[2]) > 0 then return 1 end
+local conn = redis.call('HGET', KEYS[1], 'connection_id')
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[2])
+if conn then redis.call('SREM', ARGV[3] .. conn .. ARGV[4], ARGV[2]) end
+return 0
+"""
+
+
 async def _leave(rt: Runtime, sub_id: str, watch_id: str) -> None:
     """Detach a subscription; a watch left without subscriptions is removed with its cursor."""
-    r = rt.redis
-    wsubs = keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id)
-    await r.zrem(wsubs, sub_id)
-    if await r.zcard(wsubs):
+    before, after = keys.CONNECTION_WATCHES.split("{conn_id}")
+    remaining = await rt.redis.eval(
+        _LEAVE, 5, keys.WATCH.format(watch_id=watch_id),
+        keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), keys.CURSOR.format(watch_id=watch_id),
+        keys.CURSOR_SEEN.format(watch_id=watch_id), keys.WATCHES_DUE,
+        sub_id, watch_id, before, after)
+    if remaining:
         await _refresh_watch(rt, watch_id)
-        return
-    conn_id = (await r.hget(keys.WATCH.format(watch_id=watch_id), "connection_id") or b"").decode()
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.WATCH.format(watch_id=watch_id), keys.CURSOR.format(watch_id=watch_id),
-                    keys.CURSOR_SEEN.format(watch_id=watch_id), wsubs)
-        pipe.zrem(keys.WATCHES_DUE, watch_id)
-        if conn_id:
-            pipe.srem(keys.CONNECTION_WATCHES.format(conn_id=conn_id), watch_id)
-        await pipe.execute()
 
 
 def _check_interval(value: Any) -> int:

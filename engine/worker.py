@@ -28,7 +28,7 @@ log = logging.getLogger("engine.worker")
 # claim the rest. (As arq jobs, each poll cost arq's own Redis round trips on top of its own, and
 # arq starts jobs one after another: one worker stalled near 100 polls/s, short of 10,000
 # watches a minute.)
-POLL_CONCURRENCY = 64
+POLL_CONCURRENCY = 32
 POLL_BACKLOG = 400
 
 
@@ -54,8 +54,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 async def _run_poll(ctx: dict[str, Any], watch_id: str) -> None:
     async with ctx["poll_slots"]:
         try:
-            await asyncio.wait_for(poller.poll_watch(ctx["rt"], watch_id),
-                                   timeout=ctx["rt"].settings.poll_lease_seconds)
+            result = await asyncio.wait_for(poller.poll_watch(ctx["rt"], watch_id),
+                                            timeout=ctx["rt"].settings.poll_lease_seconds)
+            if result.deliveries:  # send them now rather than at the next tick
+                await _enqueue_deliveries(ctx)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one failed poll must not stop the others
@@ -72,11 +74,15 @@ async def tick(ctx: dict[str, Any]) -> dict[str, int]:
         task = asyncio.create_task(_run_poll(ctx, watch_id))
         polls.add(task)
         task.add_done_callback(polls.discard)
-    subs = await delivery.claim_due(rt)
+    return {"polls": len(watches), "deliveries": await _enqueue_deliveries(ctx)}
+
+
+async def _enqueue_deliveries(ctx: dict[str, Any]) -> int:
+    subs = await delivery.claim_due(ctx["rt"])
     for sub_id, slot in subs:
         await ctx["redis"].enqueue_job(scheduler.DELIVER_JOB, sub_id,
                                        _job_id=scheduler.deliver_job_id(sub_id, slot))
-    return {"polls": len(watches), "deliveries": len(subs)}
+    return len(subs)
 
 
 async def poll_watch(ctx: dict[str, Any], watch_id: str) -> str:

@@ -27,7 +27,9 @@ def sent(sandbox):
 
 @pytest.mark.covers("smsglobal.get_credit_balance")
 def test_connection_is_stored_sealed_and_tested_with_the_credit_balance(api, sandbox,
-                                                                        smsglobal_connection):
+                                                                        smsglobal_connection,
+                                                                        caplog):
+    caplog.set_level("DEBUG")
     conn = smsglobal_connection
     assert conn["app"] == "smsglobal" and conn["auth"] == "mac"
     listed = api.get("/v1/connections").text + api.get(f"/v1/connections/{conn['id']}").text
@@ -40,6 +42,7 @@ def test_connection_is_stored_sealed_and_tested_with_the_credit_balance(api, san
     calls = [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
              if r["route"] == "smsglobal.get_credit_balance"]
     assert len(calls) == 2
+    assert DEFAULT_SECRET not in caplog.text and 'mac="' not in caplog.text
 
 
 def test_bad_connection_bodies_name_the_field(api, sandbox):

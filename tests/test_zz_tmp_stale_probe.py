@@ -1,0 +1,3 @@
+from engine import zapier
+def test_probe():
+    assert not zapier.stale()
