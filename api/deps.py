@@ -20,11 +20,10 @@ async def principal(request: Request, rt: Runtime = Depends(runtime)) -> tenants
     if not api_key:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: "
                            "<key>' (create one with `ghl-engine keys create --tenant NAME`)")
-    who = await tenants.authenticate(rt.redis, api_key)
+    limit = rt.settings.key_rate_limit
+    who, wait = await tenants.authenticate_counted(rt.redis, api_key, limit)
     if who is None:
         raise Unauthorized("unknown or revoked API key")
-    limit = rt.settings.key_rate_limit
-    wait = await tenants.over_rate(rt.redis, who.key_id, limit)
     if wait is not None:
         raise RateLimited(f"too many requests for this API key: at most {limit} a minute "
                           "(ENGINE_KEY_RATE_LIMIT); wait for Retry-After seconds", retry_after=wait,

@@ -35,12 +35,16 @@ async def _prepare(stack: Stack, n_loc: int, per_loc: int, coalesced: bool) -> d
         conns = await locations(stack, rt, n_loc)
         target = stack.receiver.url + "/hook"
         specs = []
-        for li, conn in enumerate(conns):
-            for j in range(per_loc):
+        for j in range(per_loc):
+            for conn in conns:
                 params = {"query": "bench"} if coalesced else {"query": f"bench-{j}"}
                 specs.append({"trigger": TRIGGER, "connection_id": conn, "params": params,
                               "interval_minutes": 1, "target_url": target})
-        await subscribe_many(rt, specs)
+        # in batches of 100, 1.5 s apart: the per-subscription side's first polls (100 new
+        # watches per location) then stay inside GHL's budget instead of waiting a minute
+        for i in range(0, len(specs), 100):
+            await subscribe_many(rt, specs[i:i + 100])
+            await asyncio.sleep(1.5)
         ids = await watch_ids(rt)
         primed = await wait_primed(rt, ids, timeout=120)
         return {"subscriptions": len(specs), "watches": len(ids), "priming_s": round(primed, 2)}

@@ -16,7 +16,8 @@ inside an overlap window** below it, bounded in number:
 ``single`` mode (``Items(single=True)``: one watched object)
     new = key differs from the last one (so A -> B -> A fires twice).
 
-The first poll primes the cursor and delivers nothing. :func:`diff` is pure; the caller writes
+The first poll primes the cursor: it delivers only items stamped after the subscription was
+made, never the backlog. :func:`diff` is pure; the caller writes
 its :class:`Advance` with the outbox entries in one transaction (see :mod:`engine.poller`).
 """
 
@@ -139,10 +140,17 @@ def stopper(op: Operation, state: State) -> Stop | None:
     return stop
 
 
-def diff(op: Operation, state: State, found: list[dict[str, Any]],
-         now: float | None = None) -> tuple[list[Found], Advance]:
-    """The new items of a read, oldest first, and the cursor's next state. Nothing is new on
-    the first (priming) poll."""
+def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | None = None,
+         since: float | None = None) -> tuple[list[Found], Advance]:
+    """The new items of a read, oldest first, and the cursor's next state.
+
+    The first (priming) poll records what exists; of it, only items whose time is at or after
+    ``since`` (when the first subscriber joined) are new: what appeared between subscribing and
+    the first poll is not lost, and nothing older floods the subscriber."""
+
+    def fresh(f: Found) -> bool:
+        return since is not None and f.at is not None and f.at >= since
+
     trig = op.trigger
     assert trig is not None
     now = time.time() if now is None else now
@@ -158,7 +166,8 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]],
 
     if kind == "single":
         current = read[0] if read else None
-        new = [current] if current and state.primed and current.key != state.last else []
+        new = [current] if current and current.key != state.last and (
+            state.primed or fresh(current)) else []
         return new, Advance(version=state.version, hwm=None,
                             last=current.key if current else state.last, add={}, trim_below=None)
 
@@ -180,7 +189,7 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]],
         if f.key in state.seen:
             continue
         if f.at is None or f.at >= floor:
-            if state.primed:
+            if state.primed or fresh(f):
                 new.append(f)
             add[f.key] = f.at if f.at is not None else (hwm if hwm is not None else now)
     if hwm is not None:

@@ -66,6 +66,27 @@ if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) 
 return 0
 """
 
+# the queue's head and its delivery record, in one round trip
+HEAD = """
+local id = redis.call('LINDEX', KEYS[1], 0)
+if not id then return false end
+return {id, redis.call('HGETALL', ARGV[1] .. id)}
+"""
+
+# a delivery sent: mark it delivered (kept DONE_TTL_SECONDS), pop it if it is still the head,
+# and return the next head as HEAD does
+DELIVERED_NEXT = """
+redis.call('HSET', KEYS[1], 'status', 'delivered', 'attempts', ARGV[3], 'last_error', '',
+           'delivered_at', ARGV[2], 'next_attempt', '')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('LINDEX', KEYS[2], 0) == ARGV[1] then redis.call('LPOP', KEYS[2]) end
+local id = redis.call('LINDEX', KEYS[2], 0)
+if not id then return false end
+return {id, redis.call('HGETALL', ARGV[5] .. id)}
+"""
+
+_UNREAD = object()  # the queue's head is not read yet
+
 UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
           "return 0")
 
@@ -155,6 +176,10 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
     queue = keys.SUB_QUEUE.format(sub_id=sub_id)
     sent = failed = 0
     next_at = int(time.time() * 1000)
+    # the lease is renewed before a send only when less than a send's timeout plus a margin is
+    # left of it (one PEXPIRE per delivery cost as much as the rest of its Redis work)
+    refreshed = time.monotonic()
+    refresh_every = max(0.0, (lease_ms / 1000 - settings.delivery_timeout_seconds) / 2)
     try:
         sub = await subs._load(rt, sub_id)
         if sub is None:
@@ -165,22 +190,27 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
         schedule = rt.settings.retry_schedule()
         timeout = httpx.Timeout(rt.settings.delivery_timeout_seconds)
         async with targets.guarded_client(rt.settings, timeout=timeout) as client:
+            head: Any = _UNREAD
             for _ in range(max_items):
                 if time.monotonic() > stop_at:
                     break
-                head = await r.lindex(queue, 0)
+                if head is _UNREAD:
+                    head = await r.eval(HEAD, 1, queue, keys.DELIVERY.format(delivery_id=""))
                 if head is None:
                     break
-                did = head.decode()
+                did = head[0].decode()
                 dkey = keys.DELIVERY.format(delivery_id=did)
-                d = subs._d(await r.hgetall(dkey))
+                d = {k.decode(): v.decode() for k, v in zip(head[1][::2], head[1][1::2])}
+                head = _UNREAD
                 if not d or d.get("status") in ("delivered", "dead"):
                     await r.eval(POP_HEAD, 1, queue, did)
                     continue
                 if int(d.get("next_attempt") or 0) > int(time.time() * 1000):
                     next_at = int(d["next_attempt"])
                     break
-                await r.pexpire(lock_key, lease_ms)
+                if time.monotonic() - refreshed > refresh_every:
+                    await r.pexpire(lock_key, lease_ms)
+                    refreshed = time.monotonic()
                 attempts = int(d.get("attempts") or 0) + 1
                 if sub.get("flow_id"):
                     outcome = await _to_flow(rt, sub["flow_id"], did, d)
@@ -192,13 +222,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     await subs.remove(rt, sub_id)
                     return {"sent": sent, "failed": failed + 1, "removed": 1}
                 if outcome.ok:
-                    async with r.pipeline(transaction=True) as pipe:
-                        pipe.hset(dkey, mapping={"status": "delivered", "attempts": attempts,
-                                                 "last_error": "", "delivered_at": now_ms,
-                                                 "next_attempt": ""})
-                        pipe.expire(dkey, DONE_TTL_SECONDS)
-                        pipe.eval(POP_HEAD, 1, queue, did)
-                        await pipe.execute()
+                    # mark it delivered, pop it, and read the next head, in one round trip
+                    head = await r.eval(DELIVERED_NEXT, 2, dkey, queue, did, now_ms, attempts,
+                                        DONE_TTL_SECONDS, keys.DELIVERY.format(delivery_id=""))
                     sent += 1
                     next_at = now_ms
                     continue

@@ -32,6 +32,9 @@ class FlowStep(_Model):
                              description="Run the step only when this expression is true.")
     echo: str | None = Field(None, max_length=2000,
                              description="Fingerprint of what the step writes, for skip_echo.")
+    once: str | None = Field(None, max_length=2000,
+                             description="Do the step at most once per value of this template in "
+                                         "the flow, e.g. once per contact: {{ trigger.id }}.")
 
 
 class FlowIn(_Model):

@@ -17,6 +17,14 @@ Two flows that sync two apps both ways would echo each other's writes. A step's 
 records a fingerprint of what it writes; a flow's ``skip_echo`` template, rendered for each new
 item, skips the item when it matches a fingerprint recorded by a flow of the same tenant
 (the fingerprint is used up).
+
+A step's ``once`` template is the flow's memory: the step is done at most once per rendered value
+(``{{ trigger.id }}``: once per contact, however often the contact changes). The first run that
+gets past the step's ``when`` claims the value; a later run with the same value skips the step.
+
+A run's ``trigger`` is the item as upstream gives it (what the trigger's sample shows):
+``trigger.id`` is the object's id, also for triggers that fire on changes, whose webhook
+deliveries key the item as ``<id>@<updated time>``.
 """
 
 from __future__ import annotations
@@ -65,11 +73,20 @@ async def _save_run(rt: Runtime, run: dict[str, Any]) -> None:
                        ex=RUN_TTL_SECONDS)
 
 
+def _trigger_item(data: Any) -> dict[str, Any]:
+    """The delivered item with ``id`` back to the object's id (``object_id`` is kept too)."""
+    if not isinstance(data, dict):
+        return {}
+    if data.get("object_id") not in (None, ""):
+        return {**data, "id": data["object_id"]}
+    return data
+
+
 async def _new_run(rt: Runtime, flow_id: str, run_id: str, delivery: dict[str, Any]) -> dict[str, Any]:
     now = time.time()
     run = {"id": run_id, "flow_id": flow_id, "delivery_id": delivery.get("delivery_id"),
            "subscription_id": delivery.get("subscription_id"), "item_id": delivery.get("item_id"),
-           "trigger": delivery.get("data") or {}, "status": "running", "error": None,
+           "trigger": _trigger_item(delivery.get("data")), "status": "running", "error": None,
            "steps": {}, "order": [], "attempts": 0, "created_at": now, "finished_at": None}
     runs_key = keys.FLOW_RUNS.format(flow_id=flow_id)
     await _save_run(rt, run)
@@ -114,6 +131,17 @@ async def _echo_seen(rt: Runtime, tenant: str, fingerprint: str) -> bool:
     now_ms = int(time.time() * 1000)
     await rt.redis.zremrangebyscore(key, "-inf", now_ms)
     return bool(await rt.redis.zrem(key, fingerprint))
+
+
+async def _once_holder(rt: Runtime, flow_id: str, key: str, run_id: str) -> str | None:
+    """Claim ``key`` for this run in the flow's memory. None when the run may go on (the key was
+    free, or this run claimed it before); else the id of the run that holds it."""
+    memory = keys.FLOW_ONCE.format(flow_id=flow_id)
+    if await rt.redis.hsetnx(memory, key, run_id):
+        return None
+    holder = await rt.redis.hget(memory, key)
+    holder = holder.decode() if holder else None
+    return None if holder in (None, run_id) else holder
 
 
 async def _echo_record(rt: Runtime, tenant: str, fingerprint: str) -> None:
@@ -229,6 +257,15 @@ async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str
                 run["steps"][step.id] = record
                 await _save_run(rt, run)
                 continue
+            if step.once:
+                once_key = str(templating.render(step.once, context))
+                holder = await _once_holder(rt, flow_id, once_key, run["id"]) if once_key else None
+                if holder:
+                    record.update(status="skipped", finished_at=time.time(),
+                                  reason=f"done once already for {once_key} (run {holder})")
+                    run["steps"][step.id] = record
+                    await _save_run(rt, run)
+                    continue
             values = _inputs(_render_input(step, context))
             record["input"] = values
             if step.echo:

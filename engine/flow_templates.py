@@ -8,6 +8,7 @@ make can be read, changed, paused and deleted like hand-written ones.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -105,6 +106,12 @@ def _inbound_sms(o: dict[str, Any], c: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _welcome(o: dict[str, Any], c: dict[str, str]) -> list[dict[str, Any]]:
+    """The trigger fires for new and changed contacts. The group sync runs for each (the group
+    keeps one entry per number, updated). The welcome SMS goes to a contact once: only to one
+    added after the flow was made (its dateAdded, so a change to an older contact is not
+    mistaken for a new one) and, through the step's ``once`` memory, never a second time when
+    the contact changes again. A contact created and changed before the first poll saw it is
+    still welcomed, which comparing dateAdded with dateUpdated would miss."""
     if o["mode"] == "group":
         if not o.get("group_id"):
             raise InputInvalid([{"field": "options.group_id", "location": "body",
@@ -113,11 +120,13 @@ def _welcome(o: dict[str, Any], c: dict[str, str]) -> list[dict[str, Any]]:
                 "connection_id": c["smsglobal"], "when": "trigger.phone",
                 "input": _group_contact_input(o["group_id"])}
     else:
+        since = round(time.time(), 3)  # contacts added from now on are new
         step = {"id": "send", "action": "smsglobal.send_sms", "connection_id": c["smsglobal"],
-                "when": "trigger.phone",
+                "when": f"trigger.phone and (trigger.dateAdded | timestamp) >= {since}",
+                "once": "{{ trigger.id }}",
                 "input": _sms_input("{{ trigger.phone | msisdn }}", o["message"], o.get("origin"))}
-    return [{"name": "New GHL contact: " + ("add to SMSGlobal group" if o["mode"] == "group"
-                                           else "welcome SMS"),
+    return [{"name": ("New or updated GHL contact: sync to SMSGlobal group" if o["mode"] == "group"
+                      else "New GHL contact: welcome SMS"),
              "trigger": {"key": "contacts.search_contacts", "connection_id": c["ghl"],
                          "params": _tag_params(o.get("tag")),
                          "interval_minutes": o["interval_minutes"]},
@@ -206,9 +215,11 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
                 "(empty: all your numbers)."),
          replace(INTERVAL, default=1))),
     Template(
-        "ghl_contact_welcome", "New GHL contact → welcome SMS or SMSGlobal group",
-        "Each new GHL contact with a phone number gets a welcome SMS, or is added to an "
-        "SMSGlobal contact group.",
+        "ghl_contact_welcome", "New or updated GHL contact → welcome SMS, or SMSGlobal group",
+        "Mode 'sms': each GHL contact added after the flow is made gets one welcome SMS once it "
+        "has a phone number, never a second one when it changes. Mode 'group': each new or "
+        "changed GHL contact with a phone number is added to an SMSGlobal contact group, or "
+        "its entry there updated.",
         CONNECTIONS, _welcome,
         (Option("mode", "'sms' sends a welcome SMS; 'group' adds the contact to a group.",
                 default="sms", choices=("sms", "group")),
@@ -233,16 +244,18 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
          ORIGIN, INTERVAL)),
     Template(
         "two_way_contact_sync", "Two-way contact sync: GHL ↔ SMSGlobal group",
-        "New GHL contacts are added to an SMSGlobal group, and contacts added to that group are "
-        "created or updated in GHL. Writes made by the sync are recognised and not synced back, "
-        "so the two sides settle instead of looping. Creates two flows.",
+        "New or changed GHL contacts are added to (or updated in) an SMSGlobal group, and "
+        "contacts added to that group are created or updated in GHL. Writes made by the sync "
+        "are recognised and not synced back, so the two sides settle instead of looping. "
+        "Creates two flows.",
         CONNECTIONS, _two_way,
         (GROUP_ID, Option("tag", "Only GHL contacts with this tag go to SMSGlobal; contacts "
                           "coming from SMSGlobal get it."), INTERVAL)),
     Template(
         "tag_to_smsglobal_group", "GHL tag → SMSGlobal group (segmentation)",
-        "Each new GHL contact carrying a tag is added to an SMSGlobal contact group, so a "
-        "segment built in GHL can be messaged from SMSGlobal.",
+        "Each GHL contact carrying a tag is added to an SMSGlobal contact group — a new one, "
+        "or an existing one when it is tagged later — and its entry is kept up to date when "
+        "it changes, so a segment built in GHL can be messaged from SMSGlobal.",
         CONNECTIONS, _segment,
         (Option("tag", "The GHL tag that marks the segment, e.g. 'vip'.", required=True),
          GROUP_ID, INTERVAL)),

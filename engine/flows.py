@@ -99,7 +99,7 @@ async def validate(rt: Runtime, tenant: str, flow: FlowIn) -> list[dict[str, Any
         for path, text in _templates(step.input, f"{where}.input"):
             out += [_problem(path, m) for m in templating.problems(
                 text, trigger_sample=trigger_sample, steps_before=before, steps_after=after)]
-        for name in ("when", "echo"):
+        for name in ("when", "echo", "once"):
             text = getattr(step, name)
             if text:
                 out += [_problem(f"{where}.{name}", m) for m in templating.problems(
@@ -255,7 +255,8 @@ async def _unsubscribe(rt: Runtime, tenant: str, sub_id: str) -> None:
 async def _forget(rt: Runtime, tenant: str, flow_id: str) -> None:
     runs = [m.decode() for m in await rt.redis.zrange(keys.FLOW_RUNS.format(flow_id=flow_id), 0, -1)]
     async with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.FLOW.format(flow_id=flow_id), keys.FLOW_RUNS.format(flow_id=flow_id))
+        pipe.delete(keys.FLOW.format(flow_id=flow_id), keys.FLOW_RUNS.format(flow_id=flow_id),
+                    keys.FLOW_ONCE.format(flow_id=flow_id))
         for run_id in runs:
             pipe.delete(keys.FLOW_RUN.format(run_id=run_id))
         pipe.srem(keys.TENANT_FLOWS.format(tenant=tenant), flow_id)

@@ -22,12 +22,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from engine import connections, cursor, keys, reader, registry
 from engine import subscriptions as subs
+from engine.apps import APPS
 from engine.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
 from engine.runtime import Runtime
 
@@ -77,6 +77,22 @@ def receives(sub: dict[str, str], found: cursor.Found, last_poll_at: float | Non
     if last_poll_at is not None and joined <= last_poll_at:
         return True
     return found.at is not None and found.at >= joined
+
+
+def _label(app: str) -> str:
+    """The app's name as people know it (GoHighLevel, SMSGlobal)."""
+    found = APPS.get(app)
+    return found.label if found else app
+
+
+def _refused_credentials(app: str, exc: UpstreamAuthError) -> str:
+    """Why a watch paused when upstream refused its connection's credentials, naming the app."""
+    label = _label(app)
+    status = (exc.details or {}).get("upstream_status") or exc.status
+    said = exc.message.rstrip(". ")  # the upstream client's words, naming the app already
+    if not said.startswith(label):
+        said = f"{label} refused the connection's credentials ({status}: {said})"
+    return f"{said}. Reconnect, then subscribe again."
 
 
 @dataclass
@@ -156,9 +172,7 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollRes
         read = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
                                  priority="background", max_wait=5.0)
     except UpstreamAuthError as exc:
-        await subs.pause_watch(rt, watch_id, f"GHL refused the connection's credentials "
-                                             f"({exc.status}: {exc.message}); reconnect, then "
-                                             "subscribe again")
+        await subs.pause_watch(rt, watch_id, _refused_credentials(conn.app, exc))
         return PollResult(watch_id, "paused", detail=exc.message)
     except RateLimited as exc:
         log.info("watch %s: rate budget exhausted, waiting for the next slot", watch_id)
@@ -169,9 +183,9 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollRes
                                                  f"(404: {exc.message})")
             return PollResult(watch_id, "paused", detail=exc.message)
         if exc.status in (400, 403, 404, 422):
-            await subs.pause_watch(rt, watch_id, f"GHL refused the request ({exc.status}: "
-                                                 f"{exc.message}); fix the params or the "
-                                                 "connection, then subscribe again")
+            await subs.pause_watch(rt, watch_id, f"{_label(conn.app)} refused the request "
+                                                 f"({exc.status}: {exc.message}); fix the params "
+                                                 "or the connection, then subscribe again")
             return PollResult(watch_id, "paused", detail=exc.message)
         log.info("watch %s: upstream error %s, waiting for the next slot", watch_id, exc.status)
         return PollResult(watch_id, "failed", detail=exc.message)
@@ -181,18 +195,25 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollRes
     if not read.complete:
         log.warning("watch %s: the page cap (%s) cut the read short", watch_id, read.pages)
 
-    new, advance = cursor.diff(op, state, read.items, now=started)
-    last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
-    now_ms = int(time.time() * 1000)
-    single = op.trigger.items.single
-    deliveries = []
-    sub_records = {}
-    if new and sub_ids:  # the subscribers are read only when there is something to send them
+    async def read_subscribers() -> dict[str, dict[str, str]]:
         async with r.pipeline(transaction=False) as pipe:
             for sub_id in sub_ids:
                 pipe.hgetall(keys.SUBSCRIPTION.format(sub_id=sub_id))
             raws = await pipe.execute()
-        sub_records = {sub_id: subs._d(raw) for sub_id, raw in zip(sub_ids, raws) if raw}
+        return {sub_id: subs._d(raw) for sub_id, raw in zip(sub_ids, raws) if raw}
+
+    sub_records: dict[str, dict[str, str]] = {}
+    since = None
+    if not state.primed and sub_ids:  # priming: items stamped after the first subscriber joined
+        sub_records = await read_subscribers()
+        since = min((float(s.get("joined_at") or 0) for s in sub_records.values()), default=None)
+    new, advance = cursor.diff(op, state, read.items, now=started, since=since)
+    last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
+    now_ms = int(time.time() * 1000)
+    single = op.trigger.items.single
+    deliveries = []
+    if new and sub_ids and not sub_records:  # read only when there is something to send them
+        sub_records = await read_subscribers()
     for found in new:
         presented = reader.present(op, found.item)
         body = json.dumps(presented, separators=(",", ":"), default=str)

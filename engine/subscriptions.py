@@ -255,7 +255,8 @@ async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int
                  params: dict[str, Any] | None = None,
                  target_url: str | None = None) -> dict[str, Any]:
     """Change a subscription. Params that keep the same watch keep its cursor; other params
-    move the subscription to another watch, where it gets only items that appear from now."""
+    move the subscription to another watch, where it gets only items that appear from now.
+    Editing a paused subscription tries its watch again."""
     sub = await _record(rt, tenant, sub_id)
     r = rt.redis
     skey = keys.SUBSCRIPTION.format(sub_id=sub_id)
@@ -285,7 +286,10 @@ async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int
     if changes:
         await r.hset(skey, mapping=changes)
     await r.zadd(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), {sub_id: minutes})
-    await _refresh_watch(rt, watch_id)
+    if (await r.hget(keys.WATCH.format(watch_id=watch_id), "status") or b"") == b"paused":
+        await resume_watch(rt, watch_id)  # an edit is a request to try again
+    else:
+        await _refresh_watch(rt, watch_id)
     return await get(rt, tenant, sub_id)
 
 

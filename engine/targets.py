@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from typing import Iterable
 from urllib.parse import urlsplit
 
@@ -199,12 +200,24 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+_TLS: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (system CA bundle, verification on) for every guarded client: building
+    one loads the CA certificates, which cost more CPU than the webhook it would send."""
+    global _TLS
+    if _TLS is None:
+        _TLS = httpx.create_ssl_context()
+    return _TLS
+
+
 def guarded_client(settings: Settings, timeout: float = 10.0, **kwargs) -> httpx.AsyncClient:
     """An httpx client for caller-chosen URLs: checked addresses only, no redirects, no proxies.
 
     A refused address fails the send with ``httpx.ConnectError`` whose message starts with
     "refused:" (no connection was attempted)."""
-    transport = httpx.AsyncHTTPTransport(retries=0)
+    transport = httpx.AsyncHTTPTransport(retries=0, verify=_tls_context())
     if not settings.allow_private_targets:
         # httpx takes no network backend parameter; its httpcore pool does (tests/test_ssrf.py
         # proves this guard refuses before any connection)

@@ -11,9 +11,10 @@ list); any other string is rendered as text. Rendering is sandboxed (no attribut
 imports) and strict: a name or field that does not exist is an error, unless the template says
 ``| default(...)``.
 
-Filters beyond Jinja's own: ``e164`` (``+`` and digits, for GHL) and ``msisdn`` (digits only,
-for SMSGlobal). :func:`problems` checks a template before it ever runs: its syntax, and every
-``trigger.…`` / ``steps.<id>.…`` path it reads against sample data.
+Filters beyond Jinja's own: ``e164`` (``+`` and digits, for GHL), ``msisdn`` (digits only,
+for SMSGlobal) and ``timestamp`` (a time as seconds since the epoch, to compare times).
+:func:`problems` checks a template before it ever runs: its syntax, and every ``trigger.…`` /
+``steps.<id>.…`` path it reads against sample data.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any, Iterator
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
+
+from engine.items import parse_time
 
 ROOTS = ("trigger", "steps")
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.S)
@@ -55,10 +58,21 @@ def msisdn(value: Any, country_code: str | int | None = None) -> str:
     return e164(value, country_code).lstrip("+")
 
 
+def timestamp(value: Any) -> float:
+    """A time (ISO 8601, epoch seconds or milliseconds) as seconds since the epoch, so times
+    written differently compare right: ``(trigger.dateAdded | timestamp) >= 1767225600``. An
+    empty or unreadable time gives 0 (older than anything)."""
+    if isinstance(value, Undefined):
+        return 0.0
+    parsed = parse_time(value)
+    return parsed if parsed is not None else 0.0
+
+
 def _env(undefined) -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=undefined, autoescape=False)
     env.filters["e164"] = e164
     env.filters["msisdn"] = msisdn
+    env.filters["timestamp"] = timestamp
     return env
 
 

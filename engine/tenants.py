@@ -98,3 +98,43 @@ async def over_rate(redis: Redis, key_id: str, per_minute: int) -> float | None:
     if wait_ms is None or int(wait_ms) < 0:
         return None
     return max(1.0, (60 - time.time() % 60))
+
+
+# the key's record and one count of its minute, in one round trip (see authenticate_counted)
+_AUTH_RATE = """
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return false end
+local limit = tonumber(ARGV[1])
+if limit <= 0 then return {h, -1} end
+local key_id = nil
+for i = 1, #h, 2 do if h[i] == 'key_id' then key_id = h[i + 1] end end
+if not key_id then return {h, -1} end
+local k = ARGV[2] .. key_id .. ARGV[3]
+local n = redis.call('INCR', k)
+if n == 1 then redis.call('PEXPIRE', k, 61000) end
+if n > limit then return {h, redis.call('PTTL', k)} end
+return {h, -1}
+"""
+
+
+async def authenticate_counted(redis: Redis, api_key: str, per_minute: int
+                               ) -> tuple[Principal | None, float | None]:
+    """:func:`authenticate` and :func:`over_rate` in one round trip: (principal or None,
+    seconds to wait if the key is over ``per_minute``, else None). Unknown keys are not counted."""
+    if not api_key:
+        return None, None
+    prefix, suffix = keys.KEY_RATE.split("{key_id}")
+    script = redis.__dict__.setdefault("_ghle_auth_rate", None)
+    if script is None:
+        script = redis.__dict__["_ghle_auth_rate"] = redis.register_script(_AUTH_RATE)
+    out = await script(keys=[keys.API_KEY.format(digest=digest(api_key))],
+                       args=[per_minute, prefix, suffix.format(window=int(time.time() // 60))])
+    if not out:
+        return None, None
+    flat, wait_ms = out
+    data = dict(zip(flat[::2], flat[1::2]))
+    who = Principal(tenant=data[b"tenant"].decode(), key_id=data[b"key_id"].decode(),
+                    read_only=data.get(b"read_only") == b"1")
+    if wait_ms is None or int(wait_ms) < 0:
+        return who, None
+    return who, max(1.0, (60 - time.time() % 60))

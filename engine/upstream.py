@@ -93,10 +93,23 @@ class Upstream:
             follow_redirects=False,
             transport=transport,
         )
+        self._pending: set[asyncio.Future] = set()  # budget corrections still being written
         self.tokens = None  # engine.oauth.TokenManager: refreshes OAuth tokens (set by the runtime)
 
     async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
         await self.http.aclose()
+
+    def _in_background(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Future) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("rate budget correction failed: %r", task.exception())
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
@@ -144,7 +157,12 @@ class Upstream:
                 continue
 
             retry_after = retry_after_seconds(resp.headers)
-            await self.budget.observe(conn.rate_scope, resp.headers, resp.status_code, retry_after, slot)
+            observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
+                                           retry_after, slot)
+            if resp.is_success:  # later requests need the correction; this answer does not
+                self._in_background(observed)
+            else:  # a 429 or an error may be retried at once: the budget must know first
+                await observed
             data = _decode(resp, call.response if resp.is_success else "json")
             status = resp.status_code
             if resp.is_success:

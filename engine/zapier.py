@@ -122,6 +122,11 @@ SEARCH_OR_CREATE: dict[str, str] = {
     "contacts.find_contact": "contacts.create_contact",
 }
 
+# operations whose ``customFields`` input is shown as one field per custom field of the location
+# (the custom_fields dropdown's trigger lists them): category → the custom fields' model
+CUSTOM_FIELD_MODELS = {"contacts": "contact", "opportunities": "opportunity"}
+CUSTOM_FIELDS_INPUT = "customFields"
+
 NOUNS = {"smsglobal": "SMSGlobal", "other": "Record", "opportunities": "Opportunity",
          "businesses": "Business", "calendars": "Calendar", "users": "User"}
 APP_NAMES = {"ghl": "GoHighLevel", "smsglobal": "SMSGlobal"}
@@ -220,6 +225,10 @@ def _field(op: Operation, name: str, prop: dict[str, Any], required: bool,
                          else _humanize(name), "required": required}
     coerce = jtype
     enum = p.get("enum") or ([p["const"]] if "const" in p else None)
+    spec_input = op.input(name)
+    if enum and spec_input is not None and spec_input.enum:
+        # the spec's order: the schema's can follow whichever model built the same Literal first
+        enum = list(spec_input.enum)
     found_by = FIELD_SEARCHES.get((op.app, name))
     if found_by in searches and found_by != op.key and jtype == "string":
         f["search"] = f"{zapier_key(found_by)}.id"
@@ -339,6 +348,13 @@ def _entry(op: Operation, available: set[str], searches: set[str], *,
     else:
         entry["source"] = "action"
         entry["outputPath"] = op.output.path
+        model = CUSTOM_FIELD_MODELS.get(op.category)
+        cf = op.input(CUSTOM_FIELDS_INPUT)
+        if (model and cf is not None and cf.location == "body" and cf.type == "array"
+                and DROPDOWNS["custom_fields"].trigger in available):
+            entry["customFields"] = {"dropdown": "custom_fields", "model": model,
+                                     "input": CUSTOM_FIELDS_INPUT}
+            fields[0]["altersDynamicFields"] = True  # another connection, other custom fields
     return entry
 
 

@@ -202,8 +202,9 @@ GET_CONTACT = op(
 
 SEARCH_CONTACTS = op(
     key="contacts.search_contacts", kind="trigger", title="Search Contacts",
-    description="Fires for each new contact matching the filters (or, sorted by dateUpdated, "
-                "for each contact updated). Reads POST /contacts/search newest first.",
+    description="Fires for each contact added or changed that matches the query and filters, "
+                "including one that comes to match (e.g. when it is tagged). Reads POST "
+                "/contacts/search newest-updated first.",
     upstream=Upstream(method="POST", path="/contacts/search", version=V, scopes=READ,
                       safe_to_retry=True),
     inputs=(LOCATION_ID_BODY,
@@ -213,18 +214,20 @@ SEARCH_CONTACTS = op(
                  "\"eq\", \"value\": \"vip\"}]; operators eq, not_eq, contains, exists, "
                  "not_exists, range.", type="array", items="object",
                  example=[{"field": "tags", "operator": "eq", "value": "vip"}]),
-            body("sort", "Sort order, e.g. [{\"field\": \"dateAdded\", \"direction\": "
-                 "\"desc\"}]; field dateAdded or dateUpdated.", type="array", items="object",
-                 default=[{"field": "dateAdded", "direction": "desc"}]),
+            body("sort", "Sort order, e.g. [{\"field\": \"dateUpdated\", \"direction\": "
+                 "\"desc\"}]; field dateAdded or dateUpdated. The trigger needs the default, "
+                 "newest-updated first, to see every change.", type="array", items="object",
+                 default=[{"field": "dateUpdated", "direction": "desc"}]),
             body("page", "Page number, from 1.", type="integer", example=1),
             body("pageLimit", "Contacts per page, 1 to 500.", type="integer", example=100),
             body("searchAfter", "Cursor from the last contact of the previous page "
                  "(its searchAfter value), instead of page numbers.", type="array")),
-    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateAdded"),
+    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateUpdated"),
                     paginator=PagePaginator(page_param="page", size_param="pageLimit",
                                             page_size=100, inject="body"),
-                    dedupe=Dedupe(strategy="new", order="newest_first")),
-    sample=CONTACT_SAMPLE)
+                    dedupe=Dedupe(strategy="updated", updated_field="dateUpdated",
+                                  order="newest_first")),
+    sample={**CONTACT_SAMPLE, "dateUpdated": "2026-02-03T09:12:44.000Z"})
 
 GET_CONTACTS_BY_BUSINESS = op(
     key="contacts.get_contacts_by_business", kind="trigger", title="Get Contacts by Business",

@@ -135,8 +135,9 @@ REMOVE_FOLLOWERS = op(
 
 SEARCH = op(
     key="opportunities.search_opportunities", kind="trigger", title="Search Opportunities",
-    description="Fires for each new opportunity matching the query and filters, read newest "
-                "first from POST /opportunities/search.",
+    description="Fires for each opportunity added or changed (its stage, status, value or "
+                "owner) that matches the query and filters, including one that comes to match. "
+                "Reads POST /opportunities/search newest-updated first.",
     upstream=Upstream(method="POST", path="/opportunities/search", version=V, scopes=READ,
                       safe_to_retry=True),
     inputs=(LOCATION_ID_BODY,
@@ -148,9 +149,10 @@ SEARCH = op(
                  "not_eq, range.", type="array", items="object",
                  example=[{"field": "pipeline_id", "operator": "eq",
                            "value": "PIPexample0000000001"}]),
-            body("sort", "Sort order, e.g. [{\"field\": \"createdAt\", \"direction\": "
-                 "\"desc\"}]; field createdAt or updatedAt.", type="array", items="object",
-                 default=[{"field": "createdAt", "direction": "desc"}]),
+            body("sort", "Sort order, e.g. [{\"field\": \"updatedAt\", \"direction\": "
+                 "\"desc\"}]; field createdAt or updatedAt. The trigger needs the default, "
+                 "newest-updated first, to see every change.", type="array", items="object",
+                 default=[{"field": "updatedAt", "direction": "desc"}]),
             body("page", "Page number, from 1; the engine pages for you.", type="integer",
                  example=1),
             body("limit", "Opportunities per page, 1 to 500.", type="integer", example=100),
@@ -162,11 +164,14 @@ SEARCH = op(
                  "\"unReadConversations\": false}.", type="object",
                  default={"notes": False, "tasks": False, "calendarEvents": False,
                           "unReadConversations": False})),
-    trigger=Trigger(items=Items(path="opportunities", timestamp_field="createdAt"),
+    trigger=Trigger(items=Items(path="opportunities", timestamp_field="updatedAt"),
                     paginator=PagePaginator(page_param="page", size_param="limit",
                                             page_size=100, inject="body"),
-                    dedupe=Dedupe(strategy="new", order="newest_first")),
-    sample=OPPORTUNITY_SAMPLE)
+                    dedupe=Dedupe(strategy="updated", updated_field="updatedAt",
+                                  order="newest_first")),
+    sample={**OPPORTUNITY_SAMPLE, "pipelineStageId": "STGexample0000000002",
+            "lastStageChangeAt": "2026-02-24T09:30:12.000Z",
+            "updatedAt": "2026-02-24T09:30:12.000Z"})
 
 GET = op(
     key="opportunities.get_opportunity", kind="trigger", title="Get Opportunity",

@@ -21,8 +21,10 @@ _counter = itertools.count(1)
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{datetime.now(timezone.utc).microsecond // 1000:03d}Z"
+    """Now as GHL writes times, to the millisecond (one reading of the clock, so a later call
+    never gives an earlier time)."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def new_id(prefix: str = "") -> str:

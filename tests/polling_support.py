@@ -87,5 +87,11 @@ def seed(sandbox, count: int = 1, **fields) -> list[str]:
     return resp.json()["ids"]
 
 
+def object_id(item_id: str) -> str:
+    """The upstream id inside a delivery's ``item_id``: a trigger that fires on changes (the
+    contact and opportunity searches) keys each item as ``<id>@<updated time>``."""
+    return item_id.split("@", 1)[0]
+
+
 def stats(sandbox, key: str) -> int:
     return sandbox.get("/_sandbox/stats").json()["requests"].get(key, 0)

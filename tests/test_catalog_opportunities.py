@@ -89,8 +89,10 @@ def test_search_pages_filters_and_orders(api, connection, sandbox):
             name=f"Search deal {i}", status="open", contactId=contact["id"], monetaryValue=100 * i)
     everything = stable_items(api, connection, "opportunities.search_opportunities", limit=4)
     assert len(everything) == len(objects(sandbox, "opportunities")) == 12
-    stamps = [o["createdAt"] for o in everything]
-    assert stamps == sorted(stamps, reverse=True)  # newest first
+    stamps = [o["updatedAt"] for o in everything]
+    assert stamps == sorted(stamps, reverse=True)  # newest-updated first
+    assert all(r["body"]["sort"] == [{"field": "updatedAt", "direction": "desc"}]
+               for r in sent(sandbox, "opportunities.search_opportunities"))
     pages = [r["body"]["page"] for r in sent(sandbox, "opportunities.search_opportunities")]
     assert pages[:4] == [1, 2, 3, 4]
     assert all(r["body"]["locationId"] == connection["location_id"] and "searchAfter" in r["body"]

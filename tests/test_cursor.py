@@ -10,13 +10,15 @@ def contact(n: int, at: float) -> dict:
     from datetime import datetime, timezone
 
     stamp = datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return {"id": f"c{n:06d}", "dateAdded": stamp}
+    return {"id": f"c{n:06d}", "dateAdded": stamp, "dateUpdated": stamp}
 
 
 def test_first_poll_primes_and_delivers_nothing():
     op = registry.get("contacts.search_contacts")
-    new, adv = cursor.diff(op, cursor.State(), [contact(1, 1000.0), contact(2, 999.0)], now=1001)
-    assert new == [] and adv.hwm == 1000.0 and set(adv.add) == {"c000001", "c000002"}
+    found = [contact(1, 1000.0), contact(2, 999.0)]
+    new, adv = cursor.diff(op, cursor.State(), found, now=1001)
+    assert new == [] and adv.hwm == 1000.0
+    assert set(adv.add) == {f"{c['id']}@{c['dateUpdated']}" for c in found}  # id + updated time
 
 
 def test_seen_set_is_bounded_and_what_it_forgets_does_not_fire_again():

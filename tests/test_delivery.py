@@ -7,8 +7,8 @@ import asyncio
 import time
 
 from engine import delivery, keys
-from tests.polling_support import (deliver_all, poll, receiver, rt, run_until, seed,  # noqa: F401
-                                   subscribe, verified, watch_of)
+from tests.polling_support import (object_id, poll, receiver, rt, run_until,  # noqa: F401
+                                   seed, subscribe, verified, watch_of)
 from tests.receiver import Receiver
 
 
@@ -22,7 +22,7 @@ async def test_receiver_down_then_up_everything_arrives_in_order(api, connection
     await poll(rt, sub["id"])
 
     await delivery.run_subscription(rt, sub["id"])
-    log = {d["item_id"]: d for d in
+    log = {object_id(d["item_id"]): d for d in
            api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]}
     head = log[first[0]]
     assert head["status"] == "retrying" and head["attempts"] == 1 and head["last_error"]
@@ -37,7 +37,7 @@ async def test_receiver_down_then_up_everything_arrives_in_order(api, connection
     try:
         await run_until(rt, lambda: len(recv.accepted()) == 4)
         bodies = verified(recv, sub["secret"])
-        assert [b["item_id"] for b in bodies] == first + second
+        assert [object_id(b["item_id"]) for b in bodies] == first + second
         statuses = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
         assert {d["status"] for d in statuses} == {"delivered"}
         assert not await rt.redis.zscore(keys.DELIVERIES_DUE, sub["id"])
@@ -70,13 +70,15 @@ async def test_failures_dead_letter_then_replay_with_the_same_id(api, connection
     await run_until(rt, lambda: len(receiver.received) >= 4)  # 1 try + 3 retries of the first
     receiver.status = 200
     await run_until(rt, lambda: len(receiver.accepted()) == 1)
-    assert receiver.accepted()[0]["body"]["item_id"] == after  # the queue moved on
+    assert object_id(receiver.accepted()[0]["body"]["item_id"]) == after  # the queue moved on
     [dead] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries",
                      params={"status": "dead"}).json()["deliveries"]
-    assert dead["item_id"] == doomed and dead["attempts"] == 4 and dead["last_error"] == "HTTP 500"
+    assert object_id(dead["item_id"]) == doomed
+    assert dead["attempts"] == 4 and dead["last_error"] == "HTTP 500"
     assert [m.decode() for m in await rt.redis.lrange(keys.SUB_DEAD.format(sub_id=sub["id"]), 0, -1)] \
         == [dead["id"]]
-    first_ids = {r["headers"]["webhook-id"] for r in receiver.received if r["body"]["item_id"] == doomed}
+    first_ids = {r["headers"]["webhook-id"] for r in receiver.received
+                 if object_id(r["body"]["item_id"]) == doomed}
     assert first_ids == {dead["id"]}
 
     resp = api.post(f"/v1/subscriptions/{sub['id']}/deliveries/{dead['id']}/replay")
@@ -85,7 +87,8 @@ async def test_failures_dead_letter_then_replay_with_the_same_id(api, connection
     assert api.post(f"/v1/subscriptions/{sub['id']}/deliveries/msg_nope/replay").status_code == 404
     await run_until(rt, lambda: len(receiver.accepted()) == 2)
     replayed = receiver.accepted()[-1]
-    assert replayed["body"]["item_id"] == doomed and replayed["headers"]["webhook-id"] == dead["id"]
+    assert object_id(replayed["body"]["item_id"]) == doomed
+    assert replayed["headers"]["webhook-id"] == dead["id"]
     verified(receiver, sub["secret"])
 
 
@@ -118,5 +121,29 @@ async def test_flow_subscriber_gets_the_delivery(api, connection, sandbox, rt, t
     assert (await poll(rt, sub["id"])).deliveries == 1
     await delivery.run_subscription(rt, sub["id"])
     [d] = await delivery.list_for(rt, tenant, sub["id"])
-    assert d["attempts"] == 1
+    assert d["attempts"] == 1 and d["status"] == "delivered"
     await subscriptions.delete(rt, tenant, sub["id"])
+
+
+async def test_a_slow_target_times_out_and_is_retried(api, connection, sandbox, receiver):
+    from engine.runtime import open_runtime
+    from engine.settings import Settings
+
+    rt = await open_runtime(Settings(ENGINE_DELIVERY_TIMEOUT_SECONDS="0.3",
+                                     ENGINE_DELIVERY_RETRY_SCHEDULE="0.2"))
+    try:
+        receiver.delay = 1.0
+        sub = subscribe(api, connection, receiver)
+        await poll(rt, sub["id"])
+        seed(sandbox)
+        await poll(rt, sub["id"])
+        await delivery.run_subscription(rt, sub["id"])
+        [d] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+        assert d["status"] == "retrying" and d["last_error"] == "timed out"
+        receiver.delay = 0
+        await run_until(rt, lambda: any(r["status"] == 200 and not receiver.delay
+                                        for r in receiver.received[1:]))
+        [d] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+        assert d["status"] == "delivered" and d["attempts"] == 2
+    finally:
+        await rt.close()

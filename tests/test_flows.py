@@ -69,6 +69,25 @@ def new_contact(api, conn, **fields):
     return resp.json()["data"]["contact"]
 
 
+def change_contact(api, conn, contact_id, **fields):
+    """Update a GHL contact a few milliseconds on, so its dateUpdated moves (GHL's times are to
+    the millisecond)."""
+    time.sleep(0.01)
+    resp = api.post("/v1/actions/contacts.update_contact",
+                    json={"connection_id": conn["id"],
+                          "input": {"contactId": contact_id, **fields}})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["data"]["contact"]
+
+
+def tag_contact(api, conn, contact_id, tag):
+    time.sleep(0.01)
+    resp = api.post("/v1/actions/contacts.add_tags_to_contact",
+                    json={"connection_id": conn["id"],
+                          "input": {"contactId": contact_id, "tags": [tag]}})
+    assert resp.status_code == 200, resp.text
+
+
 def sms_in(sandbox, origin, message):
     sandbox.post("/_sandbox/smsglobal/incoming", json={
         "origin": origin, "destination": "61400000999", "message": message}).raise_for_status()
@@ -129,6 +148,60 @@ def test_new_ghl_contact_gets_a_welcome_sms(api, sandbox, connection, smsglobal_
         "61400000031", "SandboxDen", "Hi Ada, welcome to Sandbox Dental")
     skipped = [r for r in runs(api, flow) if r["trigger"]["firstName"] == "Nophone"][0]
     assert skipped["status"] == "succeeded" and skipped["steps"][0]["status"] == "skipped"
+
+
+@pytest.mark.covers("contacts.search_contacts", "contacts.update_contact", "smsglobal.send_sms")
+def test_the_welcome_sms_goes_once_to_new_contacts_only_as_contacts_change(
+        api, sandbox, connection, smsglobal_connection):
+    older = next(c for c in ghl_contacts(sandbox) if c.get("phone"))  # there before the flow
+    (flow,) = instantiate(api, "ghl_contact_welcome", connection, smsglobal_connection,
+                          message="Welcome {{ trigger.firstName }}")
+    drive(flow)
+    ada = new_contact(api, connection, firstName="Ada", phone="+61400000031")
+    cara = new_contact(api, connection, firstName="Cara", phone="+61400000032")
+    change_contact(api, connection, cara["id"], city="Perth")  # changed before a poll saw her
+    change_contact(api, connection, older["id"], city="Hobart")  # an older contact's change
+    assert drive(flow)[0][1]["sent"] == 3  # three items: each a run
+    assert sorted((m["destination"], m["message"]) for m in sms_out(sandbox)) == [
+        ("61400000031", "Welcome Ada"), ("61400000032", "Welcome Cara")]
+
+    change_contact(api, connection, ada["id"], lastName="Lovelace")
+    change_contact(api, connection, cara["id"], city="Fremantle")
+    assert drive(flow)[0][1]["sent"] == 2  # the changes fire, the welcome is not sent again
+    assert len(sms_out(sandbox)) == 2
+    by_contact: dict[str, list] = {}
+    for run in reversed(runs(api, flow)):  # oldest first
+        by_contact.setdefault(run["trigger"]["id"], []).append(run)
+    assert [r["steps"][0]["status"] for r in by_contact[ada["id"]]] == ["succeeded", "skipped"]
+    assert "done once already for " + ada["id"] in by_contact[ada["id"]][1]["steps"][0]["reason"]
+    assert [r["steps"][0]["status"] for r in by_contact[cara["id"]]] == ["succeeded", "skipped"]
+    (changed,) = by_contact[older["id"]]
+    assert changed["steps"][0]["status"] == "skipped"
+    assert "dateAdded" in changed["steps"][0]["reason"]  # added before the flow: not new
+    assert drive(flow)[0][1]["sent"] == 0  # nothing changed: nothing runs
+
+
+@pytest.mark.covers("contacts.search_contacts", "contacts.update_contact",
+                    "smsglobal.add_contact_to_group")
+def test_the_group_sync_follows_new_and_changed_contacts(api, sandbox, connection,
+                                                         smsglobal_connection):
+    group = sandbox.post("/_sandbox/smsglobal/groups", json={"name": "Leads"}).json()
+    older = next(c for c in ghl_contacts(sandbox) if c.get("phone"))
+    (flow,) = instantiate(api, "ghl_contact_welcome", connection, smsglobal_connection,
+                          mode="group", group_id=str(group["id"]))
+    drive(flow)
+    gus = new_contact(api, connection, firstName="Gus", phone="+61400000033",
+                      email="gus@example.com")
+    drive(flow)
+    (member,) = group_contacts(sandbox, group["id"])
+    assert (member["msisdn"], member["givenName"]) == ("61400000033", "Gus")
+
+    change_contact(api, connection, gus["id"], firstName="Gustav")
+    change_contact(api, connection, older["id"], firstName="Olga")
+    drive(flow)
+    members = {m["msisdn"]: m["givenName"] for m in group_contacts(sandbox, group["id"])}
+    assert members == {"61400000033": "Gustav", older["phone"].lstrip("+"): "Olga"}
+    assert drive(flow)[0][1]["sent"] == 0 and len(runs(api, flow)) == 3
 
 
 @pytest.mark.covers("contacts.get_contact_tasks", "contacts.get_contact_task_by_id",
@@ -193,6 +266,21 @@ def test_two_way_contact_sync_settles_without_a_loop(api, sandbox, connection,
     echo = [r for r in runs(api, to_ghl) if r["status"] == "skipped"][0]
     assert "echo" in echo["reason"]
 
+    # a change in GHL now fires too: it reaches the group once, and nothing comes back
+    gina = next(c for c in ghl_contacts(sandbox) if c.get("phone") == "+61400000041")
+    change_contact(api, connection, gina["id"], lastName="Hall-Jones")
+    for _ in range(3):
+        drive(to_sms, to_ghl)
+    by_msisdn = {c["msisdn"]: c for c in group_contacts(sandbox)}
+    assert sorted(by_msisdn) == ["61400000041", "61400000042"]
+    assert by_msisdn["61400000041"]["familyName"] == "Hall-Jones"
+    assert len(calls(sandbox, "smsglobal.add_contact_to_group")) == 3
+    assert len(calls(sandbox, "contacts.upsert_contact")) == 1
+    latest, *earlier = runs(api, to_sms)  # newest first
+    assert latest["status"] == "succeeded" and latest["trigger"]["lastName"] == "Hall-Jones"
+    assert sorted(r["status"] for r in earlier) == ["skipped", "succeeded"]
+    assert len(runs(api, to_ghl)) == 2  # the group entry was updated, not added: no new item
+
 
 @pytest.mark.covers("contacts.search_contacts", "smsglobal.add_contact_to_group")
 def test_tagged_contacts_go_to_the_smsglobal_group(api, sandbox, connection, smsglobal_connection):
@@ -208,6 +296,17 @@ def test_tagged_contacts_go_to_the_smsglobal_group(api, sandbox, connection, sms
     assert (member["msisdn"], member["givenName"], member["emailAddress"]) == (
         "61400000061", "Vera", "vera@example.com")
     assert group_contacts(sandbox) == []
+
+    # contacts tagged later join the segment: one made since, one that was there before
+    nate = next(c for c in ghl_contacts(sandbox) if c.get("phone") == "+61400000062")
+    older = next(c for c in ghl_contacts(sandbox) if c.get("phone") and "vip" not in c["tags"]
+                 and c["source"] == "sandbox seed")
+    tag_contact(api, connection, nate["id"], "vip")
+    tag_contact(api, connection, older["id"], "vip")
+    drive(flow)
+    assert sorted(m["msisdn"] for m in group_contacts(sandbox, group["id"])) == sorted(
+        ["61400000061", "61400000062", older["phone"].lstrip("+")])
+    assert drive(flow)[0][1]["sent"] == 0  # nothing changed since: nothing runs
 
 
 @pytest.mark.covers("smsglobal.new_incoming_sms", "contacts.find_contact",
@@ -408,6 +507,8 @@ def test_bad_flows_are_refused_with_the_problem_named(api, api_server, sandbox, 
         {**note, "id": "four", "input": {"body": "x"}},
         {**note, "id": "five", "input": {"contactId": "a", "body": "{{ trigger.message | nosuch }}"}},
         {**note, "id": "six", "when": "trigger.origin ==", "input": {"contactId": "a", "body": "x"}},
+        {**note, "id": "seven", "once": "{{ trigger.sender }}",
+         "input": {"contactId": "a", "body": "x"}},
     ])))
     assert "did you mean contacts.create_contact_note" in found["steps[0].action"]
     assert "not found" in found["steps[1].connection_id"]
@@ -415,6 +516,7 @@ def test_bad_flows_are_refused_with_the_problem_named(api, api_server, sandbox, 
     assert "required" in found["steps[3].input.contactId"]
     assert "nosuch" in found["steps[4].input.body"]
     assert "template error" in found["steps[5].when"]
+    assert "trigger.sender is not a field" in found["steps[6].once"]
 
     found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [note], key="smsglobal.nope")))
     assert "unknown operation" in found["trigger.key"]

@@ -9,26 +9,32 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from engine import keys
-from tests.polling_support import (deliver_all, poll, receiver, rt, seed, stats,  # noqa: F401
-                                   subscribe, verified, watch_of)
+from tests.polling_support import (deliver_all, object_id, poll, receiver, rt, seed,  # noqa: F401
+                                   stats, subscribe, verified, watch_of)
 
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def stamped(moment: datetime) -> dict[str, str]:
+    """A contact added, and last changed, at ``moment``."""
+    return {"dateAdded": iso(moment), "dateUpdated": iso(moment)}
+
+
 def delivered_ids(receiver) -> list[str]:
-    return [r["body"]["item_id"] for r in receiver.accepted()]
+    """The upstream id of each delivered item (``item_id`` also carries the updated time)."""
+    return [object_id(r["body"]["item_id"]) for r in receiver.accepted()]
 
 
 async def test_fifty_items_sharing_one_timestamp_over_pages(api, connection, sandbox, rt, receiver):
     sub = subscribe(api, connection, receiver, params={"pageLimit": 10})
     await poll(rt, sub["id"])
-    stamp = iso(datetime.now(timezone.utc))
-    first = seed(sandbox, 50, dateAdded=stamp)
+    stamp = stamped(datetime.now(timezone.utc))
+    first = seed(sandbox, 50, **stamp)
     result = await poll(rt, sub["id"])
     assert result.new == 50
-    more = seed(sandbox, 7, dateAdded=stamp)  # the same instant again, after the cursor moved
+    more = seed(sandbox, 7, **stamp)  # the same instant again, after the cursor moved
     assert (await poll(rt, sub["id"])).new == 7
     assert (await poll(rt, sub["id"])).new == 0
     await deliver_all(rt, [sub["id"]])
@@ -41,10 +47,10 @@ async def test_late_items_inside_the_overlap_window(api, connection, sandbox, rt
     sub = subscribe(api, connection, receiver, params={"pageLimit": 5})
     await poll(rt, sub["id"])
     now = datetime.now(timezone.utc)
-    fresh = seed(sandbox, 3, dateAdded=iso(now))
+    fresh = seed(sandbox, 3, **stamped(now))
     assert (await poll(rt, sub["id"])).new == 3
     # items that show up now with times before the newest one seen (GHL indexes late)
-    late = seed(sandbox, 2, dateAdded=iso(now - timedelta(minutes=20)))
+    late = seed(sandbox, 2, **stamped(now - timedelta(minutes=20)))
     assert (await poll(rt, sub["id"])).new == 2
     assert (await poll(rt, sub["id"])).new == 0
     await deliver_all(rt, [sub["id"]])
@@ -52,7 +58,7 @@ async def test_late_items_inside_the_overlap_window(api, connection, sandbox, rt
 
 
 async def test_a_poll_stops_reading_at_known_ground(api, connection, sandbox, rt, receiver):
-    seed(sandbox, 40, dateAdded=iso(datetime.now(timezone.utc) - timedelta(hours=3)))
+    seed(sandbox, 40, **stamped(datetime.now(timezone.utc) - timedelta(hours=3)))
     sub = subscribe(api, connection, receiver, params={"pageLimit": 10})
     await poll(rt, sub["id"])  # primes: reads down past the overlap window, then stops
     before = stats(sandbox, "contacts.search_contacts")
@@ -66,7 +72,7 @@ async def test_items_inserted_while_a_poll_pages(api, connection, sandbox, rt, r
     sub = subscribe(api, connection, receiver, params={"pageLimit": 10})
     await poll(rt, sub["id"])
     stamp = datetime.now(timezone.utc)
-    existing = seed(sandbox, 30, dateAdded=iso(stamp))
+    existing = seed(sandbox, 30, **stamped(stamp))
     sandbox.put("/_sandbox/config", json={"latency_ms": 300}).raise_for_status()
     inserted: list[str] = []
     base = stats(sandbox, "contacts.search_contacts")
@@ -75,7 +81,7 @@ async def test_items_inserted_while_a_poll_pages(api, connection, sandbox, rt, r
         deadline = time.time() + 10
         while stats(sandbox, "contacts.search_contacts") < base + 1 and time.time() < deadline:
             time.sleep(0.02)
-        inserted.extend(seed(sandbox, 4, dateAdded=iso(stamp + timedelta(seconds=1))))
+        inserted.extend(seed(sandbox, 4, **stamped(stamp + timedelta(seconds=1))))
 
     thread = threading.Thread(target=insert_mid_read)
     thread.start()
@@ -149,7 +155,8 @@ async def test_changed_strategy_get_user_fires_on_change_and_on_change_back(api,
     assert len({r["headers"]["webhook-id"] for r in receiver.accepted()}) == 2
 
 
-async def test_search_opportunities_new_items(api, connection, sandbox, rt, receiver):
+async def test_search_opportunities_fires_for_new_and_changed_only(api, connection, sandbox, rt,
+                                                                 receiver):
     sub = subscribe(api, connection, receiver, trigger="opportunities.search_opportunities",
                     params={"limit": 2})
     await poll(rt, sub["id"])
@@ -163,13 +170,68 @@ async def test_search_opportunities_new_items(api, connection, sandbox, rt, rece
         assert resp.status_code == 200, resp.text
         made.append(resp.json()["data"]["opportunity"]["id"])
     assert (await poll(rt, sub["id"])).new == 3
-    assert (await poll(rt, sub["id"])).new == 0
+    assert (await poll(rt, sub["id"])).new == 0  # nothing changed: nothing fires
     await deliver_all(rt, [sub["id"]])
     assert delivered_ids(receiver) == made
-    # an update is not a new opportunity for the 'new' strategy
-    api.post("/v1/actions/opportunities.update_opportunity",
-             json={"connection_id": connection["id"], "input": {"id": made[0], "status": "won"}})
+
+    await asyncio.sleep(0.01)  # a later millisecond: GHL's times are to the millisecond
+    resp = api.post("/v1/actions/opportunities.update_opportunity",
+                    json={"connection_id": connection["id"],
+                          "input": {"id": made[0], "status": "won"}})
+    assert resp.status_code == 200, resp.text
+    changed = await poll(rt, sub["id"])
+    assert changed.new == 1 and changed.items[0].startswith(made[0] + "@")
     assert (await poll(rt, sub["id"])).new == 0
+    await deliver_all(rt, [sub["id"]])
+    bodies = verified(receiver, sub["secret"])
+    assert len(bodies) == 4
+    assert bodies[-1]["data"]["object_id"] == made[0] and bodies[-1]["data"]["status"] == "won"
+    assert len({r["headers"]["webhook-id"] for r in receiver.accepted()}) == 4
+
+
+async def test_search_contacts_fires_for_new_and_changed_only(api, connection, sandbox, rt,
+                                                             receiver):
+    old = seed(sandbox, 30, **stamped(datetime.now(timezone.utc) - timedelta(hours=3)))
+    sub = subscribe(api, connection, receiver, params={"pageLimit": 10})
+    vip = subscribe(api, connection, receiver,
+                    params={"pageLimit": 10,
+                            "filters": [{"field": "tags", "operator": "eq", "value": "vip"}]})
+    await poll(rt, sub["id"])
+    await poll(rt, vip["id"])
+    assert (await poll(rt, sub["id"])).new == 0  # a poll with no change delivers nothing
+    assert (await poll(rt, vip["id"])).new == 0
+
+    made = api.post("/v1/actions/contacts.create_contact", json={
+        "connection_id": connection["id"],
+        "input": {"firstName": "Nia", "email": "nia.poll@example.com"}}).json()["data"]["contact"]
+    assert (await poll(rt, sub["id"])).new == 1  # a new contact
+    assert (await poll(rt, vip["id"])).new == 0  # not tagged
+
+    await asyncio.sleep(0.01)
+    resp = api.post("/v1/actions/contacts.update_contact", json={
+        "connection_id": connection["id"], "input": {"contactId": old[5], "city": "Dubbo"}})
+    assert resp.status_code == 200, resp.text
+    before = stats(sandbox, "contacts.search_contacts")
+    changed = await poll(rt, sub["id"])
+    assert changed.new == 1 and changed.items[0].startswith(old[5] + "@")
+    assert stats(sandbox, "contacts.search_contacts") - before == 1  # one page: known ground
+    assert (await poll(rt, sub["id"])).new == 0  # no change since: nothing
+
+    await asyncio.sleep(0.01)  # an existing contact tagged later comes to match the filter
+    resp = api.post("/v1/actions/contacts.add_tags_to_contact", json={
+        "connection_id": connection["id"], "input": {"contactId": old[7], "tags": ["vip"]}})
+    assert resp.status_code == 200, resp.text
+    assert (await poll(rt, vip["id"])).new == 1
+    assert (await poll(rt, vip["id"])).new == 0
+    assert (await poll(rt, sub["id"])).new == 1  # a change for the unfiltered watch too
+
+    await deliver_all(rt, [sub["id"], vip["id"]])
+    got = {s["id"]: [] for s in (sub, vip)}
+    for r in receiver.accepted():
+        got[r["body"]["subscription_id"]].append(r["body"]["data"])
+    assert [(d["object_id"], d.get("city")) for d in got[sub["id"]]] == [
+        (made["id"], None), (old[5], "Dubbo"), (old[7], None)]
+    assert [(d["object_id"], d["tags"]) for d in got[vip["id"]]] == [(old[7], ["vip"])]
 
 
 async def test_deleted_object_and_revoked_token_pause_the_watch(api, connection, sandbox, rt,
@@ -196,6 +258,24 @@ async def test_deleted_object_and_revoked_token_pause_the_watch(api, connection,
     assert stats(sandbox, "401") - before == 1
     shown = api.get(f"/v1/subscriptions/{listing['id']}").json()
     assert shown["status"] == "paused" and "credentials" in shown["status_reason"]
+    assert shown["status_reason"].startswith("GoHighLevel refused")
+
+
+async def test_a_watch_paused_for_refused_credentials_names_its_app(api, sandbox, rt, receiver):
+    from sandbox.smsglobal import DEFAULT_KEY
+
+    resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "typo",
+                                             "api_key": DEFAULT_KEY,
+                                             "api_secret": "wrong-secret-123"})
+    assert resp.status_code == 201, resp.text
+    sub = subscribe(api, resp.json(), receiver, trigger="smsglobal.new_incoming_sms")
+    assert (await poll(rt, sub["id"])).outcome == "paused"
+    assert (await poll(rt, sub["id"])).outcome == "skipped"  # not retried
+    shown = api.get(f"/v1/subscriptions/{sub['id']}").json()
+    reason = shown["status_reason"]
+    assert shown["status"] == "paused" and reason.startswith("SMSGlobal refused the credentials")
+    assert "403" in reason and "API key and secret" in reason  # SMSGlobal's status, what to do
+    assert "GHL" not in reason and "GoHighLevel" not in reason and "wrong-secret" not in reason
 
 
 async def test_pause_and_resume_for_a_connection(api, connection, sandbox, rt, receiver):
@@ -210,6 +290,11 @@ async def test_pause_and_resume_for_a_connection(api, connection, sandbox, rt, r
     await subscriptions.resume_watches_for_connection(rt, connection["id"])
     assert api.get(f"/v1/subscriptions/{sub['id']}").json()["status"] == "active"
     assert (await poll(rt, sub["id"])).outcome == "primed"
+    # a subscriber may also ask for a retry itself: any edit of a paused subscription
+    await subscriptions.pause_watches_for_connection(rt, connection["id"], "token revoked")
+    resp = api.patch(f"/v1/subscriptions/{sub['id']}", json={})
+    assert resp.status_code == 200 and resp.json()["status"] == "active"
+    assert (await poll(rt, sub["id"])).outcome == "polled"  # the cursor was kept
 
 
 async def test_transient_errors_wait_for_the_next_slot(api, connection, sandbox, rt, receiver):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from engine import keys
 from sandbox.ghl import DEFAULT_LOCATION
 from tests.conftest import make_key
-from tests.polling_support import (deliver_all, poll, receiver, rt, seed, stats,  # noqa: F401
-                                   subscribe, verified, watch_of)
+from tests.polling_support import (deliver_all, object_id, poll, receiver, rt, seed,  # noqa: F401
+                                   stats, subscribe, verified, watch_of)
 
 
 async def test_new_items_are_delivered_once_in_order_and_signed(api, connection, sandbox, rt,
@@ -29,8 +29,8 @@ async def test_new_items_are_delivered_once_in_order_and_signed(api, connection,
     await deliver_all(rt, [sub["id"]])
 
     bodies = verified(receiver, sub["secret"])
-    assert [b["item_id"] for b in bodies] == created  # oldest first, each once
-    assert not before & {b["item_id"] for b in bodies}
+    assert [object_id(b["item_id"]) for b in bodies] == created  # oldest first, each once
+    assert not before & {object_id(b["item_id"]) for b in bodies}
     assert all(b["subscription_id"] == sub["id"] and b["trigger"] == "contacts.search_contacts"
                for b in bodies)
     assert bodies[0]["data"]["firstName"] == "New0"
@@ -60,6 +60,10 @@ def test_crud_secret_once_and_tenant_isolation(api, connection, receiver, api_se
         assert stranger.get(f"/v1/subscriptions/{sub['id']}").status_code == 404
         assert stranger.delete(f"/v1/subscriptions/{sub['id']}").status_code == 404
         assert stranger.get(f"/v1/subscriptions/{sub['id']}/deliveries").status_code == 404
+        assert stranger.patch(f"/v1/subscriptions/{sub['id']}",
+                              json={"interval_minutes": 1}).status_code == 404
+        assert stranger.post(f"/v1/subscriptions/{sub['id']}/deliveries/msg_x/replay"
+                             ).status_code == 404
         assert stranger.get("/v1/subscriptions").json()["subscriptions"] == []
     assert api.delete(f"/v1/subscriptions/{sub['id']}").status_code == 204
     assert api.get(f"/v1/subscriptions/{sub['id']}").status_code == 404
@@ -122,7 +126,7 @@ async def test_hundred_subscriptions_one_upstream_request(api, connection, sandb
     await deliver_all(rt, [s["id"] for s in subs])
     got = receiver.accepted()
     assert sorted(r["body"]["subscription_id"] for r in got) == sorted(s["id"] for s in subs)
-    assert {r["body"]["item_id"] for r in got} == {new_id}
+    assert {object_id(r["body"]["item_id"]) for r in got} == {new_id}
     for s in subs[:5]:
         verified_for = [r for r in got if r["body"]["subscription_id"] == s["id"]]
         from standardwebhooks.webhooks import Webhook
@@ -138,6 +142,40 @@ async def test_a_late_subscriber_gets_only_what_appears_after_it_joined(api, con
     later = seed(sandbox)[0]
     await poll(rt, first["id"])
     await deliver_all(rt, [first["id"], late_sub["id"]])
-    got = [(r["body"]["subscription_id"], r["body"]["item_id"]) for r in receiver.accepted()]
+    got = [(r["body"]["subscription_id"], object_id(r["body"]["item_id"]))
+           for r in receiver.accepted()]
     assert sorted(got) == sorted([(first["id"], early), (first["id"], later),
                                   (late_sub["id"], later)])
+
+
+async def test_items_made_before_the_first_poll_but_after_subscribing_arrive(api, connection,
+                                                                            sandbox, rt, receiver):
+    """The first poll records what exists (nothing of it is sent) but does send what appeared
+    after the subscription was made."""
+    existing = {c["id"] for c in sandbox.get("/_sandbox/objects/contacts").json()["objects"]}
+    sub = subscribe(api, connection, receiver)
+    made = seed(sandbox, 2)
+    result = await poll(rt, sub["id"])
+    assert result.outcome == "primed" and result.deliveries == 2
+    await deliver_all(rt, [sub["id"]])
+    got = [object_id(b["item_id"]) for b in verified(receiver, sub["secret"])]
+    assert got == made and not existing & set(got)
+
+
+async def test_claims_are_atomic_across_concurrent_schedulers(api, connection, rt, receiver):
+    """Many schedulers claiming at the same instant: each due watch is claimed once per slot,
+    and the claim moves it to its next slot on the watch's phase."""
+    import asyncio
+
+    from engine import poller
+
+    sub = subscribe(api, connection, receiver, interval=2)
+    watch = await watch_of(rt, sub["id"])
+    claims = await asyncio.gather(*(poller.claim_due(rt) for _ in range(20)))
+    mine = [c for batch in claims for c in batch if c[0] == watch]
+    assert len(mine) == 1
+    next_run = await rt.redis.zscore(keys.WATCHES_DUE, watch)
+    phase = int(await rt.redis.hget(keys.WATCH.format(watch_id=watch), "phase_ms"))
+    interval = max(2 * rt.settings.interval_unit_seconds, rt.settings.min_interval_seconds) * 1000
+    assert (int(next_run) - phase) % int(interval) == 0
+    assert not [c for batch in [await poller.claim_due(rt)] for c in batch if c[0] == watch]

@@ -29,6 +29,17 @@ def test_phone_filters(raw, cc, e164, msisdn):
     assert templating.msisdn(raw, cc) == msisdn
 
 
+def test_times_written_differently_compare_as_times():
+    item = {"trigger": {"added": "2026-01-15T10:30:00.000Z", "ms": 1768473000500,
+                        "offset": "2026-01-15T21:30:00+11:00"}}
+    assert templating.condition("(trigger.added | timestamp) == 1768473000", item) is True
+    assert templating.condition("(trigger.ms | timestamp) > (trigger.added | timestamp)", item)
+    assert templating.condition("(trigger.offset | timestamp) == (trigger.added | timestamp)", item)
+    # a missing or unreadable time is older than anything, so a 'since' check is simply false
+    assert templating.condition("(trigger.nope | timestamp) >= 1", item) is False
+    assert templating.timestamp("not a time") == 0.0
+
+
 def test_missing_fields_fail_unless_defaulted_and_conditions_read_them_as_false():
     with pytest.raises(TemplateError):
         templating.render("{{ trigger.nope }}", CTX)

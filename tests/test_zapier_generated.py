@@ -76,3 +76,12 @@ def test_generate_writes_what_check_reads(tmp_path):
     data["creates"].pop()
     out.write_text(json.dumps(data))
     assert zapier.stale(tmp_path)
+
+
+def test_choices_keep_the_order_the_spec_gives():
+    ops = registry()
+    built = zapier.build(ops)
+    entries = {e["operation"]: e for e in built["triggers"] + built["creates"] + built["searches"]}
+    for key in ("users.create_user", "users.search_users"):
+        field = next(f for f in entries[key]["inputFields"] if f["key"] == "type")
+        assert [c["value"] for c in field["choices"]] == list(ops[key].input("type").enum)

@@ -6,6 +6,7 @@
 
 const {
   CONNECTION_FIELD,
+  CUSTOM_PREFIX,
   INTERVAL_FIELD,
   at,
   call,
@@ -110,19 +111,25 @@ const asObject = (value, whole) => {
   return { result: value === undefined ? null : value };
 };
 
-const create = (entry) => ({
+const create = (entry, catalog) => ({
   key: entry.key,
   noun: entry.noun,
   display: entry.display,
   operation: {
-    inputFields: entry.inputFields,
+    inputFields: entry.customFields
+      ? [
+          ...entry.inputFields,
+          customFieldInputs(entry.customFields, catalog.dropdowns[entry.customFields.dropdown]),
+        ]
+      : entry.inputFields,
     perform: async (z, bundle) => {
       const { data } = await runAction(z, bundle, entry);
       const result = data ? data.data : null;
       const out = asObject(at(result, entry.outputPath), result);
       const empty = Object.keys(out).length === 0 || (Object.keys(out).length === 1 && out.result === null);
       // an empty answer (a DELETE's 204) still tells the Zap the step worked
-      return empty ? { success: true, upstream_status: data.meta && data.meta.upstream_status } : out;
+      const meta = (data && data.meta) || {};
+      return empty ? { success: true, upstream_status: meta.upstream_status } : out;
     },
     sample: entry.sample,
   },
@@ -160,6 +167,29 @@ const labelOf = (item, fields) => {
   return undefined;
 };
 
+// The items behind a dropdown: its trigger read with the chosen connection.
+const dropdownItems = async (z, bundle, drop, extraParams = {}) => {
+  const params = { ...(drop.params || {}), ...extraParams };
+  if (drop.fromConnection && Object.keys(drop.fromConnection).length) {
+    const id = enc(bundle.inputData[CONNECTION_FIELD]);
+    const { data: conn } = await call(z, bundle, 'GET', `/v1/connections/${id}`);
+    for (const [param, field] of Object.entries(drop.fromConnection)) {
+      if (conn && conn[field]) params[param] = conn[field];
+    }
+  }
+  let items = await readItems(z, bundle, drop.trigger, params, DROPDOWN_LIMIT);
+  if (drop.each) {
+    const parent = drop.parent ? bundle.inputData[drop.parent] : undefined;
+    items = items
+      .filter((it) => !parent || it.object_id === parent || it.id === parent)
+      .flatMap((it) => at(it, drop.each) || []);
+  }
+  return items.filter((it) => it && typeof it === 'object');
+};
+
+// a trigger that fires on updates keeps the object's own id in object_id
+const valueOf = (item, drop) => (drop.value === 'id' ? (item.object_id ?? item.id) : at(item, drop.value));
+
 // A hidden trigger listing {id, name} choices from a catalog trigger's items.
 const dropdown = (drop) => ({
   key: drop.key,
@@ -168,27 +198,10 @@ const dropdown = (drop) => ({
   operation: {
     perform: async (z, bundle) => {
       if (!bundle.inputData || !bundle.inputData[CONNECTION_FIELD]) return [];
-      const params = { ...(drop.params || {}) };
-      if (drop.fromConnection && Object.keys(drop.fromConnection).length) {
-        const id = enc(bundle.inputData[CONNECTION_FIELD]);
-        const { data: conn } = await call(z, bundle, 'GET', `/v1/connections/${id}`);
-        for (const [param, field] of Object.entries(drop.fromConnection)) {
-          if (conn && conn[field]) params[param] = conn[field];
-        }
-      }
-      let items = await readItems(z, bundle, drop.trigger, params, DROPDOWN_LIMIT);
-      if (drop.each) {
-        const parent = drop.parent ? bundle.inputData[drop.parent] : undefined;
-        items = items
-          .filter((it) => !parent || it.object_id === parent || it.id === parent)
-          .flatMap((it) => at(it, drop.each) || []);
-      }
       const seen = new Set();
       const choices = [];
-      for (const it of items) {
-        if (!it || typeof it !== 'object') continue;
-        // a trigger that fires on updates keeps the object's own id in object_id
-        const value = drop.value === 'id' ? (it.object_id ?? it.id) : at(it, drop.value);
+      for (const it of await dropdownItems(z, bundle, drop)) {
+        const value = valueOf(it, drop);
         if (value === undefined || value === null || seen.has(String(value))) continue;
         seen.add(String(value));
         choices.push({ id: String(value), name: labelOf(it, drop.label) || String(value) });
@@ -198,6 +211,28 @@ const dropdown = (drop) => ({
     sample: { id: 'abc123', name: `Example ${drop.noun}` },
   },
 });
+
+// One input field per custom field of the connection's location (contacts, opportunities).
+const CUSTOM_TYPES = { NUMERICAL: 'number', MONETORY: 'number', MONETARY: 'number', LARGE_TEXT: 'text' };
+const customFieldInputs = (config, drop) => async (z, bundle) => {
+  if (!drop || !bundle.inputData || !bundle.inputData[CONNECTION_FIELD]) return [];
+  const items = await dropdownItems(z, bundle, drop, { model: config.model });
+  return items
+    .filter((cf) => !cf.model || cf.model === config.model)
+    .map((cf) => {
+      const options = (cf.picklistOptions || []).map(String).filter(Boolean);
+      const field = {
+        key: `${CUSTOM_PREFIX}${valueOf(cf, drop)}`,
+        label: labelOf(cf, drop.label) || String(valueOf(cf, drop)),
+        required: false,
+        type: CUSTOM_TYPES[cf.dataType] || 'string',
+        helpText: `Custom field ${cf.fieldKey || ''} (${cf.dataType || 'TEXT'}).`.replace('  ', ' '),
+      };
+      if (options.length) field.choices = options;
+      if (['CHECKBOX', 'MULTIPLE_OPTIONS'].includes(cf.dataType)) field.list = true;
+      return field;
+    });
+};
 
 // A hidden trigger listing the engine connections of one app (the connection picker).
 const connections = (app, conn) => ({
@@ -232,7 +267,7 @@ const build = (catalog) => {
   ];
   return {
     triggers: keyed(triggers),
-    creates: keyed(catalog.creates.map(create)),
+    creates: keyed(catalog.creates.map((entry) => create(entry, catalog))),
     searches: keyed(catalog.searches.map(search)),
     searchOrCreates: keyed(catalog.searchOrCreates || []),
   };

@@ -9,6 +9,7 @@ const crypto = require('crypto');
 const CONNECTION_FIELD = 'connection_id';
 const INTERVAL_FIELD = 'poll_interval_minutes';
 const EXTRA_FIELD = 'extra_fields';
+const CUSTOM_PREFIX = 'cf__'; // one input field per custom field: cf__<custom field id>
 
 const baseUrl = (bundle) => {
   const raw = String((bundle.authData && bundle.authData.base_url) || '').trim();
@@ -132,6 +133,7 @@ const inputOf = (entry, inputData) => {
   const out = {};
   for (const [name, value] of Object.entries(inputData || {})) {
     if ([CONNECTION_FIELD, INTERVAL_FIELD, EXTRA_FIELD].includes(name)) continue;
+    if (name.startsWith(CUSTOM_PREFIX)) continue;
     if (isEmpty(value)) continue;
     const kind = entry.coerce[name];
     const list = (entry.inputFields.find((f) => f.key === name) || {}).list;
@@ -148,6 +150,18 @@ const inputOf = (entry, inputData) => {
   if (extra && typeof extra === 'object') {
     for (const [name, value] of Object.entries(extra)) {
       if (name && !(name in out) && !isEmpty(value)) out[name] = value;
+    }
+  }
+  if (entry.customFields) {
+    // cf__<id> fields become {id, field_value} entries of the operation's customFields input
+    const given = Object.entries(inputData || {})
+      .filter(([name, value]) => name.startsWith(CUSTOM_PREFIX) && !isEmpty(value))
+      .map(([name, value]) => ({ id: name.slice(CUSTOM_PREFIX.length), field_value: value }));
+    if (given.length) {
+      const key = entry.customFields.input;
+      const ids = new Set(given.map((g) => g.id));
+      const listed = Array.isArray(out[key]) ? out[key].filter((c) => !ids.has(c && c.id)) : [];
+      out[key] = [...listed, ...given];
     }
   }
   return out;
@@ -206,15 +220,13 @@ const verifySignature = (secret, headers, body) => {
 
 module.exports = {
   CONNECTION_FIELD,
+  CUSTOM_PREFIX,
   INTERVAL_FIELD,
   EXTRA_FIELD,
   addApiKey,
   at,
-  baseUrl,
   call,
-  coerce,
   connectionOf,
-  header,
   inputOf,
   verifySignature,
 };

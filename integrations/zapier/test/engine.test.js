@@ -128,6 +128,23 @@ test('creates and searches run end to end', { skip: skipLive }, async () => {
   assert.equal(contact.email, email);
   assert.equal(contact.source, 'zapier test'); // "Other Fields" reach the body
 
+  // custom fields of the location appear as fields of their own, and reach customFields
+  const fields = await run(App.creates.contacts__create_contact.operation.inputFields, {
+    connection_id: env.ghl,
+  });
+  const custom = fields.filter((f) => f.key.startsWith('cf__'));
+  assert.ok(custom.length > 0, 'the location has custom fields');
+  assert.ok(custom.every((f) => f.label && f.label !== f.key));
+  const [cf] = custom;
+  const withCustom = await create('contacts__create_contact', {
+    email: `custom-${unique()}@example.com`,
+    [cf.key]: 'teal',
+  });
+  assert.deepEqual(
+    withCustom.customFields.filter((c) => c.id === cf.key.slice(4)).map((c) => c.field_value ?? c.value),
+    ['teal'],
+  );
+
   const found = await search('contacts__find_contact', { email });
   assert.deepEqual(
     found.map((c) => c.id),

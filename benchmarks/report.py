@@ -1,0 +1,108 @@
+"""Print the results in benchmarks/results/ as the Markdown table of docs/performance.md.
+
+    python -m benchmarks.report
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.harness import RESULTS
+
+ROWS = [
+    # (result file, label, target text, measured key(s), unit, spread key)
+    ("coalescing", "1. Coalescing: upstream calls / interval, 1,000 subs on 10 watches",
+     "10", "coalesced_upstream_per_interval", "", "coalesced.upstream_per_interval"),
+    ("coalescing", "1. … the same load polled once per subscription", "(comparison)",
+     "per_subscription_upstream_per_interval", "", "per_subscription.upstream_per_interval"),
+    ("coalescing", "1. Worker CPU / interval, coalesced", "(comparison)",
+     "coalesced_worker_cpu_s_per_interval", " s", "coalesced.worker_cpu_s_per_interval"),
+    ("coalescing", "1. Worker CPU / interval, once per subscription", "(comparison)",
+     "per_subscription_worker_cpu_s_per_interval", " s", "per_subscription.worker_cpu_s_per_interval"),
+    ("scheduler", "2. Schedule lag p99, 10,000 watches at 60 s, one worker", "≤ 2 s",
+     "lag_p99_s", " s", "lag_p99_s"),
+    ("scheduler", "2. Worker CPU per poll", "≤ 1 ms", "worker_cpu_ms_per_poll", " ms",
+     "worker_cpu_ms_per_poll"),
+    ("scheduler", "2. Sandbox CPU per poll (apart)", "—", "sandbox_cpu_ms_per_poll", " ms", None),
+    ("scheduler", "2. Redis CPU per poll (apart)", "—", "redis_cpu_ms_per_poll", " ms", None),
+    ("actions", "3. Action added latency p50", "≤ 2 ms", "added_p50_ms", " ms", "added_p50_ms"),
+    ("actions", "3. Action added latency p99", "≤ 8 ms", "added_p99_ms", " ms", "added_p99_ms"),
+    ("actions", "3. Throughput, direct to the sandbox", "(report)", "direct_rps", " req/s", "direct_rps"),
+    ("actions", "3. Throughput, through the engine", "(report)", "engine_rps", " req/s", "engine_rps"),
+    ("delivery", "4. Signed deliveries per second, one worker", "≥ 1,000/s",
+     "deliveries_per_second_per_worker", "/s", "deliveries_per_second_per_worker"),
+    ("delivery", "4. Poll → delivery latency p99", "≤ 1 s", "latency_p99_s", " s", "latency_p99_s"),
+    ("rate_budget", "5. 429s from the sandbox at 3× demand, two processes", "0", "sandbox_429", "", None),
+    ("rate_budget", "5. Budget used", "≥ 90 %", "budget_used", "", "budget_used"),
+    ("memory", "6. Redis bytes per watch (with its subscription)", "≤ 16 KB",
+     "redis_bytes_per_watch_with_one_subscription", " B", None),
+    ("memory", "6. Redis bytes per further subscription", "(report)",
+     "redis_bytes_per_extra_subscription", " B", None),
+    ("memory", "6. Worker RSS at 10,000 watches", "(report)", "worker_rss_mb_at_10000_watches", " MB", None),
+    ("memory", "6. First poll, 100,000 contacts: pages read", "1", "first_poll_pages", "", None),
+    ("memory", "6. First poll, 100,000 contacts: duration", "≤ 2 s", "first_poll_s", " s", None),
+]
+
+
+RULES = {
+    ("coalescing", "coalesced_upstream_per_interval"): lambda v: v <= 10,
+    ("scheduler", "lag_p99_s"): lambda v: v <= 2.0,
+    ("scheduler", "worker_cpu_ms_per_poll"): lambda v: v <= 1.0,
+    ("actions", "added_p50_ms"): lambda v: v <= 2.0,
+    ("actions", "added_p99_ms"): lambda v: v <= 8.0,
+    ("delivery", "deliveries_per_second_per_worker"): lambda v: v >= 1000,
+    ("delivery", "latency_p99_s"): lambda v: v <= 1.0,
+    ("rate_budget", "sandbox_429"): lambda v: v == 0,
+    ("rate_budget", "budget_used"): lambda v: v >= 0.90,
+    ("memory", "redis_bytes_per_watch_with_one_subscription"): lambda v: v <= 16 * 1024,
+    ("memory", "first_poll_pages"): lambda v: v <= 1,
+    ("memory", "first_poll_s"): lambda v: v <= 2.0,
+}
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if v == int(v) and abs(v) >= 100:
+            return f"{int(v):,}"
+        return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def main() -> None:
+    loaded = {}
+    for name in {r[0] for r in ROWS}:
+        p = RESULTS / f"{name}.json"
+        if p.exists():
+            loaded[name] = json.loads(p.read_text())
+    print("| Benchmark | Target | Measured (median) | Spread across repeats (min – max) | Met |")
+    print("|---|---|---|---|---|")
+    for name, label, target, key, unit, spread_key in ROWS:
+        r = loaded.get(name)
+        if r is None:
+            print(f"| {label} | {target} | not run | | |")
+            continue
+        v = r["measured"].get(key)
+        if key == "budget_used" and v is not None:
+            shown = f"{v:.1%}"
+        else:
+            shown = _fmt(v) + unit
+        sp = (r.get("spread") or {}).get(spread_key) if spread_key else None
+        rng = f"{_fmt(sp['min'])} – {_fmt(sp['max'])}" if sp and sp.get("min") is not None else ""
+        if key == "budget_used" and sp:
+            rng = f"{sp['min']:.1%} – {sp['max']:.1%}"
+        rule = RULES.get((name, key))
+        met = "" if rule is None or v is None else ("yes" if rule(v) else "no")
+        print(f"| {label} | {target} | {shown} | {rng} | {met} |")
+    m = next(iter(loaded.values()), {}).get("machine") if loaded else None
+    if m:
+        print(f"\nMachine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB, "
+              f"Python {m['python']}, {m['platform']}.")
+        print("Recorded: " + ", ".join(f"{n} {loaded[n]['recorded_at']}" for n in sorted(loaded)))
+
+
+if __name__ == "__main__":
+    main()
