@@ -10,8 +10,9 @@ worker process), so machine noise falls on both:
   without shared watches poll.
 
 Every subscription polls each minute (the shortest interval). After every watch's first
-(priming) poll, one full interval is measured: upstream requests the sandbox served, and the
-worker's CPU seconds (the sandbox's and Redis's CPU are reported apart).
+(priming) poll, one full interval is measured: upstream requests the sandbox received in
+exactly one interval (from its request log), and the worker's CPU seconds (the sandbox's and
+Redis's CPU are reported apart).
 
 Target: the coalesced side costs 10 upstream calls per interval.
 """
@@ -22,6 +23,8 @@ import argparse
 import asyncio
 import json
 import time
+
+import httpx
 
 from benchmarks.harness import Stack, command, log, spread, write_result
 from benchmarks.polling import locations, runtime_for, subscribe_many, wait_primed, watch_ids
@@ -60,6 +63,13 @@ def _side(coalesced: bool) -> Stack:
     return s
 
 
+def _in_interval(s: Stack, t0: float, interval_s: float) -> int:
+    """Upstream requests for the trigger whose arrival lies in exactly one interval [t0, t0+I),
+    from the sandbox's request log (wall clock, same machine)."""
+    reqs = httpx.get(s.sandbox.url + "/_sandbox/requests", timeout=30).json()["requests"]
+    return sum(1 for r in reqs if r["route"] == TRIGGER and t0 <= r["t"] < t0 + interval_s)
+
+
 def _reading(s: Stack) -> dict:
     st = s.sandbox_stats()
     return {"t": time.monotonic(), "upstream": st["requests"].get(TRIGGER, 0), "r429": st["rate_limited"],
@@ -79,14 +89,19 @@ def run(repeats: int = 2, n_loc: int = 10, per_loc: int = 100, interval_s: float
             log(f"coalescing repeat {rep + 1}/{repeats}: set up {preps}")
             time.sleep(2.0)  # let any poll in flight finish
             before = {n: _reading(s) for n, s in sides.items()}
+            t0 = time.time()
             time.sleep(interval_s)
             after = {n: _reading(s) for n, s in sides.items()}
+            time.sleep(1.0)  # requests near the interval's end land in the log
+            exact = {n: _in_interval(s, t0, interval_s) for n, s in sides.items()}
             rec = {}
             for n in sides:
                 b, a = before[n], after[n]
                 scale = interval_s / (a["t"] - b["t"])
                 rec[n] = {**preps[n],
-                          "upstream_per_interval": round((a["upstream"] - b["upstream"]) * scale, 1),
+                          "upstream_per_interval": exact[n],
+                          "upstream_in_measured_window_scaled": round(
+                              (a["upstream"] - b["upstream"]) * scale, 1),
                           "sandbox_429": a["r429"] - b["r429"],
                           "worker_cpu_s_per_interval": round((a["worker_cpu"] - b["worker_cpu"]) * scale, 3),
                           "sandbox_cpu_s_per_interval": round((a["sandbox_cpu"] - b["sandbox_cpu"]) * scale, 3),

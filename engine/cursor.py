@@ -99,9 +99,11 @@ def item_time(op: Operation, item: dict[str, Any]) -> float | None:
 
 
 async def load(redis: Redis, watch_id: str) -> State:
-    data = await redis.hgetall(keys.CURSOR.format(watch_id=watch_id))
+    async with redis.pipeline(transaction=False) as pipe:  # one round trip
+        pipe.hgetall(keys.CURSOR.format(watch_id=watch_id))
+        pipe.zrange(keys.CURSOR_SEEN.format(watch_id=watch_id), 0, -1, withscores=True)
+        data, seen = await pipe.execute()
     d = {k.decode(): v.decode() for k, v in data.items()}
-    seen = await redis.zrange(keys.CURSOR_SEEN.format(watch_id=watch_id), 0, -1, withscores=True)
     return State(version=int(d.get("version") or 0), primed=d.get("primed") == "1",
                  hwm=float(d["hwm"]) if d.get("hwm") else None, last=d.get("last") or None,
                  floor=float(d["floor"]) if d.get("floor") else None,

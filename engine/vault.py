@@ -29,13 +29,23 @@ class Vault:
         except ValueError:
             raise VaultError("ENGINE_SECRET_KEYS holds a value that is not a Fernet key "
                              "(32 url-safe base64-encoded bytes)") from None
+        # sealed token -> its plaintext JSON: a token always opens to the same bytes under this
+        # vault's keys, and every action and poll opens its connection's token again
+        self._opened: dict[str, bytes] = {}
 
     def seal(self, data: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(data).encode()).decode()
 
     def open(self, token: str) -> dict[str, Any]:
+        plain = self._opened.get(token)
+        if plain is not None:
+            return json.loads(plain)  # a new dict each time: callers may change theirs
         try:
-            return json.loads(self._fernet.decrypt(token.encode()))
+            plain = self._fernet.decrypt(token.encode())
+            if len(self._opened) >= 10_000:
+                self._opened.clear()
+            self._opened[token] = plain
+            return json.loads(plain)
         except InvalidToken:
             raise VaultError("stored credentials cannot be decrypted with the configured "
                              "ENGINE_SECRET_KEYS (was a key removed too early?)") from None

@@ -198,7 +198,9 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
     async def _seed(collection: str, request: Request) -> dict:
         body = await _json(request) or {}
         made = handlers.seed_many(state.store, collection, int(body.get("count", 1)),
-                                  body.get("location_id", DEFAULT_LOCATION), body.get("fields") or {})
+                                  body.get("location_id", DEFAULT_LOCATION), body.get("fields") or {},
+                                  float(body.get("spread_seconds") or 0),
+                                  float(body.get("ending_seconds_ago") or 0))
         return {"created": len(made), "ids": [o.get("id") for o in made[:100]]}
 
     @app.get("/_sandbox/objects/{collection:path}")

@@ -13,6 +13,7 @@ Generic shapes (``collection`` from :func:`sandbox.store.collection_of`):
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from fastapi.responses import JSONResponse, Response
@@ -223,16 +224,27 @@ SEEDERS: dict[str, Callable[[Store, int, str, dict], dict[str, Any]]] = {
 
 
 def seed_many(store: Store, collection: str, count: int, location_id: str,
-              fields: dict[str, Any]) -> list[dict[str, Any]]:
+              fields: dict[str, Any], spread_seconds: float = 0,
+              ending_seconds_ago: float = 0) -> list[dict[str, Any]]:
+    """``count`` objects; with ``spread_seconds`` their times are spread evenly over that many
+    seconds, ending ``ending_seconds_ago`` before now (the last made is the newest), as in an
+    account that grew over time."""
     maker = SEEDERS.get(collection)
     made = []
+    now = datetime.now(timezone.utc) - timedelta(seconds=ending_seconds_ago)
     for i in range(count):
         if maker is not None:
-            made.append(maker(store, i, location_id, fields))
+            obj = maker(store, i, location_id, fields)
         else:
-            obj = {"id": new_id(), "locationId": location_id, "dateAdded": now_iso(),
-                   "dateUpdated": now_iso(), **fields}
-            made.append(store.put(collection, obj))
+            obj = store.put(collection, {"id": new_id(), "locationId": location_id,
+                                         "dateAdded": now_iso(), "dateUpdated": now_iso(), **fields})
+        if spread_seconds:
+            moment = now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
+            stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            for name in ("dateAdded", "dateUpdated", "createdAt", "updatedAt"):
+                if name in obj:
+                    obj[name] = stamp
+        made.append(obj)
     return made
 
 

@@ -85,3 +85,13 @@ def test_choices_keep_the_order_the_spec_gives():
     for key in ("users.create_user", "users.search_users"):
         field = next(f for f in entries[key]["inputFields"] if f["key"] == "type")
         assert [c["value"] for c in field["choices"]] == list(ops[key].input("type").enum)
+
+
+def test_the_command_writes_into_an_app_directory(tmp_path):
+    cmd = [sys.executable, "-m", "engine.cli", "zapier", "generate", "--app-dir", str(tmp_path)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    written = json.loads((tmp_path / zapier.OUTPUT).read_text())
+    assert {e["operation"] for e in written["creates"]} >= {"contacts.create_contact"}
+    check = subprocess.run(cmd + ["--check"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and "up to date" in check.stdout
