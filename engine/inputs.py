@@ -6,9 +6,11 @@ Unknown fields pass through to the body of operations that have one; elsewhere t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema,
+                      create_model)
+from pydantic_core import PydanticCustomError
 
 from engine.errors import InputInvalid
 from engine.spec import Input, Operation
@@ -22,9 +24,29 @@ _SCALARS: dict[str, Any] = {
 }
 
 
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def _one_of(field: Input) -> Any:
+    """A scalar restricted to the spec's choices, listed in the spec's order. (A ``Literal``
+    would do, but pydantic shares the schema of equal Literals, whatever their order.)"""
+    choices = tuple(field.enum or ())
+    base = _SCALARS.get(field.type, str) if field.type in ("string", "integer", "number", "boolean") \
+        else type(choices[0])
+
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise PydanticCustomError("literal_error", "must be one of {choices}",
+                                      {"choices": ", ".join(map(str, choices))})
+        return value
+
+    schema = {"type": _JSON_TYPES.get(base, "string"), "enum": list(choices)}
+    return Annotated[base, AfterValidator(check), WithJsonSchema(schema)]
+
+
 def _annotation(field: Input) -> Any:
     if field.enum:
-        return Literal[tuple(field.enum)]  # type: ignore[return-value]
+        return _one_of(field)
     if field.type == "array":
         return list[_SCALARS.get(field.items or "string", Any)]
     return _SCALARS[field.type]

@@ -13,7 +13,8 @@ LIST_CUSTOM_FIELDS = Operation(
     upstream=Upstream(method="GET", path="/locations/{locationId}/customFields",
                       version="2021-07-28", scopes=("locations/customFields.readonly",)),
     inputs=(path("locationId", "The sub-account (location) id, shown in GHL under Settings > "
-                 "Business Profile.", example="ve9EPM428h8vShlRW1KT"),
+                 "Business Profile. Left empty, the connection's location is used.",
+                 fill="location_id", example="ve9EPM428h8vShlRW1KT"),
             query("model", "Which fields: contact, opportunity or all (GHL's default is "
                   "contact).", enum=("contact", "opportunity", "all"), example="all")),
     trigger=Trigger(items=Items(path="customFields"), dedupe=Dedupe(strategy="new")),
