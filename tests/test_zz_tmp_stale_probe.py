@@ -1,3 +1,0 @@
-from engine import zapier
-def test_probe():
-    assert not zapier.stale()
