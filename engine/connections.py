@@ -114,7 +114,11 @@ async def get(redis: Redis, tenant: str, conn_id: str, vault: Vault | None = Non
 
 async def load(redis: Redis, conn_id: str, vault: Vault) -> Connection | None:
     """A connection by id alone, for workers acting on behalf of its tenant."""
-    raw = await redis.hgetall(keys.CONNECTION.format(conn_id=conn_id))
+    return from_raw(conn_id, await redis.hgetall(keys.CONNECTION.format(conn_id=conn_id)), vault)
+
+
+def from_raw(conn_id: str, raw: dict[bytes, bytes], vault: Vault) -> Connection | None:
+    """A connection from its hash as read (None when the hash is gone)."""
     return _decode(conn_id, raw, vault) if raw else None
 
 

@@ -98,16 +98,25 @@ def item_time(op: Operation, item: dict[str, Any]) -> float | None:
     return _items.timestamp(op, item)
 
 
-async def load(redis: Redis, watch_id: str) -> State:
-    async with redis.pipeline(transaction=False) as pipe:  # one round trip
-        pipe.hgetall(keys.CURSOR.format(watch_id=watch_id))
-        pipe.zrange(keys.CURSOR_SEEN.format(watch_id=watch_id), 0, -1, withscores=True)
-        data, seen = await pipe.execute()
+def queue_reads(pipe, watch_id: str) -> None:
+    """Queue the cursor's two reads on ``pipe``; :func:`parse` turns their replies into a State."""
+    pipe.hgetall(keys.CURSOR.format(watch_id=watch_id))
+    pipe.zrange(keys.CURSOR_SEEN.format(watch_id=watch_id), 0, -1, withscores=True)
+
+
+def parse(data: dict, seen: list) -> State:
     d = {k.decode(): v.decode() for k, v in data.items()}
     return State(version=int(d.get("version") or 0), primed=d.get("primed") == "1",
                  hwm=float(d["hwm"]) if d.get("hwm") else None, last=d.get("last") or None,
                  floor=float(d["floor"]) if d.get("floor") else None,
                  seen={k.decode(): float(s) for k, s in seen})
+
+
+async def load(redis: Redis, watch_id: str) -> State:
+    async with redis.pipeline(transaction=False) as pipe:  # one round trip
+        queue_reads(pipe, watch_id)
+        data, seen = await pipe.execute()
+    return parse(data, seen)
 
 
 def stopper(op: Operation, state: State) -> Stop | None:
@@ -218,9 +227,11 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | 
 
 
 # The commit: outbox entries and the cursor advance in one atomic script. A stale version
-# (another poll of the same watch committed first) writes nothing and returns -1.
+# (another poll of the same watch committed first) writes nothing and returns -1. Given ``lock``
+# and ``token``, it first releases the poll's lock if it still holds it (one round trip fewer).
 COMMIT = """
 local a = cjson.decode(ARGV[1])
+if a.lock and redis.call('GET', a.lock) == a.token then redis.call('DEL', a.lock) end
 local v = tonumber(redis.call('HGET', a.cursor, 'version') or '0')
 if v ~= a.version then return -1 end
 local n = 0

@@ -111,18 +111,42 @@ async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
     r = rt.redis
     lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
     token = secrets.token_hex(8)
-    # the lock and the watch's records in one round trip (the reads run after the SET)
-    async with r.pipeline(transaction=False) as pipe:
-        pipe.set(lock_key, token, nx=True, px=int(rt.settings.poll_lease_seconds * 1000))
-        pipe.hgetall(keys.WATCH.format(watch_id=watch_id))
-        pipe.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1)
-        locked, watch_raw, sub_raw = await pipe.execute()
-    if not locked:
+    # the lock, then (under it) the watch's records, its cursor and its connection: one round trip
+    got = await _script(r, START)(
+        keys=[lock_key, keys.WATCH.format(watch_id=watch_id),
+              keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id),
+              keys.CURSOR.format(watch_id=watch_id), keys.CURSOR_SEEN.format(watch_id=watch_id)],
+        args=[token, int(rt.settings.poll_lease_seconds * 1000), keys.CONNECTION.format(conn_id="")])
+    if not got[0]:
         return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
+    _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
+    lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has
     try:
-        return await _poll(rt, watch_id, (watch_raw, sub_raw))
+        return await _poll(rt, watch_id, (_pairs(watch_raw), sub_raw,
+                                          cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
+                                          _pairs(conn_raw)), lock=lock)
     finally:
-        await _script(r, UNLOCK)(keys=[lock_key], args=[token])
+        if not lock.get("released"):
+            await _script(r, UNLOCK)(keys=[lock_key], args=[token])
+
+
+# KEYS: lock, watch, watch's subscriptions, cursor, cursor's seen set; ARGV: token, lease (ms),
+# the connection key's prefix (the connection's id is read from the watch)
+START = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[2])) then return {0} end
+local watch = redis.call('HGETALL', KEYS[2])
+local conn = {}
+for i = 1, #watch, 2 do
+  if watch[i] == 'connection_id' then conn = redis.call('HGETALL', ARGV[3] .. watch[i + 1]) end
+end
+return {1, watch, redis.call('ZRANGE', KEYS[3], 0, -1), redis.call('HGETALL', KEYS[4]),
+        redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'), conn}
+"""
+
+
+def _pairs(flat: list) -> dict:
+    """A flat [field, value, …] reply (HGETALL, ZRANGE … WITHSCORES from Lua) as a dict."""
+    return dict(zip(flat[0::2], flat[1::2]))
 
 
 UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
@@ -138,11 +162,13 @@ def _script(r, text: str):
     return script
 
 
-async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollResult:
+async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
+                lock: dict | None = None) -> PollResult:
     r = rt.redis
     if pre is None:
         pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
-               await r.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1))
+               await r.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1),
+               await cursor.load(r, watch_id), None)
     watch = subs._d(pre[0])
     if not watch:
         await r.zrem(keys.WATCHES_DUE, watch_id)
@@ -155,7 +181,10 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollRes
         await subs.pause_watch(rt, watch_id, f"trigger {watch['trigger']!r} is no longer in the "
                                              "catalog; delete this subscription")
         return PollResult(watch_id, "paused")
-    conn = await connections.load(r, watch["connection_id"], rt.vault)
+    if pre[3] is not None and watch.get("connection_id"):  # read with the watch
+        conn = connections.from_raw(watch["connection_id"], pre[3], rt.vault)
+    else:
+        conn = await connections.load(r, watch["connection_id"], rt.vault)
     if conn is None:
         await subs.pause_watch(rt, watch_id, f"connection {watch['connection_id']} was deleted; "
                                              "subscribe again with a working connection")
@@ -166,7 +195,7 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollRes
         await subs.pause_watch(rt, watch_id, f"the trigger's params are no longer valid: {exc.message}")
         return PollResult(watch_id, "paused")
 
-    state = await cursor.load(r, watch_id)
+    state = pre[2]
     started = time.time()
     try:
         read = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
@@ -243,7 +272,11 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None) -> PollRes
         "add": [[repr(score), key] for key, score in advance.add.items()],
         "deliveries": deliveries,
     }
+    if lock is not None:  # released by the commit, in the same atomic step
+        args["lock"], args["token"] = lock["lock"], lock["token"]
     written = await _script(r, cursor.COMMIT)(args=[json.dumps(args)])
+    if lock is not None:
+        lock["released"] = True
     if written == -1:
         return PollResult(watch_id, "conflict", requests=read.requests,
                           detail="another poll of this watch committed first")

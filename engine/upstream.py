@@ -24,6 +24,7 @@ from engine.apps import APPS
 from engine.call import Call
 from engine.budget import Budget, Priority
 from engine.connections import Connection
+from engine.httppool import use_lean_pool
 from engine.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from engine.settings import Settings
 
@@ -93,6 +94,7 @@ class Upstream:
             follow_redirects=False,
             transport=transport,
         )
+        use_lean_pool(self.http)  # same pool decisions, linear bookkeeping per request
         self._pending: set[asyncio.Future] = set()  # budget corrections still being written
         self.tokens = None  # engine.oauth.TokenManager: refreshes OAuth tokens (set by the runtime)
 
