@@ -151,7 +151,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/reset")
     async def _reset(request: Request) -> dict:
-        body = await _json(request) or {}
+        body = await handlers.read_json(request) or {}
         reset(bool(body.get("seed", True)))
         oauth.reset()
         return {"ok": True}
@@ -167,7 +167,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/faults")
     async def _faults(request: Request) -> dict:
-        body = await _json(request) or {}
+        body = await handlers.read_json(request) or {}
         state.faults.append(Fault(status=int(body["status"]), remaining=int(body.get("count", 1)),
                                   path_prefix=body.get("path_prefix", ""),
                                   retry_after=body.get("retry_after")))
@@ -175,7 +175,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.put("/_sandbox/config")
     async def _config(request: Request) -> dict:
-        body = await _json(request) or {}
+        body = await handlers.read_json(request) or {}
         for name in ("rate_limit", "window_ms", "daily_limit", "latency_ms"):
             if name in body:
                 setattr(state, name, body[name])
@@ -184,7 +184,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/tokens")
     async def _tokens(request: Request) -> dict:
-        body = await _json(request) or {}
+        body = await handlers.read_json(request) or {}
         token = body.get("token") or "pit-" + new_id()
         state.tokens[token] = {"location_id": body.get("location_id", DEFAULT_LOCATION),
                                "company_id": body.get("company_id", DEFAULT_COMPANY)}
@@ -196,7 +196,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/seed/{collection:path}")
     async def _seed(collection: str, request: Request) -> dict:
-        body = await _json(request) or {}
+        body = await handlers.read_json(request) or {}
         made = handlers.seed_many(state.store, collection, int(body.get("count", 1)),
                                   body.get("location_id", DEFAULT_LOCATION), body.get("fields") or {},
                                   float(body.get("spread_seconds") or 0),
@@ -234,7 +234,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             resp.headers.update(headers)
             return resp
         route, values = _match(routes, request.method, path)
-        body = await _json(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
+        body = await handlers.read_json(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
         state.requests.append({"t": time.time(), "method": request.method, "path": path,
                                "query": dict(request.query_params), "body": body,
                                "route": route.key if route else None})
@@ -267,17 +267,6 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     return app
 
-
-async def _json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return None
-    try:
-        import json
-
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 def _query(request: Request) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Generic shapes (``collection`` from :func:`sandbox.store.collection_of`):
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -47,6 +48,17 @@ def ok(data: Any, status: int = 200) -> JSONResponse:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+async def read_json(request) -> Any:
+    """A request's JSON body, or None when it is empty or not JSON."""
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def wrap_path(ctx) -> str:

@@ -432,7 +432,7 @@ def install(app: FastAPI) -> None:
         path = "/v2/" + rest
         body = None
         if request.method in ("POST", "PUT", "PATCH"):
-            body = await _body(request)
+            body = await handlers.read_json(request)
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000)
         key = None
@@ -461,7 +461,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/incoming")
     async def incoming(request: Request) -> dict:
-        body = await _body(request) or {}
+        body = await handlers.read_json(request) or {}
         with state.store.lock:
             return _public(sg.receive(str(body["origin"]), str(body.get("destination") or ""),
                                       str(body.get("message") or "")))
@@ -473,7 +473,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/messages/{msg_id}/status")
     async def set_status(msg_id: str, request: Request) -> dict:
-        body = await _body(request) or {}
+        body = await handlers.read_json(request) or {}
         with state.store.lock:
             for msg in sg.sent():
                 if msg_id in (str(msg["id"]), str(msg["outgoing_id"])):
@@ -489,7 +489,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/groups")
     async def new_group(request: Request) -> dict:
-        body = await _body(request) or {}
+        body = await handlers.read_json(request) or {}
         with state.store.lock:
             return sg.add_group(str(body.get("name") or "Group"), str(body.get("keyword") or ""))
 
@@ -499,7 +499,7 @@ def install(app: FastAPI) -> None:
 
     @control.put("/config")
     async def config(request: Request) -> dict:
-        body = await _body(request) or {}
+        body = await handlers.read_json(request) or {}
         if "delivery_seconds" in body:
             sg.account()["delivery_seconds"] = float(body["delivery_seconds"])
         if "balance" in body:
@@ -508,7 +508,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/credentials")
     async def credentials(request: Request) -> dict:
-        body = await _body(request) or {}
+        body = await handlers.read_json(request) or {}
         sg.credentials[str(body["api_key"])] = str(body["api_secret"])
         return {"api_key": body["api_key"]}
 
@@ -518,15 +518,3 @@ def install(app: FastAPI) -> None:
     ours = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[0:0] = ours  # ahead of GHL's catch-all
-
-
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return None
-    try:
-        import json
-
-        return json.loads(raw)
-    except ValueError:
-        return None
