@@ -32,13 +32,13 @@ zapier-deps:
 
 # Regenerate the Zapier app's definitions from the operations catalog.
 zapier: install
-	$(BIN)/python -m engine.cli zapier generate
+	$(BIN)/python -m engine.cli.main zapier generate
 
 bench: install
 	$(BIN)/python -m benchmarks.run_all
 
 docs: install
-	$(BIN)/python -m engine.docs
+	$(BIN)/python -m engine.export.docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

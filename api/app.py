@@ -8,14 +8,11 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import keys, oauth
-from api.routes import subscriptions
-from api.routes import flows
-from api.routes import actions, connections, health, operations, triggers
-from engine.logs import setup_logging
-from engine.registry import registry
+from api.routes import actions, connections, flows, health, keys, oauth, operations, subscriptions, triggers
+from engine.core.logs import setup_logging
+from engine.core.settings import Settings, get_settings
 from engine.runtime import open_runtime
-from engine.settings import Settings, get_settings
+from engine.spec.registry import registry
 
 ROUTERS = [health.router, operations.router, actions.router, triggers.router, connections.router]
 ROUTERS += [oauth.router, keys.router]

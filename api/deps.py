@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
-from engine import tenants
-from engine.errors import Forbidden, RateLimited, Unauthorized
+from engine.accounts import tenants
+from engine.core.errors import Forbidden, RateLimited, Unauthorized
 from engine.runtime import Runtime
 
 

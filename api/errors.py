@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import EngineError, RateLimited
+from engine.core.errors import EngineError, RateLimited
 
 log = logging.getLogger("api")
 

@@ -25,10 +25,18 @@ import time
 
 import httpx
 
-from benchmarks.harness import (Stack, command, finish_profile, log, spread, start_profile, summary,
-                                write_result)
+from benchmarks.harness import (
+    Stack,
+    command,
+    finish_profile,
+    log,
+    spread,
+    start_profile,
+    summary,
+    write_result,
+)
 from benchmarks.polling import locations, runtime_for, subscribe_many, wait_primed
-from engine import keys
+from engine.core import keys
 
 TRIGGER = "contacts.search_contacts"
 TARGET_RATE = 1000.0

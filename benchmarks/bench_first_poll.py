@@ -31,7 +31,8 @@ import httpx
 
 from benchmarks.harness import Stack, command, log, spread, write_result
 from benchmarks.polling import TENANT, locations, runtime_for, subscribe_many
-from engine import keys, subscriptions
+from engine.core import keys
+from engine.polling import subscriptions
 
 TRIGGER = "contacts.search_contacts"
 TARGET_S = 2.0

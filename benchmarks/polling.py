@@ -11,7 +11,9 @@ from typing import Any, Iterable
 import httpx
 
 from benchmarks.harness import Stack
-from engine import connections, keys, subscriptions
+from engine.accounts import connections
+from engine.core import keys
+from engine.polling import subscriptions
 from engine.runtime import Runtime, open_runtime
 
 TENANT = "bench"
@@ -19,7 +21,7 @@ TENANT = "bench"
 
 def settings_for(stack: Stack):
     """The engine settings of the stack's processes, for engine code run in this process."""
-    from engine.settings import Settings
+    from engine.core.settings import Settings
 
     return Settings(**{k: v for k, v in stack.env.items()
                        if k.startswith(("ENGINE_", "GHL_", "SMSGLOBAL_")) or k == "REDIS_URL"})

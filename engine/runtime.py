@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import httpx
 from redis.asyncio import Redis
 
-from engine.budget import Budget, Limits
-from engine.settings import Settings, get_settings
-from engine.upstream import Upstream
-from engine.vault import Vault
+from engine.accounts.vault import Vault
+from engine.core.settings import Settings, get_settings
+from engine.upstream.budget import Budget, Limits
+from engine.upstream.client import Upstream
 
 
 @dataclass
@@ -40,7 +40,7 @@ async def open_runtime(settings: Settings | None = None,
     budget = Budget(redis, limits_from(settings))
     rt = Runtime(settings=settings, redis=redis, vault=vault, budget=budget,
                  upstream=Upstream(settings, budget, transport=transport))
-    from engine.oauth import TokenManager
+    from engine.oauth.tokens import TokenManager
 
     rt.upstream.tokens = TokenManager(rt)
     return rt

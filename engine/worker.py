@@ -15,11 +15,10 @@ from typing import Any
 from arq import cron, func
 from arq.connections import RedisSettings
 
-from engine import delivery, poller, scheduler
-from engine.logs import setup_logging
+from engine.core.logs import setup_logging
+from engine.core.settings import get_settings
+from engine.polling import delivery, poller, scheduler
 from engine.runtime import open_runtime
-from engine.settings import get_settings
-
 
 log = logging.getLogger("engine.worker")
 

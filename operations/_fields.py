@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.spec import Input
+from engine.spec.model import Input
 
 
 def path(name: str, help: str, **kw: Any) -> Input:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import Dedupe, Items, OffsetPaginator, Operation, Trigger, Upstream
+from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Trigger, Upstream
 from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-07-28"

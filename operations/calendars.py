@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import (Dedupe, Items, NoPagination, OffsetPaginator, Operation, Output, TimeWindow,
-                         Trigger, Upstream)
+from engine.spec.model import (
+    Dedupe,
+    Items,
+    NoPagination,
+    OffsetPaginator,
+    Operation,
+    Output,
+    TimeWindow,
+    Trigger,
+    Upstream,
+)
 from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-04-15"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.spec import Dedupe, Items, Operation, Trigger, Upstream
+from engine.spec.model import Dedupe, Items, Operation, Trigger, Upstream
 from operations._fields import path
 
 GET_COMPANY = Operation(

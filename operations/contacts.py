@@ -4,10 +4,31 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import (CursorPaginator, Dedupe, Items, OffsetPaginator, Operation, Output,
-                         PagePaginator, Token, Trigger, Upstream)
-from operations._fields import (CONTACT_FIELDS, CONTACT_ID, CONTACT_SAMPLE, LOCATION_ID_BODY,
-                                LOCATION_ID_QUERY, NOTE_ID, TASK_ID, TAGS, body, path, query)
+from engine.spec.model import (
+    CursorPaginator,
+    Dedupe,
+    Items,
+    OffsetPaginator,
+    Operation,
+    Output,
+    PagePaginator,
+    Token,
+    Trigger,
+    Upstream,
+)
+from operations._fields import (
+    CONTACT_FIELDS,
+    CONTACT_ID,
+    CONTACT_SAMPLE,
+    LOCATION_ID_BODY,
+    LOCATION_ID_QUERY,
+    NOTE_ID,
+    TAGS,
+    TASK_ID,
+    body,
+    path,
+    query,
+)
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="contacts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import (CursorPaginator, Dedupe, Items, Operation, Token, Trigger, Upstream)
+from engine.spec.model import CursorPaginator, Dedupe, Items, Operation, Token, Trigger, Upstream
 from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-04-15"

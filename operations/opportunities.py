@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import Dedupe, Items, Operation, Output, PagePaginator, Trigger, Upstream
+from engine.spec.model import Dedupe, Items, Operation, Output, PagePaginator, Trigger, Upstream
 from operations._fields import CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-07-28"

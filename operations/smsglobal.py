@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec import (Dedupe, Items, OffsetPaginator, Operation, Output, TimeWindow, Trigger,
-                         Upstream)
+from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Output, TimeWindow, Trigger, Upstream
 from operations._fields import body, path, query
 
 op = partial(Operation, app="smsglobal", category="smsglobal")

@@ -124,7 +124,7 @@ class Ctx:
 def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_000,
                specs: dict[str, Any] | None = None) -> FastAPI:
     if specs is None:
-        from engine.registry import registry
+        from engine.spec.registry import registry
 
         specs = registry()
     routes = build_routes(specs)

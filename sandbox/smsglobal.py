@@ -33,7 +33,7 @@ from typing import Any, Callable
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from engine import smsglobal as mac_auth
+from engine.upstream import smsglobal as mac_auth
 from sandbox import handlers
 
 DEFAULT_KEY = "sandboxsmsglobalkey0000000000001"

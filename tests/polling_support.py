@@ -9,9 +9,10 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from engine import delivery, keys, poller, scheduler, subscriptions
+from engine.core import keys
+from engine.core.settings import Settings
+from engine.polling import delivery, poller, scheduler, subscriptions
 from engine.runtime import open_runtime
-from engine.settings import Settings
 from tests.receiver import Receiver
 
 

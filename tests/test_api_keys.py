@@ -21,7 +21,7 @@ READS_BY_POST = {"/v1/triggers/{key}/items", "/v1/keys/rotate"}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=os.environ.copy(),
+    return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=ROOT, env=os.environ.copy(),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -105,7 +105,7 @@ def test_read_only_key_is_refused_on_every_write_route(api_server, tenant):
 
 def test_per_key_rate_limit_answers_429_with_retry_after(sandbox_server, tenant):
     from api.app import create_app
-    from engine.settings import get_settings
+    from engine.core.settings import get_settings
 
     server = ServerThread(create_app(get_settings().model_copy(update={"key_rate_limit": 5}))).start()
     try:

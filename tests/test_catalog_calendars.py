@@ -267,8 +267,8 @@ async def test_polling_free_slots_fires_when_a_slot_opens(api, connection, sandb
 
 
 def test_body_input_must_name_a_body_input():
-    from engine import checks
-    from engine.spec import Operation, Upstream
+    from engine.spec import checks
+    from engine.spec.model import Operation, Upstream
 
     op = Operation(key="calendars.x", app="ghl", category="calendars", title="X",
                    description="An array body without its input.", kind="action",

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from engine.registry import registry
-from engine.spec import Operation
+from engine.spec.model import Operation
+from engine.spec.registry import registry
 
 GHL = sorted(key for key, op in registry().items() if op.app == "ghl")
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.registry import registry
+from engine.spec.registry import registry
 
 TESTS = Path(__file__).resolve().parent
 

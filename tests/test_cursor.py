@@ -3,7 +3,8 @@ what the first poll does."""
 
 from __future__ import annotations
 
-from engine import cursor, registry
+from engine.polling import cursor
+from engine.spec import registry
 
 
 def contact(n: int, at: float) -> dict:

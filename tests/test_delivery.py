@@ -6,9 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 
-from engine import delivery, keys
-from tests.polling_support import (object_id, poll, receiver, rt, run_until,  # noqa: F401
-                                   seed, subscribe, verified, watch_of)
+from engine.core import keys
+from engine.polling import delivery
+from tests.polling_support import (  # noqa: F401
+    object_id,
+    poll,
+    receiver,
+    rt,
+    run_until,
+    seed,
+    subscribe,
+    verified,
+    watch_of,
+)
 from tests.receiver import Receiver
 
 
@@ -109,10 +119,9 @@ async def test_flow_subscriber_gets_the_delivery(api, connection, sandbox, rt, t
 
     import pytest
 
-    if importlib.util.find_spec("engine.flows") is None:
-        pytest.skip("engine.flows is not part of this build")
-    from engine import subscriptions
-
+    if importlib.util.find_spec("engine.flows.service") is None:
+        pytest.skip("engine.flows.service is not part of this build")
+    from engine.polling import subscriptions
     sub = await subscriptions.create(rt, tenant, trigger="contacts.search_contacts",
                                      connection_id=connection["id"], params={},
                                      interval_minutes=1, flow_id="flow_missing")
@@ -126,8 +135,8 @@ async def test_flow_subscriber_gets_the_delivery(api, connection, sandbox, rt, t
 
 
 async def test_a_slow_target_times_out_and_is_retried(api, connection, sandbox, receiver):
+    from engine.core.settings import Settings
     from engine.runtime import open_runtime
-    from engine.settings import Settings
 
     rt = await open_runtime(Settings(ENGINE_DELIVERY_TIMEOUT_SECONDS="0.3",
                                      ENGINE_DELIVERY_RETRY_SCHEDULE="0.2"))

@@ -20,7 +20,7 @@ def test_dev_starts_everything_and_its_curl_line_creates_a_contact(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "GHL_BASE_URL", "SMSGLOBAL_BASE_URL", "ENGINE_SECRET_KEYS")}
     env["ENGINE_PORT"] = str(free_port())
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "dev"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "dev"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []

@@ -7,16 +7,16 @@ import json
 
 from typer.testing import CliRunner
 
-from engine import docs
-from engine.cli import app
-from engine.registry import registry
+from engine.cli.main import app
+from engine.export import docs
+from engine.spec.registry import registry
 
 
 def test_operations_doc_is_up_to_date():
     current = docs.OUT.read_text() if docs.OUT.exists() else ""
     assert current == docs.render(), (
         "docs/operations.md is out of date with the specs in operations/: run `make docs` "
-        "(python -m engine.docs) and commit the result")
+        "(python -m engine.export.docs) and commit the result")
 
 
 def test_operations_doc_describes_every_operation():

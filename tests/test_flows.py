@@ -8,9 +8,11 @@ import time
 import httpx
 import pytest
 
-from engine import flows, keys, worker
+from engine import worker
+from engine.core import keys
+from engine.core.settings import Settings
+from engine.flows import service as flows
 from engine.runtime import open_runtime
-from engine.settings import Settings
 from tests.conftest import make_key
 
 GROUP = "4501"  # the sandbox's seeded SMSGlobal group

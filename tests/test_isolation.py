@@ -130,7 +130,7 @@ def tenant_b(api_server, sandbox, tenant) -> dict[str, Any]:
 
 
 def _fill_ids(route: RouteInfo, ids: dict[str, str]) -> dict[str, str]:
-    from engine.flow_templates import catalog
+    from engine.flows.templates import catalog
 
     values = {}
     for p in route.params:

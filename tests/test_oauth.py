@@ -49,7 +49,7 @@ def _create_contact(client, conn_id: str, n: int = 0):
 
 
 def test_authorize_redirects_to_chooselocation_with_scopes_and_state(api):
-    from engine.oauth import catalog_scopes
+    from engine.oauth.tokens import catalog_scopes
 
     resp = api.get("/v1/oauth/ghl/authorize")
     assert resp.status_code == 302
@@ -99,8 +99,8 @@ def test_state_is_single_use_and_bound_to_its_tenant(api, sandbox, api_server, t
 
 
 def test_forged_tampered_or_expired_state_is_refused(api, sandbox):
-    from engine.oauth import _state_fernet
-    from engine.settings import Settings
+    from engine.core.settings import Settings
+    from engine.oauth.tokens import _state_fernet
 
     params = _authorize(api, sandbox)
     tampered = dict(params, state=params["state"][:-6] + "AAAAAA")

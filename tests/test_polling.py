@@ -8,9 +8,19 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from engine import keys
-from tests.polling_support import (deliver_all, object_id, poll, receiver, rt, seed,  # noqa: F401
-                                   stats, subscribe, verified, watch_of)
+from engine.core import keys
+from tests.polling_support import (  # noqa: F401
+    deliver_all,
+    object_id,
+    poll,
+    receiver,
+    rt,
+    seed,
+    stats,
+    subscribe,
+    verified,
+    watch_of,
+)
 
 
 def iso(moment: datetime) -> str:
@@ -279,8 +289,7 @@ async def test_a_watch_paused_for_refused_credentials_names_its_app(api, sandbox
 
 
 async def test_pause_and_resume_for_a_connection(api, connection, sandbox, rt, receiver):
-    from engine import subscriptions
-
+    from engine.polling import subscriptions
     sub = subscribe(api, connection, receiver)
     assert await subscriptions.pause_watches_for_connection(
         rt, connection["id"], "the GHL refresh token was revoked; reconnect") == 1

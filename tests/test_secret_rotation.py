@@ -12,8 +12,9 @@ import redis as sync_redis
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
-from engine import connections, keys
-from engine.vault import Vault, VaultError
+from engine.accounts import connections
+from engine.accounts.vault import Vault, VaultError
+from engine.core import keys
 from tests.conftest import REDIS_URL, ROOT
 
 DB = REDIS_URL.rsplit("/", 1)[0] + "/3"  # a database of its own: the session's stays untouched
@@ -21,7 +22,7 @@ DB = REDIS_URL.rsplit("/", 1)[0] + "/3"  # a database of its own: the session's 
 
 def _cli(secret_keys: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, REDIS_URL=DB, ENGINE_SECRET_KEYS=secret_keys)
-    return subprocess.run([sys.executable, "-m", "engine.cli", "secrets", "rotate"], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "engine.cli.main", "secrets", "rotate"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
 
 

@@ -170,7 +170,7 @@ def test_no_secret_is_logged_returned_or_stored_in_clear(api, sandbox, sandbox_s
 
 
 def test_log_filter_masks_token_shapes_that_slip_in():
-    from engine.logs import RedactSecrets
+    from engine.core.logs import RedactSecrets
 
     samples = ["Authorization: Bearer eyJhbGciOi.payload.sig", "refresh_token=rt-abc123def",
                '{"access_token": "eyJraw.tok.en"}', "client_secret=shh-123", "key ghle_abcDEF123",

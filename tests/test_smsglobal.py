@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from engine import smsglobal as mac_auth
+from engine.upstream import smsglobal as mac_auth
 from sandbox.smsglobal import DEFAULT_KEY, DEFAULT_SECRET
 
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from engine import smsglobal
+from engine.upstream import smsglobal
 
 OWN = dict(ts="1700000000", nonce="a1b2c3d4e5f6", host="api.smsglobal.com")
 OWN_SECRET = "testsecret0123456789abcdef"

@@ -9,8 +9,8 @@ import types
 import pytest
 from pydantic import ValidationError
 
-from engine.registry import SpecError, load, registry
-from engine.spec import (CursorPaginator, Dedupe, Input, Items, Operation, Token, Trigger, Upstream)
+from engine.spec.model import CursorPaginator, Dedupe, Input, Items, Operation, Token, Trigger, Upstream
+from engine.spec.registry import SpecError, load, registry
 
 UP = Upstream(method="GET", path="/things/{thingId}", version="2021-07-28")
 THING = Input(name="thingId", location="path", required=True, help="The thing's id.")
@@ -30,7 +30,7 @@ def make_package(tmp_path, name, modules: dict[str, str]):
 
 
 SPEC = """
-from engine.spec import Input, Operation, Upstream
+from engine.spec.model import Input, Operation, Upstream
 SPECS = (Operation(key="things.get_thing", app="ghl", category="things", title="Get Thing",
                    description="Returns one thing.", kind="action",
                    upstream=Upstream(method="GET", path="/things/{{thingId}}", version={version!r}),

@@ -12,8 +12,8 @@ import threading
 import httpx
 import pytest
 
-from engine import targets
-from engine.settings import Settings
+from engine.core.settings import Settings
+from engine.polling import targets
 from tests.conftest import make_key
 from tests.support import ServerThread
 
@@ -200,7 +200,7 @@ def test_http_and_user_info_and_junk_are_refused(guard_on):
 def test_subscription_route_refuses_internal_targets(sandbox_server, listener, tenant):
     """POST /v1/subscriptions on an engine with the guard on: 422 naming target_url."""
     from api.app import create_app
-    from engine.settings import get_settings
+    from engine.core.settings import get_settings
 
     settings = get_settings().model_copy(update={"allow_private_targets": False,
                                                  "allow_http_targets": False})

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from engine import keys
+from engine.core import keys
 from sandbox.ghl import DEFAULT_LOCATION
 from tests.conftest import make_key
-from tests.polling_support import (deliver_all, object_id, poll, receiver, rt, seed,  # noqa: F401
-                                   stats, subscribe, verified, watch_of)
+from tests.polling_support import (  # noqa: F401
+    deliver_all,
+    object_id,
+    poll,
+    receiver,
+    rt,
+    seed,
+    stats,
+    subscribe,
+    verified,
+    watch_of,
+)
 
 
 async def test_new_items_are_delivered_once_in_order_and_signed(api, connection, sandbox, rt,
@@ -167,8 +177,7 @@ async def test_claims_are_atomic_across_concurrent_schedulers(api, connection, r
     and the claim moves it to its next slot on the watch's phase."""
     import asyncio
 
-    from engine import poller
-
+    from engine.polling import poller
     sub = subscribe(api, connection, receiver, interval=2)
     watch = await watch_of(rt, sub["id"])
     claims = await asyncio.gather(*(poller.claim_due(rt) for _ in range(20)))

@@ -3,7 +3,7 @@
 import pytest
 from jinja2 import TemplateError
 
-from engine import templating
+from engine.flows import templating
 
 CTX = {"trigger": {"origin": "61400000001", "tags": ["vip", "new"], "message": "Hi"},
        "steps": {"find": {"data": {"contact": None}, "status": "succeeded"}}}

@@ -1,4 +1,4 @@
-"""Real worker processes (``python -m engine.cli worker``) against the same Redis and sandbox:
+"""Real worker processes (``python -m engine.cli.main worker``) against the same Redis and sandbox:
 killed with SIGKILL again and again, and two schedulers ticking together."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from engine import cursor, keys
-from tests.polling_support import (object_id, receiver, rt, seed, subscribe,  # noqa: F401
-                                   watch_of)
+from engine.core import keys
+from engine.polling import cursor
+from tests.polling_support import object_id, receiver, rt, seed, subscribe, watch_of  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def start_worker(log_dir: Path, n: int) -> subprocess.Popen:
            "ENGINE_DELIVERY_TIMEOUT_SECONDS": "1", "ENGINE_DELIVERY_RETRY_SCHEDULE": "0.5,0.5,1,1,2,2,5",
            "ENGINE_LOG_LEVEL": "WARNING"}
     out = open(log_dir / f"worker{n}.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT, env=env,
                             stdout=out, stderr=subprocess.STDOUT)
 
 

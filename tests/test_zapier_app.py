@@ -41,7 +41,7 @@ def worker(api_server, tmp_path):
     env["ENGINE_INTERVAL_UNIT_SECONDS"] = "1"  # a subscription's "1 minute" is one second here
     log = tmp_path / "worker.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     time.sleep(0.5)
     assert proc.poll() is None, f"the worker did not start: {log.read_text()}"

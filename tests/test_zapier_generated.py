@@ -8,19 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine import zapier
-from engine.registry import registry
+from engine.export import zapier
+from engine.spec.registry import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_generated_definitions_are_up_to_date():
     # the command's own check, in a fresh process: the catalog as it is loaded at start
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "zapier", "generate", "--check"],
+    done = subprocess.run([sys.executable, "-m", "engine.cli.main", "zapier", "generate", "--check"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, (
         f"{zapier.OUTPUT} in integrations/zapier is stale: the operations catalog changed. "
-        f"Run `{zapier.COMMAND}` (or `python -m engine.cli zapier generate`) and commit the "
+        f"Run `{zapier.COMMAND}` (or `python -m engine.cli.main zapier generate`) and commit the "
         f"result.\n{done.stdout}{done.stderr}")
 
 
@@ -88,7 +88,7 @@ def test_choices_keep_the_order_the_spec_gives():
 
 
 def test_the_command_writes_into_an_app_directory(tmp_path):
-    cmd = [sys.executable, "-m", "engine.cli", "zapier", "generate", "--app-dir", str(tmp_path)]
+    cmd = [sys.executable, "-m", "engine.cli.main", "zapier", "generate", "--app-dir", str(tmp_path)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     written = json.loads((tmp_path / zapier.OUTPUT).read_text())

@@ -10,11 +10,13 @@ from fastapi.responses import JSONResponse
 from api.deps import runtime, writer
 from api.models import ActionIn
 from api.routes.operations import unknown_operation
-from engine import connections, executor, registry
-from engine.errors import EngineError, NotFound, RateLimited, UpstreamError
-from engine.idempotency import Idempotency, fingerprint
+from engine.accounts import connections
+from engine.accounts.tenants import Principal
+from engine.actions import executor
+from engine.actions.idempotency import Idempotency, fingerprint
+from engine.core.errors import EngineError, NotFound, RateLimited, UpstreamError
 from engine.runtime import Runtime
-from engine.tenants import Principal
+from engine.spec import registry
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 

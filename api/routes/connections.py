@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Response
 
 from api.deps import principal, runtime, writer
 from api.models import ConnectionIn, GHLConnectionIn
-from engine import connections
-from engine.apps import APPS
-from engine.errors import EngineError
+from engine.accounts import connections
+from engine.accounts.tenants import Principal
+from engine.core.errors import EngineError
 from engine.runtime import Runtime
-from engine.tenants import Principal
-from engine.call import Call
+from engine.upstream.apps import APPS
+from engine.upstream.call import Call
 
 router = APIRouter(prefix="/v1", tags=["connections"])
 

@@ -10,9 +10,10 @@ from pydantic import Field
 
 from api.deps import principal, runtime, writer
 from api.models import Strict
-from engine import flow_templates, flows
+from engine.accounts.tenants import Principal
+from engine.flows import service as flows
+from engine.flows import templates as flow_templates
 from engine.runtime import Runtime
-from engine.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["flows"])
 

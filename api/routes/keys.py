@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from api.deps import principal, runtime
-from engine import tenants
-from engine.errors import Unauthorized
+from engine.accounts import tenants
+from engine.accounts.tenants import Principal
+from engine.core.errors import Unauthorized
 from engine.runtime import Runtime
-from engine.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["keys"])
 

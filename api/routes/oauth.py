@@ -16,10 +16,11 @@ from pydantic import Field
 
 from api.deps import runtime, writer
 from api.models import Strict
-from engine import connections, oauth
-from engine.errors import InputInvalid
+from engine.accounts import connections
+from engine.accounts.tenants import Principal
+from engine.core.errors import InputInvalid
+from engine.oauth import tokens as oauth
 from engine.runtime import Runtime
-from engine.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["oauth"])
 

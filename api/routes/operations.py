@@ -7,9 +7,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 
 from api.deps import principal
-from engine import registry
-from engine.catalog import describe
-from engine.errors import NotFound
+from engine.core.errors import NotFound
+from engine.spec import registry
+from engine.spec.catalog import describe
 
 router = APIRouter(prefix="/v1", tags=["operations"], dependencies=[Depends(principal)])
 

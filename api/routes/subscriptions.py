@@ -13,9 +13,9 @@ from pydantic import Field
 
 from api.deps import principal, runtime, writer
 from api.models import Strict
-from engine import delivery, subscriptions
+from engine.accounts.tenants import Principal
+from engine.polling import delivery, subscriptions
 from engine.runtime import Runtime
-from engine.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 

@@ -10,10 +10,12 @@ from pydantic import Field
 from api.deps import principal, runtime
 from api.models import Strict
 from api.routes.operations import unknown_operation
-from engine import connections, reader, registry
-from engine.errors import NotFound
+from engine.accounts import connections
+from engine.accounts.tenants import Principal
+from engine.core.errors import NotFound
+from engine.polling import reader
 from engine.runtime import Runtime
-from engine.tenants import Principal
+from engine.spec import registry
 
 router = APIRouter(prefix="/v1", tags=["triggers"])
 

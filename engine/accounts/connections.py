@@ -1,0 +1,141 @@
+"""Connections: a tenant's credentials for one GHL location (or agency) or one SMSGlobal account.
+
+The secret part is sealed by the vault before it reaches Redis and is never returned.
+"""
+
+from __future__ import annotations
+
+import secrets as _secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.accounts.vault import Vault
+from engine.core import keys
+from engine.core.errors import NotFound
+
+
+@dataclass
+class Connection:
+    id: str
+    tenant: str
+    app: str
+    name: str
+    auth: str
+    location_id: str | None = None
+    company_id: str | None = None
+    status: str = "active"
+    status_reason: str | None = None
+    created_at: int = 0
+    secret: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "app": self.app, "name": self.name, "auth": self.auth,
+            "location_id": self.location_id, "company_id": self.company_id,
+            "status": self.status, "status_reason": self.status_reason,
+            "created_at": self.created_at,
+        }
+
+    @property
+    def rate_scope(self) -> str:
+        """The rate-budget bucket: GHL budgets per location (or company), SMSGlobal per account."""
+        if self.app == "ghl":
+            return f"ghl:{self.location_id or self.company_id or self.id}"
+        return f"{self.app}:{self.id}"
+
+
+_FIELDS = ("tenant", "app", "name", "auth", "location_id", "company_id", "status",
+           "status_reason", "created_at")
+
+
+async def create(redis: Redis, vault: Vault, *, tenant: str, app: str, name: str, auth: str,
+                 secret: dict[str, Any], location_id: str | None = None,
+                 company_id: str | None = None) -> Connection:
+    conn = Connection(id="conn_" + _secrets.token_hex(10), tenant=tenant, app=app, name=name,
+                      auth=auth, location_id=location_id, company_id=company_id,
+                      created_at=int(time.time()), secret=secret)
+    await save(redis, vault, conn)
+    return conn
+
+
+async def save(redis: Redis, vault: Vault, conn: Connection) -> None:
+    mapping = {k: "" if getattr(conn, k) is None else str(getattr(conn, k)) for k in _FIELDS}
+    mapping["secret"] = vault.seal(conn.secret)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.CONNECTION.format(conn_id=conn.id), mapping=mapping)
+        pipe.sadd(keys.TENANT_CONNECTIONS.format(tenant=conn.tenant), conn.id)
+        pipe.sadd(keys.ALL_CONNECTIONS, conn.id)
+        await pipe.execute()
+
+
+_REPLACE_SECRET = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'secret', ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+async def replace_secret(redis: Redis, vault: Vault, conn_id: str, secret: dict[str, Any]) -> bool:
+    """Store a new secret (a refreshed token pair) in one write; False if the connection is gone."""
+    done = await redis.eval(_REPLACE_SECRET, 1, keys.CONNECTION.format(conn_id=conn_id),
+                            vault.seal(secret))
+    return bool(done)
+
+
+async def set_status(redis: Redis, conn_id: str, status: str, reason: str | None) -> None:
+    await redis.hset(keys.CONNECTION.format(conn_id=conn_id),
+                     mapping={"status": status, "status_reason": reason or ""})
+
+
+def _decode(conn_id: str, raw: dict[bytes, bytes], vault: Vault | None) -> Connection:
+    d = {k.decode(): v.decode() for k, v in raw.items()}
+    return Connection(
+        id=conn_id, tenant=d["tenant"], app=d["app"], name=d["name"], auth=d["auth"],
+        location_id=d.get("location_id") or None, company_id=d.get("company_id") or None,
+        status=d.get("status") or "active", status_reason=d.get("status_reason") or None,
+        created_at=int(d.get("created_at") or 0),
+        secret=vault.open(d["secret"]) if vault is not None else {},
+    )
+
+
+async def get(redis: Redis, tenant: str, conn_id: str, vault: Vault | None = None) -> Connection:
+    """The tenant's connection; another tenant's id is simply not found."""
+    raw = await redis.hgetall(keys.CONNECTION.format(conn_id=conn_id))
+    if not raw or raw.get(b"tenant", b"").decode() != tenant:
+        raise NotFound(f"connection {conn_id!r} not found; list yours with GET /v1/connections",
+                       code="connection_not_found")
+    return _decode(conn_id, raw, vault)
+
+
+async def load(redis: Redis, conn_id: str, vault: Vault) -> Connection | None:
+    """A connection by id alone, for workers acting on behalf of its tenant."""
+    return from_raw(conn_id, await redis.hgetall(keys.CONNECTION.format(conn_id=conn_id)), vault)
+
+
+def from_raw(conn_id: str, raw: dict[bytes, bytes], vault: Vault) -> Connection | None:
+    """A connection from its hash as read (None when the hash is gone)."""
+    return _decode(conn_id, raw, vault) if raw else None
+
+
+async def list_for(redis: Redis, tenant: str) -> list[Connection]:
+    ids = sorted(m.decode() for m in await redis.smembers(keys.TENANT_CONNECTIONS.format(tenant=tenant)))
+    out = []
+    for conn_id in ids:
+        raw = await redis.hgetall(keys.CONNECTION.format(conn_id=conn_id))
+        if raw:
+            out.append(_decode(conn_id, raw, None))
+    return out
+
+
+async def delete(redis: Redis, tenant: str, conn_id: str) -> None:
+    await get(redis, tenant, conn_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.CONNECTION.format(conn_id=conn_id))
+        pipe.srem(keys.TENANT_CONNECTIONS.format(tenant=tenant), conn_id)
+        pipe.srem(keys.ALL_CONNECTIONS, conn_id)
+        await pipe.execute()

@@ -1,0 +1,140 @@
+"""Tenants and their API keys. A key is shown once; only its SHA-256 digest is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from engine.core import keys
+
+KEY_PREFIX = "ghle_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    key_id: str
+    read_only: bool = False
+
+
+def digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+async def create_key(redis: Redis, tenant: str, *, read_only: bool = False) -> tuple[str, str]:
+    """Create an API key for ``tenant``; return (key_id, api_key). The key is not stored."""
+    if not tenant or len(tenant) > 64 or not tenant.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("tenant name must be 1-64 letters, digits, '-' or '_'")
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = "key_" + secrets.token_hex(8)
+    d = digest(api_key)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.API_KEY.format(digest=d), mapping={
+            "tenant": tenant, "key_id": key_id, "read_only": int(read_only),
+            "created_at": int(time.time())})
+        pipe.set(keys.KEY_ID.format(key_id=key_id), d)
+        pipe.sadd(keys.TENANT_KEYS.format(tenant=tenant), key_id)
+        await pipe.execute()
+    return key_id, api_key
+
+
+async def authenticate(redis: Redis, api_key: str) -> Principal | None:
+    if not api_key:
+        return None
+    data = await redis.hgetall(keys.API_KEY.format(digest=digest(api_key)))
+    if not data:
+        return None
+    return Principal(tenant=data[b"tenant"].decode(), key_id=data[b"key_id"].decode(),
+                     read_only=data.get(b"read_only") == b"1")
+
+
+async def revoke_key(redis: Redis, key_id: str) -> bool:
+    d = await redis.get(keys.KEY_ID.format(key_id=key_id))
+    if d is None:
+        return False
+    data = await redis.hgetall(keys.API_KEY.format(digest=d.decode()))
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.API_KEY.format(digest=d.decode()), keys.KEY_ID.format(key_id=key_id))
+        if data:
+            pipe.srem(keys.TENANT_KEYS.format(tenant=data[b"tenant"].decode()), key_id)
+        await pipe.execute()
+    return True
+
+
+async def rotate_key(redis: Redis, key_id: str) -> tuple[str, str] | None:
+    """Replace key ``key_id`` by a new key of the same tenant and access; the old key stops
+    working at once. Return (new key_id, new api_key), or None if there is no such key."""
+    d = await redis.get(keys.KEY_ID.format(key_id=key_id))
+    if d is None:
+        return None
+    data = await redis.hgetall(keys.API_KEY.format(digest=d.decode()))
+    if not data:
+        return None
+    new = await create_key(redis, data[b"tenant"].decode(), read_only=data.get(b"read_only") == b"1")
+    await revoke_key(redis, key_id)
+    return new
+
+
+# one fixed one-minute window per key: INCR, and the first hit starts the window's clock
+_RATE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return redis.call('PTTL', KEYS[1]) end
+return -1
+"""
+
+
+async def over_rate(redis: Redis, key_id: str, per_minute: int) -> float | None:
+    """Count one request of ``key_id``; seconds to wait if it is over ``per_minute``, else None."""
+    if per_minute <= 0:
+        return None
+    window = int(time.time() // 60)
+    wait_ms = await redis.eval(_RATE, 1, keys.KEY_RATE.format(key_id=key_id, window=window),
+                               61_000, per_minute)
+    if wait_ms is None or int(wait_ms) < 0:
+        return None
+    return max(1.0, (60 - time.time() % 60))
+
+
+# the key's record and one count of its minute, in one round trip (see authenticate_counted)
+_AUTH_RATE = """
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return false end
+local limit = tonumber(ARGV[1])
+if limit <= 0 then return {h, -1} end
+local key_id = nil
+for i = 1, #h, 2 do if h[i] == 'key_id' then key_id = h[i + 1] end end
+if not key_id then return {h, -1} end
+local k = ARGV[2] .. key_id .. ARGV[3]
+local n = redis.call('INCR', k)
+if n == 1 then redis.call('PEXPIRE', k, 61000) end
+if n > limit then return {h, redis.call('PTTL', k)} end
+return {h, -1}
+"""
+
+
+async def authenticate_counted(redis: Redis, api_key: str, per_minute: int
+                               ) -> tuple[Principal | None, float | None]:
+    """:func:`authenticate` and :func:`over_rate` in one round trip: (principal or None,
+    seconds to wait if the key is over ``per_minute``, else None). Unknown keys are not counted."""
+    if not api_key:
+        return None, None
+    prefix, suffix = keys.KEY_RATE.split("{key_id}")
+    script = redis.__dict__.setdefault("_ghle_auth_rate", None)
+    if script is None:
+        script = redis.__dict__["_ghle_auth_rate"] = redis.register_script(_AUTH_RATE)
+    out = await script(keys=[keys.API_KEY.format(digest=digest(api_key))],
+                       args=[per_minute, prefix, suffix.format(window=int(time.time() // 60))])
+    if not out:
+        return None, None
+    flat, wait_ms = out
+    data = dict(zip(flat[::2], flat[1::2]))
+    who = Principal(tenant=data[b"tenant"].decode(), key_id=data[b"key_id"].decode(),
+                    read_only=data.get(b"read_only") == b"1")
+    if wait_ms is None or int(wait_ms) < 0:
+        return who, None
+    return who, max(1.0, (60 - time.time() % 60))

@@ -1,0 +1,191 @@
+"""The ``ghl-engine`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="ghl-engine: polling triggers and actions for GoHighLevel and SMSGlobal.",
+                  no_args_is_help=True)
+keys_app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Encryption keys for stored credentials.", no_args_is_help=True)
+ops_app = typer.Typer(help="The operations catalog.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(ops_app, name="operations")
+zapier_app = typer.Typer(help="The Zapier app in integrations/zapier.", no_args_is_help=True)
+app.add_typer(zapier_app, name="zapier")
+
+
+async def _with_redis(fn):
+    from redis.asyncio import Redis
+
+    from engine.core.settings import get_settings
+
+    redis = Redis.from_url(get_settings().redis_url)
+    try:
+        return await fn(redis)
+    finally:
+        await redis.aclose()
+
+
+@keys_app.command("create")
+def keys_create(tenant: str = typer.Option(..., help="Tenant name: letters, digits, '-', '_'."),
+                read_only: bool = typer.Option(False, help="The key may only read.")) -> None:
+    """Create an API key for TENANT. The key is printed once and only its hash is stored."""
+    from engine.accounts import tenants
+    try:
+        key_id, api_key = asyncio.run(_with_redis(
+            lambda r: tenants.create_key(r, tenant, read_only=read_only)))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tenant") from None
+    typer.echo(f"key id:  {key_id}")
+    typer.echo(f"api key: {api_key}")
+    typer.echo("Store the key now: it is not shown again.", err=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its id."""
+    from engine.accounts import tenants
+    if not asyncio.run(_with_redis(lambda r: tenants.revoke_key(r, key_id))):
+        typer.echo(f"no key with id {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: str) -> None:
+    """Replace key KEY_ID by a new key of the same tenant and access; the old one stops working."""
+    from engine.accounts import tenants
+    new = asyncio.run(_with_redis(lambda r: tenants.rotate_key(r, key_id)))
+    if new is None:
+        typer.echo(f"no key with id {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked: {key_id}")
+    typer.echo(f"key id:  {new[0]}")
+    typer.echo(f"api key: {new[1]}")
+    typer.echo("Store the key now: it is not shown again.", err=True)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of ENGINE_SECRET_KEYS.
+
+    Put the new key first (keep the old ones after it), run this, then remove the old keys."""
+    from engine.accounts.rotation import rotate_all
+    from engine.accounts.vault import Vault, VaultError
+    from engine.core.settings import get_settings
+
+    try:
+        vault = Vault(get_settings().fernet_keys())
+    except VaultError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    report = asyncio.run(_with_redis(lambda r: rotate_all(r, vault)))
+    typer.echo(f"re-encrypted: {report.rotated}")
+    if report.changed_meanwhile:
+        typer.echo(f"written meanwhile (already current): {report.changed_meanwhile}")
+    if report.unreadable:
+        typer.echo(f"not readable with any key in ENGINE_SECRET_KEYS: {len(report.unreadable)}",
+                   err=True)
+        for where in report.unreadable[:20]:
+            typer.echo(f"  {where}", err=True)
+        raise typer.Exit(1)
+    typer.echo("every stored secret now uses the first key; the other keys can be removed")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new Fernet key for ENGINE_SECRET_KEYS."""
+    from engine.accounts.vault import Vault
+
+    typer.echo(Vault.generate_key())
+
+
+@ops_app.command("list")
+def operations_list(kind: str = typer.Option(None, help="trigger or action"),
+                    app_name: str = typer.Option(None, "--app", help="ghl or smsglobal")) -> None:
+    """List every operation: key, kind, method and path."""
+    from engine.spec.registry import registry
+
+    for op in registry().values():
+        if (kind and op.kind != kind) or (app_name and op.app != app_name):
+            continue
+        typer.echo(f"{op.key:55} {op.kind:8} {op.upstream.method:6} {op.upstream.path}")
+
+
+@ops_app.command("show")
+def operations_show(key: str) -> None:
+    """Show one operation as JSON: upstream, input schema, sample."""
+    from engine.spec.catalog import describe
+    from engine.spec.registry import closest, get
+
+    op = get(key)
+    if op is None:
+        near = closest(key)
+        typer.echo(f"unknown operation {key!r}" + (f"; did you mean {', '.join(near)}?" if near else ""),
+                   err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(describe(op), indent=2))
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    uvicorn.run("api.app:app_factory", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker: scheduler tick, polls and deliveries."""
+    from arq.worker import run_worker
+
+    from engine.worker import WorkerSettings
+
+    run_worker(WorkerSettings)
+
+
+@app.command()
+def sandbox(host: str = "127.0.0.1", port: int = 8090) -> None:
+    """Run the GHL and SMSGlobal stand-ins (for development, demos and tests)."""
+    import uvicorn
+
+    os.environ.setdefault("SANDBOX", "1")
+    uvicorn.run("sandbox.app:app_factory", factory=True, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def dev() -> None:
+    """Start everything for local development and print a ready API key and curl line."""
+    from engine.cli.devserver import main
+
+    main()
+
+
+@zapier_app.command("generate")
+def zapier_generate(check: bool = typer.Option(False, help="Only say whether the generated files "
+                                                          "are stale (exit 1 if they are)."),
+                    app_dir: Path = typer.Option(None, help="The Zapier app's directory "
+                                                            "(default: integrations/zapier).")) -> None:
+    """Write the Zapier app's definitions from the operations catalog."""
+    from engine.export import zapier
+    app_dir = app_dir or zapier.APP_DIR
+    if check:
+        if zapier.stale(app_dir):
+            typer.echo(f"{app_dir / zapier.OUTPUT} is stale: run `{zapier.COMMAND}`", err=True)
+            raise typer.Exit(1)
+        typer.echo("up to date")
+        return
+    typer.echo(f"wrote {zapier.generate(app_dir)}")
+
+
+if __name__ == "__main__":
+    app()

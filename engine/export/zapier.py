@@ -1,0 +1,438 @@
+"""The Zapier app's definitions, generated from the operation catalog.
+
+``ghl-engine zapier generate`` writes ``integrations/zapier/generated/catalog.json``: one entry
+per operation, already in Zapier's shape (keys, labels, input fields with types, help, choices and
+dynamic dropdowns, samples). The app's code in ``integrations/zapier/lib`` turns each entry into
+a REST-hook trigger, a create or a search that calls the engine; it holds no per-operation code,
+so a new spec reaches Zapier by running the command again.
+
+Mapping rules
+-------------
+- Zapier key: the engine key with ``.`` replaced by ``__`` (``contacts.create_contact`` →
+  ``contacts__create_contact``); keys are checked for validity and uniqueness.
+- A trigger becomes a REST-hook trigger (subscribe, unsubscribe, perform, performList); a trigger
+  or action with ``search`` set also becomes a search; any other action becomes a create.
+- Input fields come from the operation's JSON Schema (:func:`engine.spec.inputs.input_schema`).
+  Trigger inputs the engine manages itself (page and offset parameters, a rolling time window)
+  are left out of hook triggers.
+- Inputs that name an object a person would otherwise look up (``calendarId``, ``pipelineId``,
+  ``assignedTo``...) become dynamic dropdowns fed by a trigger of the catalog: :data:`DROPDOWNS`
+  says which, :data:`FIELD_DROPDOWNS` which input names use them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.spec.inputs import input_schema
+from engine.spec.model import Operation
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_DIR = ROOT / "integrations" / "zapier"
+OUTPUT = Path("generated") / "catalog.json"
+COMMAND = "ghl-engine zapier generate"
+
+ZAPIER_KEY_RE = re.compile(r"^[a-zA-Z]+[a-zA-Z0-9_]*$")
+LABEL_MAX = 64
+DESCRIPTION_MAX = 1000
+HELP_MAX = 1000
+
+# fields the app adds to every operation; an input with one of these names would clash
+CONNECTION_FIELD = "connection_id"
+INTERVAL_FIELD = "poll_interval_minutes"
+EXTRA_FIELD = "extra_fields"
+RESERVED = {CONNECTION_FIELD, INTERVAL_FIELD, EXTRA_FIELD}
+
+
+@dataclass(frozen=True)
+class Dropdown:
+    """A dynamic dropdown: the items of a catalog trigger, as (value, label) choices.
+
+    :param trigger: the engine trigger listing the objects.
+    :param value: the item field that is the choice's value (the id a request needs).
+    :param label: item fields tried in order for the label a person reads.
+    :param params: fixed params of the trigger read.
+    :param each: a list field of each item whose entries are the choices (stages of pipelines).
+    :param parent: an input whose value must match the item's id (the pipeline of a stage).
+    :param from_connection: params filled from the chosen connection (param → connection field),
+        for a trigger whose location is a path parameter the connection does not fill.
+    """
+
+    trigger: str
+    label: tuple[str, ...] = ("name", "title")
+    value: str = "id"
+    params: dict[str, Any] = field(default_factory=dict)
+    each: str | None = None
+    parent: str | None = None
+    noun: str = ""
+    from_connection: dict[str, str] = field(default_factory=dict)
+
+
+# dropdown name → where its choices come from
+DROPDOWNS: dict[str, Dropdown] = {
+    "calendars": Dropdown("calendars.list_calendars", noun="Calendar"),
+    "calendar_groups": Dropdown("calendars.list_calendar_groups", noun="Calendar Group"),
+    "pipelines": Dropdown("opportunities.list_pipelines", noun="Pipeline"),
+    "stages": Dropdown("opportunities.list_pipelines", each="stages", parent="pipelineId",
+                       noun="Pipeline Stage"),
+    "users": Dropdown("users.list_users_by_location", label=("name", "email"), noun="User"),
+    "custom_fields": Dropdown("other.list_custom_fields", params={"model": "all"},
+                              label=("name", "fieldKey"), noun="Custom Field",
+                              from_connection={"locationId": "location_id"}),
+    "tags": Dropdown("other.list_tags", value="name", noun="Tag"),
+    "workflows": Dropdown("workflows.list_workflows", noun="Workflow"),
+    "campaigns": Dropdown("workflows.list_campaigns", noun="Campaign"),
+    "businesses": Dropdown("businesses.list_businesses_by_location", noun="Business"),
+    "blogs": Dropdown("other.get_blogs_by_location", value="_id", label=("name",), noun="Blog"),
+    "smsglobal_groups": Dropdown("smsglobal.list_groups", label=("name", "keyword"),
+                                 noun="SMSGlobal Group"),
+}
+
+# (app, input name) → dropdown name; an input is a dropdown only where its trigger is in the catalog
+FIELD_DROPDOWNS: dict[tuple[str, str], str] = {
+    ("ghl", "calendarId"): "calendars",
+    ("ghl", "calendarIds"): "calendars",
+    ("ghl", "groupId"): "calendar_groups",
+    ("ghl", "pipelineId"): "pipelines",
+    ("ghl", "pipelineStageId"): "stages",
+    ("ghl", "assignedTo"): "users",
+    ("ghl", "assignedUserId"): "users",
+    ("ghl", "userId"): "users",
+    ("ghl", "userIds"): "users",
+    ("ghl", "customFieldId"): "custom_fields",
+    ("ghl", "tags"): "tags",
+    ("ghl", "workflowId"): "workflows",
+    ("ghl", "campaignId"): "campaigns",
+    ("ghl", "businessId"): "businesses",
+    ("ghl", "blogId"): "blogs",
+    ("smsglobal", "groupId"): "smsglobal_groups",
+}
+
+# (app, input name) → the search a Zap can add to find that id ("contactId" → Find Contact)
+FIELD_SEARCHES: dict[tuple[str, str], str] = {
+    ("ghl", "contactId"): "contacts.find_contact",
+}
+
+# search → create: offered together as "Find or Create" (the create runs when nothing is found)
+SEARCH_OR_CREATE: dict[str, str] = {
+    "contacts.find_contact": "contacts.create_contact",
+}
+
+# operations whose ``customFields`` input is shown as one field per custom field of the location
+# (the custom_fields dropdown's trigger lists them): category → the custom fields' model
+CUSTOM_FIELD_MODELS = {"contacts": "contact", "opportunities": "opportunity"}
+CUSTOM_FIELDS_INPUT = "customFields"
+
+NOUNS = {"smsglobal": "SMSGlobal", "other": "Record", "opportunities": "Opportunity",
+         "businesses": "Business", "calendars": "Calendar", "users": "User"}
+APP_NAMES = {"ghl": "GoHighLevel", "smsglobal": "SMSGlobal"}
+
+
+class ZapierGenError(Exception):
+    """The catalog cannot be mapped to a valid Zapier app (names the operation and the field)."""
+
+
+def zapier_key(engine_key: str) -> str:
+    key = engine_key.replace(".", "__")
+    if not ZAPIER_KEY_RE.match(key):
+        raise ZapierGenError(f"{engine_key}: Zapier key {key!r} is not letters, digits and '_'")
+    return key
+
+
+def dropdown_key(name: str) -> str:
+    return f"dropdown_{name}"
+
+
+def connection_key(app: str) -> str:
+    return f"connections_{app}"
+
+
+def _noun(op: Operation) -> str:
+    group = op.group or op.category
+    if group in NOUNS:
+        return NOUNS[group]
+    words = group.replace("_", " ").title()
+    return words[:-1] if words.endswith("s") and not words.endswith("ss") else words
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _humanize(name: str) -> str:
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").split()
+    out = " ".join(w if w.isupper() else w.lower() for w in words)
+    out = re.sub(r"\bid\b", "ID", out)
+    out = re.sub(r"\bids\b", "IDs", out)
+    return out[:1].upper() + out[1:] if out else name
+
+
+def _at(data: Any, path: str) -> Any:
+    if path in ("", "$"):
+        return data
+    for part in path.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _managed_params(op: Operation) -> set[str]:
+    """Trigger params the engine sets itself on every poll (paging, a rolling window)."""
+    if op.trigger is None:
+        return set()
+    pag = op.trigger.paginator
+    names = {getattr(pag, attr, None) for attr in ("offset_param", "page_param", "size_param")}
+    names |= {t.param for t in getattr(pag, "tokens", ())}
+    if op.trigger.window is not None:
+        names |= {op.trigger.window.start_param, op.trigger.window.end_param}
+    return {n for n in names if n}
+
+
+def _unwrap(prop: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of ``anyOf: [X, null]`` merged with the property's own keywords."""
+    out = {k: v for k, v in prop.items() if k != "anyOf"}
+    for branch in prop.get("anyOf", ()):
+        if branch.get("type") != "null":
+            out = {**branch, **out}
+    return out
+
+
+def _field(op: Operation, name: str, prop: dict[str, Any], required: bool,
+           available: set[str], searches: set[str]) -> tuple[dict[str, Any], str]:
+    """One Zapier input field and the type the app coerces its value to."""
+    p = _unwrap(prop)
+    jtype = p.get("type", "string")
+    items = (p.get("items") or {}).get("type", "string") if jtype == "array" else None
+    help_text = p.get("description") or _humanize(name)
+    f: dict[str, Any] = {"key": name, "label": p.get("title") if p.get("title") not in (None, name)
+                         else _humanize(name), "required": required}
+    coerce = jtype
+    enum = p.get("enum") or ([p["const"]] if "const" in p else None)
+    spec_input = op.input(name)
+    if enum and spec_input is not None and spec_input.enum:
+        # the spec's order: the schema's can follow whichever model built the same Literal first
+        enum = list(spec_input.enum)
+    found_by = FIELD_SEARCHES.get((op.app, name))
+    if found_by in searches and found_by != op.key and jtype == "string":
+        f["search"] = f"{zapier_key(found_by)}.id"
+    drop_name = FIELD_DROPDOWNS.get((op.app, name))
+    if drop_name and DROPDOWNS[drop_name].trigger not in available:
+        drop_name = None
+    if enum:
+        f["type"] = "string"
+        f["choices"] = [{"value": _text(v), "label": _text(v), "sample": _text(v)} for v in enum]
+        coerce = _enum_type(enum)
+    elif drop_name and jtype in ("string", "array") and (items in (None, "string")):
+        f["type"] = "string"
+        f["dynamic"] = f"{dropdown_key(drop_name)}.id.name"
+        if jtype == "array":
+            f["list"] = True
+            coerce = "array:string"
+        parent = DROPDOWNS[drop_name].parent
+        f["dependsOn"] = [CONNECTION_FIELD] + ([parent] if parent else [])
+        help_text += " Choose one, or map an ID from an earlier step."
+    elif jtype == "array" and items in ("string", "integer", "number", "boolean"):
+        f["type"] = items
+        f["list"] = True
+        coerce = f"array:{items}"
+    elif jtype in ("array", "object"):
+        f["type"] = "text"
+        help_text += (" Enter a JSON array." if jtype == "array" else " Enter a JSON object.")
+        coerce = "json"
+    elif jtype == "string" and p.get("format") == "date-time":
+        f["type"] = "datetime"
+    elif jtype in ("integer", "number", "boolean"):
+        f["type"] = jtype
+    else:
+        f["type"] = "string"
+    f["helpText"] = _clip(help_text, HELP_MAX)
+    default = p.get("default")
+    if default is not None and _text(default) != "":
+        f["default"] = _text(default)
+    examples = p.get("examples") or []
+    if examples and examples[0] is not None and "choices" not in f and "dynamic" not in f:
+        example = _text(examples[0])
+        if example and f["type"] != "boolean":
+            f["placeholder"] = _clip(example, 200)
+    return f, coerce
+
+
+def _enum_type(enum: list[Any] | tuple[Any, ...]) -> str:
+    kinds = {type(v) for v in enum}
+    if kinds == {bool}:
+        return "boolean"
+    if kinds == {int}:
+        return "integer"
+    if kinds <= {int, float}:
+        return "number"
+    return "string"
+
+
+def _connection_field(app: str) -> dict[str, Any]:
+    return {"key": CONNECTION_FIELD, "label": f"{APP_NAMES[app]} Connection", "required": True,
+            "type": "string", "dynamic": f"{connection_key(app)}.id.name",
+            "helpText": f"The {APP_NAMES[app]} connection stored in the engine to use "
+                        f"(add one with POST /v1/connections)."}
+
+
+def _fields(op: Operation, available: set[str], searches: set[str], *,
+            hook: bool) -> tuple[list, dict[str, str]]:
+    schema = input_schema(op)
+    required = set(schema.get("required", ()))
+    skip = _managed_params(op) if hook else set()
+    fields: list[dict[str, Any]] = [_connection_field(op.app)]
+    coerce: dict[str, str] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if name in skip:
+            continue
+        if name in RESERVED:
+            raise ZapierGenError(f"{op.key}: input {name!r} clashes with a field the Zapier app adds")
+        f, kind = _field(op, name, prop, name in required, available, searches)
+        fields.append(f)
+        if kind != "string":
+            coerce[name] = kind
+    if hook:
+        fields.append({"key": INTERVAL_FIELD, "label": "Check Every (Minutes)", "type": "integer",
+                       "required": False,
+                       "default": str(op.trigger.default_interval_minutes),
+                       "helpText": "How often the engine looks for new items, 1 to 15 minutes."})
+    elif schema.get("additionalProperties") and op.kind == "action":
+        fields.append({"key": EXTRA_FIELD, "label": "Other Fields", "dict": True, "required": False,
+                       "helpText": "Any other field the endpoint accepts, by its API name; sent "
+                                   "in the JSON body as text."})
+    return fields, coerce
+
+
+def _sample(op: Operation) -> dict[str, Any]:
+    if op.kind == "trigger":
+        sample = dict(op.sample)
+    else:
+        main = _at(op.sample, op.output.path)
+        sample = dict(main) if isinstance(main, dict) and main else dict(op.sample)
+    # what the app returns for an empty answer (a DELETE's 204, an empty object)
+    return sample or {"success": True, "upstream_status": 200}
+
+
+def _entry(op: Operation, available: set[str], searches: set[str], *,
+           kind: str) -> dict[str, Any]:
+    hook = kind == "trigger"
+    fields, coerce = _fields(op, available, searches, hook=hook)
+    title = op.title
+    label = _clip(title, LABEL_MAX)
+    entry: dict[str, Any] = {
+        "key": zapier_key(op.key), "operation": op.key, "app": op.app, "category": op.category,
+        "noun": _noun(op),
+        "display": {"label": label, "description": _clip(op.description, DESCRIPTION_MAX)},
+        "inputFields": fields, "coerce": coerce, "sample": _sample(op),
+    }
+    if op.kind == "trigger":
+        entry["source"] = "trigger"
+        entry["itemId"] = op.trigger.items.id_field
+    else:
+        entry["source"] = "action"
+        entry["outputPath"] = op.output.path
+        model = CUSTOM_FIELD_MODELS.get(op.category)
+        cf = op.input(CUSTOM_FIELDS_INPUT)
+        if (model and cf is not None and cf.location == "body" and cf.type == "array"
+                and DROPDOWNS["custom_fields"].trigger in available):
+            entry["customFields"] = {"dropdown": "custom_fields", "model": model,
+                                     "input": CUSTOM_FIELDS_INPUT}
+            fields[0]["altersDynamicFields"] = True  # another connection, other custom fields
+    return entry
+
+
+def build(ops: dict[str, Operation]) -> dict[str, Any]:
+    """The app's definitions for every operation of ``ops`` (the registry)."""
+    available = {k for k, op in ops.items() if op.kind == "trigger"}
+    found = {k for k, op in ops.items() if op.search}
+    triggers, creates, searches = [], [], []
+    for key in sorted(ops):
+        op = ops[key]
+        if op.kind == "trigger":
+            triggers.append(_entry(op, available, found, kind="trigger"))
+        if op.search:
+            searches.append(_entry(op, available, found, kind="search"))
+        elif op.kind == "action":
+            creates.append(_entry(op, available, found, kind="create"))
+    search_or_create = []
+    for search_key, create_key in sorted(SEARCH_OR_CREATE.items()):
+        if search_key in found and create_key in ops and ops[create_key].kind == "action" \
+                and not ops[create_key].search:
+            noun = _noun(ops[search_key])
+            search_or_create.append({"key": zapier_key(search_key),
+                                     "display": {"label": _clip(f"Find or Create {noun}", LABEL_MAX),
+                                                 "description": f"Finds a {noun.lower()}; creates "
+                                                                f"one when none is found."},
+                                     "search": zapier_key(search_key),
+                                     "create": zapier_key(create_key)})
+    dropdowns = {}
+    for name, drop in sorted(DROPDOWNS.items()):
+        if drop.trigger not in available:
+            continue
+        dropdowns[name] = {"key": dropdown_key(name), "trigger": drop.trigger,
+                           "app": ops[drop.trigger].app, "value": drop.value,
+                           "label": list(drop.label), "params": drop.params, "each": drop.each,
+                           "parent": drop.parent, "noun": drop.noun,
+                           "fromConnection": drop.from_connection}
+    for group in (triggers, creates, searches):
+        seen: set[str] = set()
+        for entry in group:
+            if entry["key"] in seen:
+                raise ZapierGenError(f"{entry['operation']}: Zapier key {entry['key']} is taken")
+            seen.add(entry["key"])
+    return {
+        "generatedBy": COMMAND,
+        "apps": sorted({op.app for op in ops.values()}),
+        "connections": {app: {"key": connection_key(app), "label": APP_NAMES[app]}
+                        for app in sorted({op.app for op in ops.values()})},
+        "dropdowns": dropdowns,
+        "triggers": triggers,
+        "creates": creates,
+        "searches": searches,
+        "searchOrCreates": search_or_create,
+    }
+
+
+def render(ops: dict[str, Operation]) -> str:
+    return json.dumps(build(ops), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def generate(app_dir: Path = APP_DIR, ops: dict[str, Operation] | None = None) -> Path:
+    """Write the generated definitions into ``app_dir``; return the file written."""
+    if ops is None:
+        from engine.spec.registry import registry
+
+        ops = registry()
+    out = app_dir / OUTPUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = render(ops)
+    if not out.exists() or out.read_text(encoding="utf-8") != text:
+        out.write_text(text, encoding="utf-8")
+    return out
+
+
+def stale(app_dir: Path = APP_DIR, ops: dict[str, Operation] | None = None) -> bool:
+    """Whether the committed definitions differ from what the catalog gives now."""
+    if ops is None:
+        from engine.spec.registry import registry
+
+        ops = registry()
+    out = app_dir / OUTPUT
+    return not out.exists() or out.read_text(encoding="utf-8") != render(ops)

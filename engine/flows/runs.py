@@ -1,0 +1,309 @@
+"""Flow runs: one delivered item running a flow's steps, recorded step by step.
+
+One delivery is one run, whose id is derived from the delivery id: a delivery tried again
+(after a crash or a transient upstream error) resumes the same run. Each step's input and output
+(or error) is written to the run before the next step starts, and a step is marked in flight
+before it is sent, so a resumed or retried run never repeats a step that succeeded, and a write
+cut short by a crash is not repeated without a person deciding to.
+
+Steps run through the same executor as ``POST /v1/actions`` (validation, signing, rate budget,
+retries). A step may also name a trigger, to read something (``contacts.get_contact``): its data
+is the object read, or the list of items. An input that renders empty is left out. A 429, a
+refused connection, or a 5xx on a step that is safe to repeat leaves the run ``retrying`` and
+raises, so the outbox tries again on its schedule; other errors fail the run, which
+``POST /v1/flows/{id}/runs/{run_id}/retry`` runs again once the cause is fixed.
+
+Two flows that sync two apps both ways would echo each other's writes. A step's ``echo`` template
+records a fingerprint of what it writes; a flow's ``skip_echo`` template, rendered for each new
+item, skips the item when it matches a fingerprint recorded by a flow of the same tenant
+(the fingerprint is used up).
+
+A step's ``once`` template is the flow's memory: the step is done at most once per rendered value
+(``{{ trigger.id }}``: once per contact, however often the contact changes). The first run that
+gets past the step's ``when`` claims the value; a later run with the same value skips the step.
+
+A run's ``trigger`` is the item as upstream gives it (what the trigger's sample shows):
+``trigger.id`` is the object's id, also for triggers that fire on changes, whose webhook
+deliveries key the item as ``<id>@<updated time>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+from jinja2 import TemplateError
+
+from engine.accounts import connections
+from engine.actions import executor
+from engine.core import keys
+from engine.core.errors import EngineError, NotFound, RateLimited, UpstreamError, UpstreamUnavailable
+from engine.flows import templating
+from engine.flows.models import FlowIn, FlowStep
+from engine.polling import items, reader
+from engine.runtime import Runtime
+from engine.spec import registry
+
+log = logging.getLogger("engine.flows.service")
+
+RUNS_KEPT = 500  # runs kept in a flow's log
+RUN_TTL_SECONDS = 30 * 24 * 3600
+ECHO_TTL_SECONDS = 24 * 3600
+
+
+class _Transient(Exception):
+    """A step failed in a way that may heal by waiting; the outbox tries the delivery again."""
+
+
+def decode(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def run_id_for(flow_id: str, delivery_id: str) -> str:
+    return "run_" + hashlib.sha256(f"{flow_id}\n{delivery_id}".encode()).hexdigest()[:24]
+
+
+async def load_run(rt: Runtime, run_id: str) -> dict[str, Any] | None:
+    raw = await rt.redis.get(keys.FLOW_RUN.format(run_id=run_id))
+    return json.loads(raw) if raw else None
+
+
+async def _save_run(rt: Runtime, run: dict[str, Any]) -> None:
+    run["updated_at"] = time.time()
+    await rt.redis.set(keys.FLOW_RUN.format(run_id=run["id"]), json.dumps(run, default=str),
+                       ex=RUN_TTL_SECONDS)
+
+
+def _trigger_item(data: Any) -> dict[str, Any]:
+    """The delivered item with ``id`` back to the object's id (``object_id`` is kept too)."""
+    if not isinstance(data, dict):
+        return {}
+    if data.get("object_id") not in (None, ""):
+        return {**data, "id": data["object_id"]}
+    return data
+
+
+async def _new_run(rt: Runtime, flow_id: str, run_id: str, delivery: dict[str, Any]) -> dict[str, Any]:
+    now = time.time()
+    run = {"id": run_id, "flow_id": flow_id, "delivery_id": delivery.get("delivery_id"),
+           "subscription_id": delivery.get("subscription_id"), "item_id": delivery.get("item_id"),
+           "trigger": _trigger_item(delivery.get("data")), "status": "running", "error": None,
+           "steps": {}, "order": [], "attempts": 0, "created_at": now, "finished_at": None}
+    runs_key = keys.FLOW_RUNS.format(flow_id=flow_id)
+    await _save_run(rt, run)
+    await rt.redis.zadd(runs_key, {run_id: int(now * 1000)})
+    excess = await rt.redis.zcard(runs_key) - RUNS_KEPT
+    if excess > 0:
+        old = [m.decode() for m in await rt.redis.zrange(runs_key, 0, excess - 1)]
+        await rt.redis.zrem(runs_key, *old)
+        await rt.redis.delete(*[keys.FLOW_RUN.format(run_id=r) for r in old])
+    return run
+
+
+async def deliver(rt: Runtime, flow_id: str, delivery: dict[str, Any]) -> None:
+    """Run a flow for one delivered item (called by the outbox). Raises when the delivery
+    should be tried again later; a delivery tried again resumes its run."""
+    raw = await rt.redis.hgetall(keys.FLOW.format(flow_id=flow_id))
+    if not raw:
+        return  # the flow was deleted; its subscription goes with it
+    flow = decode(raw)
+    run_id = run_id_for(flow_id, str(delivery.get("delivery_id") or delivery.get("webhook_id")))
+    run = await load_run(rt, run_id)
+    if run is None:
+        run = await _new_run(rt, flow_id, run_id, delivery)
+    elif run["status"] in ("succeeded", "skipped", "failed"):
+        return  # done before; a failed run is retried on request, not by redelivery
+    if flow.get("status") == "paused":
+        run["status"] = "held"
+        await _save_run(rt, run)
+        return
+    await execute(rt, flow_id, flow, run, transient_raises=True)
+
+
+def _context(run: dict[str, Any]) -> dict[str, Any]:
+    steps = {sid: {"data": rec.get("output"), "status": rec["status"]}
+             for sid, rec in run["steps"].items() if rec["status"] in ("succeeded", "skipped")}
+    return {"trigger": run["trigger"], "steps": steps}
+
+
+async def _echo_seen(rt: Runtime, tenant: str, fingerprint: str) -> bool:
+    """Whether a flow recorded this write (and use the record up)."""
+    key = keys.FLOW_ECHOES.format(tenant=tenant)
+    now_ms = int(time.time() * 1000)
+    await rt.redis.zremrangebyscore(key, "-inf", now_ms)
+    return bool(await rt.redis.zrem(key, fingerprint))
+
+
+async def _once_holder(rt: Runtime, flow_id: str, key: str, run_id: str) -> str | None:
+    """Claim ``key`` for this run in the flow's memory. None when the run may go on (the key was
+    free, or this run claimed it before); else the id of the run that holds it."""
+    memory = keys.FLOW_ONCE.format(flow_id=flow_id)
+    if await rt.redis.hsetnx(memory, key, run_id):
+        return None
+    holder = await rt.redis.hget(memory, key)
+    holder = holder.decode() if holder else None
+    return None if holder in (None, run_id) else holder
+
+
+async def _echo_record(rt: Runtime, tenant: str, fingerprint: str) -> None:
+    await rt.redis.zadd(keys.FLOW_ECHOES.format(tenant=tenant),
+                        {fingerprint: int((time.time() + ECHO_TTL_SECONDS) * 1000)})
+
+
+def _repeatable(step: FlowStep) -> bool:
+    op = registry.get(step.action)
+    return op is not None and op.upstream.idempotent
+
+
+def _transient(exc: Exception, step: FlowStep) -> bool:
+    """Whether the outbox may simply try again later. A request that may have reached upstream
+    (5xx, a timeout) is tried again only for a step that is safe to repeat: sending an SMS or
+    creating a note twice costs the user, so such a step fails the run for a person to check."""
+    if isinstance(exc, RateLimited) or (isinstance(exc, UpstreamError) and exc.status == 429):
+        return True
+    safe = _repeatable(step)
+    if isinstance(exc, UpstreamUnavailable):
+        return safe or exc.message.startswith("could not connect")
+    if isinstance(exc, httpx.HTTPError):
+        return safe
+    return isinstance(exc, UpstreamError) and exc.status >= 500 and safe
+
+
+def _error_of(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, EngineError):
+        return {"code": exc.code, "message": exc.message, "details": exc.details,
+                "status": exc.status}
+    if isinstance(exc, TemplateError):
+        return {"code": "template_error", "message": f"template error: {exc.message or exc}"}
+    return {"code": type(exc).__name__, "message": str(exc)[:500]}
+
+
+async def _run_step(rt: Runtime, tenant: str, step: FlowStep, values: dict[str, Any]) -> Any:
+    op = registry.get(step.action)
+    if op is None:
+        raise NotFound(f"operation {step.action!r} is no longer in the catalog; edit the flow",
+                       code="operation_not_found")
+    conn = await connections.get(rt.redis, tenant, step.connection_id, rt.vault)
+    if op.kind == "action":
+        return (await executor.run_action(rt, conn, op, values)).data
+    # a read: the step gets the object (single-object reads) or the list of items
+    prepared = reader.prepare(op, conn, values)
+    found = items.extract(op, (await executor.call(rt, conn, op, prepared)).data)
+    if op.trigger.items.single:
+        return found[0] if found else None
+    return found
+
+
+def _render_input(step: FlowStep, context: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, template in step.input.items():
+        try:
+            out[name] = templating.render(template, context)
+        except TemplateError as exc:
+            raise TemplateError(f"input.{name} = {template!r}: {exc.message or exc}; the item "
+                                "lacks it: add | default('') or a 'when'") from None
+    return out
+
+
+def _inputs(rendered: dict[str, Any]) -> dict[str, Any]:
+    """An input that renders empty (None or "") is left out, so optional fields stay unset."""
+    return {k: v for k, v in rendered.items() if v is not None and v != ""}
+
+
+async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str, Any], *,
+                   transient_raises: bool) -> dict[str, Any]:
+    tenant = flow["tenant"]
+    definition = FlowIn.model_validate_json(flow["definition"])
+    run["status"] = "running"
+    run["error"] = None
+    run["attempts"] = int(run.get("attempts") or 0) + 1
+    if definition.skip_echo and not run.get("echo_checked"):
+        try:
+            fingerprint = str(templating.render(definition.skip_echo, _context(run)))
+        except TemplateError as exc:
+            fingerprint = ""
+            log.info("flow %s: skip_echo did not render: %s", flow_id, exc)
+        run["echo_checked"] = True
+        if fingerprint and await _echo_seen(rt, tenant, fingerprint):
+            run.update(status="skipped", finished_at=time.time(),
+                       reason=f"echo of a write a flow made ({fingerprint})")
+            await _save_run(rt, run)
+            return run
+    await _save_run(rt, run)
+    for step in definition.steps:
+        done = run["steps"].get(step.id)
+        if done and done["status"] in ("succeeded", "skipped"):
+            continue  # never repeat a step that succeeded
+        if step.id not in run["order"]:
+            run["order"].append(step.id)
+        if done and done["status"] == "running" and transient_raises and not _repeatable(step):
+            # the engine stopped while this step was in flight: it may have acted upstream
+            done.update(status="failed", finished_at=time.time(), error={
+                "code": "interrupted", "message": "the engine stopped while this step was "
+                "running, so it may have happened upstream (e.g. the SMS may be sent); check, "
+                "then retry the run to do it again"})
+            run.update(status="failed", error=f"step {step.id}: {done['error']['message']}",
+                       finished_at=time.time())
+            await _save_run(rt, run)
+            return run
+        record: dict[str, Any] = {"status": "running", "action": step.action, "input": None,
+                                  "output": None, "error": None,
+                                  "attempts": int((done or {}).get("attempts") or 0) + 1,
+                                  "started_at": time.time()}
+        context = _context(run)
+        try:
+            if step.when and not templating.condition(step.when, context):
+                record.update(status="skipped", reason=f"condition is false: {step.when}",
+                              finished_at=time.time())
+                run["steps"][step.id] = record
+                await _save_run(rt, run)
+                continue
+            if step.once:
+                once_key = str(templating.render(step.once, context))
+                holder = await _once_holder(rt, flow_id, once_key, run["id"]) if once_key else None
+                if holder:
+                    record.update(status="skipped", finished_at=time.time(),
+                                  reason=f"done once already for {once_key} (run {holder})")
+                    run["steps"][step.id] = record
+                    await _save_run(rt, run)
+                    continue
+            values = _inputs(_render_input(step, context))
+            record["input"] = values
+            if step.echo:
+                await _echo_record(rt, tenant, str(templating.render(step.echo, context)))
+            run["steps"][step.id] = record
+            await _save_run(rt, run)  # in flight: a crash from here on is seen on resume
+            output = await _run_step(rt, tenant, step, values)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run
+            record.update(status="failed", error=_error_of(exc), finished_at=time.time())
+            run["steps"][step.id] = record
+            if _transient(exc, step) and transient_raises:
+                record["status"] = "retrying"
+                run.update(status="retrying", error=f"step {step.id}: {record['error']['message']}")
+                await _save_run(rt, run)
+                raise _Transient(run["error"]) from exc
+            if not isinstance(exc, (EngineError, TemplateError, httpx.HTTPError)):
+                log.exception("flow %s run %s: step %s failed unexpectedly", flow_id, run["id"], step.id)
+            run.update(status="failed", error=f"step {step.id}: {record['error']['message']}",
+                       finished_at=time.time())
+            await _save_run(rt, run)
+            return run
+        record.update(status="succeeded", output=output, finished_at=time.time())
+        run["steps"][step.id] = record
+        await _save_run(rt, run)  # recorded before the next step starts
+    run.update(status="succeeded", finished_at=time.time())
+    await _save_run(rt, run)
+    return run
+
+
+def public_run(run: dict[str, Any]) -> dict[str, Any]:
+    steps = [{"id": sid, **run["steps"][sid]} for sid in run.get("order", []) if sid in run["steps"]]
+    return {"id": run["id"], "flow_id": run["flow_id"], "status": run["status"],
+            "error": run.get("error"), "reason": run.get("reason"), "item_id": run.get("item_id"),
+            "delivery_id": run.get("delivery_id"), "trigger": run.get("trigger"), "steps": steps,
+            "attempts": run.get("attempts", 0), "created_at": run.get("created_at"),
+            "finished_at": run.get("finished_at")}

@@ -1,0 +1,265 @@
+"""Dedupe cursors: which items of a poll are new, and how the watch's state moves on.
+
+One cursor per watch, in two Redis keys (:data:`engine.core.keys.CURSOR`, :data:`engine.core.keys.CURSOR_SEEN`).
+A timestamp alone misses items that share a timestamp or arrive late; ids alone grow forever. So
+the cursor keeps a **high-water mark** (the newest item time seen) plus the **dedupe keys seen
+inside an overlap window** below it, bounded in number:
+
+``time`` mode (items carry a time: ``timestamp_field``, or ``updated_field`` for ``updated``)
+    new = key never seen and time >= hwm - overlap. Items older than the window are known ground:
+    a newest-first read stops at the first page that reaches below it. When more than
+    :data:`MAX_SEEN` keys fall inside the window, the floor rises to the oldest key kept, so the
+    set stays bounded and nothing forgotten fires again.
+``keys`` mode (no usable time: ``changed`` lists, or lists without a timestamp field)
+    new = key never seen; seen keys are touched on every read and forgotten after a retention
+    (or past :data:`MAX_SEEN`, oldest touched first).
+``single`` mode (``Items(single=True)``: one watched object)
+    new = key differs from the last one (so A -> B -> A fires twice).
+
+The first poll primes the cursor: it delivers only items stamped after the subscription was
+made, never the backlog. :func:`diff` is pure; the caller writes
+its :class:`Advance` with the outbox entries in one transaction (see :mod:`engine.polling.poller`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from engine.core import keys
+from engine.polling import items as _items
+from engine.polling.reader import Stop
+from engine.spec.model import Operation
+
+Mode = Literal["single", "time", "keys"]
+
+MAX_SEEN = 10_000  # dedupe keys kept per watch at most (the newest by score)
+KEYS_RETENTION_SECONDS = 7 * 24 * 3600  # keys mode: forget a key not read again for this long
+
+
+@dataclass
+class State:
+    version: int = 0
+    primed: bool = False
+    hwm: float | None = None
+    floor: float | None = None  # raised above hwm - overlap when the seen set hit its bound
+    last: str | None = None
+    seen: dict[str, float] = field(default_factory=dict)
+
+    def window_floor(self, overlap: float) -> float:
+        """Items older than this are known ground."""
+        if self.hwm is None:
+            return float("-inf")
+        return max(self.hwm - overlap, self.floor if self.floor is not None else float("-inf"))
+
+
+@dataclass
+class Advance:
+    """How the cursor moves when a poll commits."""
+
+    version: int  # the version the poll read; the commit fails if another poll moved it
+    hwm: float | None
+    last: str | None
+    add: dict[str, float]
+    trim_below: float | None
+    floor: float | None = None
+    rank_cap: int = 0  # keys mode: keep at most this many keys (0: no cap by count)
+
+
+@dataclass
+class Found:
+    key: str
+    item: dict[str, Any]
+    at: float | None  # the item's time, if it has one
+
+
+def mode(op: Operation) -> Mode:
+    trig = op.trigger
+    assert trig is not None
+    if trig.items.single:
+        return "single"
+    if trig.dedupe.strategy == "updated":
+        return "time"
+    if trig.dedupe.strategy == "new" and trig.items.timestamp_field:
+        return "time"
+    return "keys"
+
+
+def item_time(op: Operation, item: dict[str, Any]) -> float | None:
+    trig = op.trigger
+    assert trig is not None
+    if trig.dedupe.strategy == "updated":
+        return _items.parse_time(_items.get_path(item, trig.dedupe.updated_field or ""))
+    if trig.dedupe.strategy == "changed":
+        return None
+    return _items.timestamp(op, item)
+
+
+def queue_reads(pipe, watch_id: str) -> None:
+    """Queue the cursor's two reads on ``pipe``; :func:`parse` turns their replies into a State."""
+    pipe.hgetall(keys.CURSOR.format(watch_id=watch_id))
+    pipe.zrange(keys.CURSOR_SEEN.format(watch_id=watch_id), 0, -1, withscores=True)
+
+
+def parse(data: dict, seen: list) -> State:
+    d = {k.decode(): v.decode() for k, v in data.items()}
+    return State(version=int(d.get("version") or 0), primed=d.get("primed") == "1",
+                 hwm=float(d["hwm"]) if d.get("hwm") else None, last=d.get("last") or None,
+                 floor=float(d["floor"]) if d.get("floor") else None,
+                 seen={k.decode(): float(s) for k, s in seen})
+
+
+async def load(redis: Redis, watch_id: str) -> State:
+    async with redis.pipeline(transaction=False) as pipe:  # one round trip
+        queue_reads(pipe, watch_id)
+        data, seen = await pipe.execute()
+    return parse(data, seen)
+
+
+def stopper(op: Operation, state: State) -> Stop | None:
+    """The reader's ``stop``: a newest-first read stops at the first page reaching below the
+    overlap window (known ground), or, for ``new`` items without a time, at the first page whose
+    items are all known. Reads that are not newest first read on (up to the page cap)."""
+    trig = op.trigger
+    assert trig is not None
+    if trig.dedupe.order != "newest_first":
+        return None
+    if mode(op) == "keys":
+        if not state.primed or trig.dedupe.strategy != "new":
+            return None  # a change can be anywhere in the list: read it all
+
+        def stop_known(page: list[dict[str, Any]]) -> bool:
+            return bool(page) and all(_items.dedupe_key(op, i) in state.seen for i in page)
+
+        return stop_known
+    if mode(op) != "time":
+        return None
+    overlap = trig.dedupe.overlap_seconds
+    top = [state.hwm]
+
+    def stop(page: list[dict[str, Any]]) -> bool:
+        times = [t for t in (item_time(op, i) for i in page) if t is not None]
+        if not times:
+            return False
+        top[0] = max([t for t in (top[0], *times) if t is not None])
+        floor = max(top[0] - overlap, state.floor if state.floor is not None else float("-inf"))
+        return min(times) < floor
+
+    return stop
+
+
+def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | None = None,
+         since: float | None = None) -> tuple[list[Found], Advance]:
+    """The new items of a read, oldest first, and the cursor's next state.
+
+    The first (priming) poll records what exists; of it, only items whose time is at or after
+    ``since`` (when the first subscriber joined) are new: what appeared between subscribing and
+    the first poll is not lost, and nothing older floods the subscriber."""
+
+    def fresh(f: Found) -> bool:
+        return since is not None and f.at is not None and f.at >= since
+
+    trig = op.trigger
+    assert trig is not None
+    now = time.time() if now is None else now
+    kind = mode(op)
+    read: list[Found] = []
+    keys_read: set[str] = set()
+    for item in found:
+        key = _items.dedupe_key(op, item)
+        if key in keys_read:
+            continue  # a page that shifted under the read shows an item twice
+        keys_read.add(key)
+        read.append(Found(key, item, item_time(op, item)))
+
+    if kind == "single":
+        current = read[0] if read else None
+        new = [current] if current and current.key != state.last and (
+            state.primed or fresh(current)) else []
+        return new, Advance(version=state.version, hwm=None,
+                            last=current.key if current else state.last, add={}, trim_below=None)
+
+    if kind == "keys":
+        new = [f for f in read if f.key not in state.seen] if state.primed else []
+        new.reverse()  # upstream lists newest first as a rule; deliver oldest first
+        return new, Advance(version=state.version, hwm=None, last=None,
+                            add={f.key: now for f in read},
+                            trim_below=now - max(trig.dedupe.overlap_seconds, KEYS_RETENTION_SECONDS),
+                            rank_cap=MAX_SEEN)
+
+    overlap = trig.dedupe.overlap_seconds
+    floor = state.window_floor(overlap)
+    times = [f.at for f in read if f.at is not None]
+    hwm = max([t for t in (state.hwm, *times) if t is not None], default=None)
+    new: list[Found] = []
+    add: dict[str, float] = {}
+    for f in read:
+        if f.key in state.seen:
+            continue
+        if f.at is None or f.at >= floor:
+            if state.primed or fresh(f):
+                new.append(f)
+            add[f.key] = f.at if f.at is not None else (hwm if hwm is not None else now)
+    if hwm is not None:
+        for f in read:  # keep every key inside the (moved) window, known or new
+            if f.at is not None and f.at >= hwm - overlap:
+                add.setdefault(f.key, f.at)
+    order = {id(f): n for n, f in enumerate(read)}
+    upstream_newest_first = trig.dedupe.order != "oldest_first"
+    new.sort(key=lambda f: (f.at if f.at is not None else float("inf"),
+                            -order[id(f)] if upstream_newest_first else order[id(f)]))
+    trim_below = (hwm - overlap) if hwm is not None else None
+    if state.floor is not None and (trim_below is None or state.floor > trim_below):
+        trim_below = state.floor
+    kept = sorted((score for key, score in {**state.seen, **add}.items()
+                   if trim_below is None or score >= trim_below), reverse=True)
+    if len(kept) > MAX_SEEN:
+        # too many keys inside the window: raise the floor to the oldest key kept, so what is
+        # forgotten counts as known ground instead of firing again
+        trim_below = kept[MAX_SEEN - 1]
+    new_floor = trim_below if trim_below is not None and hwm is not None and \
+        trim_below > hwm - overlap else None
+    return new, Advance(version=state.version, hwm=hwm, last=None, add=add,
+                        trim_below=trim_below, floor=new_floor)
+
+
+# The commit: outbox entries and the cursor advance in one atomic script. A stale version
+# (another poll of the same watch committed first) writes nothing and returns -1. Given ``lock``
+# and ``token``, it first releases the poll's lock if it still holds it (one round trip fewer).
+COMMIT = """
+local a = cjson.decode(ARGV[1])
+if a.lock and redis.call('GET', a.lock) == a.token then redis.call('DEL', a.lock) end
+local v = tonumber(redis.call('HGET', a.cursor, 'version') or '0')
+if v ~= a.version then return -1 end
+local n = 0
+for _, d in ipairs(a.deliveries) do
+  if redis.call('EXISTS', d.sub_key) == 1 and redis.call('EXISTS', d.key) == 0 then
+    local f = {}
+    for k, val in pairs(d.fields) do f[#f + 1] = k; f[#f + 1] = val end
+    redis.call('HSET', d.key, unpack(f))
+    redis.call('RPUSH', d.queue, d.id)
+    redis.call('ZADD', d.log, a.now_ms, d.id)
+    redis.call('ZREMRANGEBYRANK', d.log, 0, -(a.log_cap + 1))
+    redis.call('ZADD', a.due, 'NX', a.now_ms, d.sub)
+    n = n + 1
+  end
+end
+local c = {'version', v + 1, 'primed', '1', 'polled_at', a.now_ms}
+if a.hwm ~= '' then c[#c + 1] = 'hwm'; c[#c + 1] = a.hwm end
+if a.last ~= '' then c[#c + 1] = 'last'; c[#c + 1] = a.last end
+if a.floor ~= '' then c[#c + 1] = 'floor'; c[#c + 1] = a.floor end
+redis.call('HSET', a.cursor, unpack(c))
+local z = {}
+for _, p in ipairs(a.add) do
+  z[#z + 1] = p[1]; z[#z + 1] = p[2]
+  if #z >= 1000 then redis.call('ZADD', a.seen, unpack(z)); z = {} end
+end
+if #z > 0 then redis.call('ZADD', a.seen, unpack(z)) end
+if a.trim_below ~= '' then redis.call('ZREMRANGEBYSCORE', a.seen, '-inf', '(' .. a.trim_below) end
+if a.rank_cap > 0 then redis.call('ZREMRANGEBYRANK', a.seen, 0, -(a.rank_cap + 1)) end
+redis.call('HSET', a.watch, 'last_poll_at', a.started)
+return n
+"""

@@ -1,0 +1,308 @@
+"""Delivery: the outbox of each subscription sent in order, signed, with retries for a day.
+
+Each subscription has a queue (:data:`engine.core.keys.SUB_QUEUE`) of delivery ids written by the poll's
+commit. Its head is the one delivery in flight: a later item waits until the earlier one is
+delivered or dead. The due set (:data:`engine.core.keys.DELIVERIES_DUE`, score = next attempt in ms) is
+claimed like the watches' (a claim leases the subscription), and a per-subscription lock makes
+sure one run sends at a time, even when a killed worker's job is run again.
+
+A webhook POST carries the Standard Webhooks headers (``webhook-id`` = the delivery id, stable
+across re-sends, ``webhook-timestamp``, ``webhook-signature``) and the JSON body
+``{subscription_id, trigger, item_id, data}``. 2xx is delivered; 410 Gone removes the
+subscription; anything else (other 4xx, 5xx, redirects, timeouts) is tried again after the
+retry schedule, then put on the dead-letter list. A flow subscriber gets the same delivery through
+``engine.flows.service.deliver``; an exception there is a failed try.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from engine.core import keys
+from engine.core.errors import Conflict, NotFound
+from engine.polling import subscriptions as subs
+from engine.polling import targets
+from engine.runtime import Runtime
+
+log = logging.getLogger("engine.polling.delivery")
+
+DONE_TTL_SECONDS = 7 * 24 * 3600  # a delivered delivery stays visible in the log this long
+USER_AGENT = "ghl-engine-webhooks/1"
+
+CLAIM = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(due) do
+  local slot = redis.call('ZSCORE', KEYS[1], id)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+  out[#out + 1] = id
+  out[#out + 1] = slot
+end
+return out
+"""
+
+# settle a run: remove the subscription from the due set only if its queue is empty,
+# else schedule it at ARGV[1]
+SETTLE = """
+if redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+# pop the head only if it is still the delivery just settled
+POP_HEAD = """
+if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) return 1 end
+return 0
+"""
+
+# the queue's head and its delivery record, in one round trip
+HEAD = """
+local id = redis.call('LINDEX', KEYS[1], 0)
+if not id then return false end
+return {id, redis.call('HGETALL', ARGV[1] .. id)}
+"""
+
+# a delivery sent: mark it delivered (kept DONE_TTL_SECONDS), pop it if it is still the head,
+# and return the next head as HEAD does
+DELIVERED_NEXT = """
+redis.call('HSET', KEYS[1], 'status', 'delivered', 'attempts', ARGV[3], 'last_error', '',
+           'delivered_at', ARGV[2], 'next_attempt', '')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('LINDEX', KEYS[2], 0) == ARGV[1] then redis.call('LPOP', KEYS[2]) end
+local id = redis.call('LINDEX', KEYS[2], 0)
+if not id then return false end
+return {id, redis.call('HGETALL', ARGV[5] .. id)}
+"""
+
+_UNREAD = object()  # the queue's head is not read yet
+
+UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+          "return 0")
+
+
+async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
+    """Claim subscriptions with a delivery due; the claim leases them for the delivery lease."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    raw = await rt.redis.eval(CLAIM, 1, keys.DELIVERIES_DUE, now_ms, limit,
+                              int(rt.settings.delivery_lease_seconds * 1000))
+    return [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+
+
+def body_of(delivery: dict[str, str]) -> str:
+    """The exact JSON body POSTed for a delivery (the same bytes on every re-send)."""
+    return ('{"subscription_id":' + json.dumps(delivery["subscription"])
+            + ',"trigger":' + json.dumps(delivery["trigger"])
+            + ',"item_id":' + json.dumps(delivery["item_id"])
+            + ',"data":' + delivery["data"] + "}")
+
+
+def signed_headers(secret: str, msg_id: str, body: str) -> dict[str, str]:
+    now = datetime.now(timezone.utc)
+    return {"content-type": "application/json", "user-agent": USER_AGENT,
+            "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
+
+
+class _Outcome:
+    def __init__(self, ok: bool, error: str = "", gone: bool = False, status: int | None = None):
+        self.ok, self.error, self.gone, self.status = ok, error, gone, status
+
+
+async def _post(rt: Runtime, client: httpx.AsyncClient, url: str, secret: str, msg_id: str,
+                body: str) -> _Outcome:
+    try:
+        await targets.check_before_send(url, rt.settings)
+    except targets.TargetRefused as exc:
+        return _Outcome(False, "; ".join(p["message"] for p in exc.details or []))
+    cap = rt.settings.delivery_max_response_bytes
+    try:
+        async with client.stream("POST", url, content=body.encode(),
+                                 headers=signed_headers(secret, msg_id, body)) as resp:
+            read = 0
+            async for chunk in resp.aiter_raw():
+                read += len(chunk)
+                if read >= cap:
+                    break  # the answer's body is not ours to store; read a little, then drop it
+            status = resp.status_code
+    except httpx.TimeoutException:
+        return _Outcome(False, "timed out")
+    except httpx.HTTPError as exc:
+        return _Outcome(False, f"{type(exc).__name__}: could not reach the target")
+    if 200 <= status < 300:
+        return _Outcome(True, status=status)
+    if status == 410:
+        return _Outcome(False, "410 Gone", gone=True, status=status)
+    if 300 <= status < 400:
+        return _Outcome(False, f"{status} redirect (not followed)", status=status)
+    return _Outcome(False, f"HTTP {status}", status=status)
+
+
+async def _to_flow(rt: Runtime, flow_id: str, delivery_id: str, d: dict[str, str]) -> _Outcome:
+    from engine.flows import service as flows  # the flows module is loaded only where flows are used
+
+    try:
+        await flows.deliver(rt, flow_id, {
+            "webhook_id": delivery_id, "delivery_id": delivery_id,
+            "subscription_id": d["subscription"], "trigger": d["trigger"],
+            "item_id": d["item_id"], "data": json.loads(d["data"])})
+    except Exception as exc:  # noqa: BLE001 - any failure of the flow is a failed try
+        return _Outcome(False, f"flow failed: {type(exc).__name__}: {exc}"[:500])
+    return _Outcome(True)
+
+
+async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) -> dict[str, int]:
+    """Send a subscription's queued deliveries in order (the delivery job)."""
+    r = rt.redis
+    lock_key = keys.SUB_LOCK.format(sub_id=sub_id)
+    settings = rt.settings
+    # the lock outlives one send (so one delivery is in flight), the run stops taking new items
+    # half-way through the lease (so a claim rarely finds it still running)
+    lease_ms = int(max(settings.delivery_lease_seconds, settings.delivery_timeout_seconds + 1) * 1000)
+    stop_at = time.monotonic() + settings.delivery_lease_seconds / 2
+    token = secrets.token_hex(8)
+    if not await r.set(lock_key, token, nx=True, px=lease_ms):
+        return {"sent": 0, "failed": 0, "locked": 1}
+    queue = keys.SUB_QUEUE.format(sub_id=sub_id)
+    sent = failed = 0
+    next_at = int(time.time() * 1000)
+    # the lease is renewed before a send only when less than a send's timeout plus a margin is
+    # left of it (one PEXPIRE per delivery cost as much as the rest of its Redis work)
+    refreshed = time.monotonic()
+    refresh_every = max(0.0, (lease_ms / 1000 - settings.delivery_timeout_seconds) / 2)
+    try:
+        sub = await subs._load(rt, sub_id)
+        if sub is None:
+            await r.delete(queue)
+            await r.zrem(keys.DELIVERIES_DUE, sub_id)
+            return {"sent": 0, "failed": 0}
+        secret = await subs.secret_of(rt, sub)
+        schedule = rt.settings.retry_schedule()
+        timeout = httpx.Timeout(rt.settings.delivery_timeout_seconds)
+        async with targets.guarded_client(rt.settings, timeout=timeout) as client:
+            head: Any = _UNREAD
+            for _ in range(max_items):
+                if time.monotonic() > stop_at:
+                    break
+                if head is _UNREAD:
+                    head = await r.eval(HEAD, 1, queue, keys.DELIVERY.format(delivery_id=""))
+                if head is None:
+                    break
+                did = head[0].decode()
+                dkey = keys.DELIVERY.format(delivery_id=did)
+                d = {k.decode(): v.decode() for k, v in zip(head[1][::2], head[1][1::2])}
+                head = _UNREAD
+                if not d or d.get("status") in ("delivered", "dead"):
+                    await r.eval(POP_HEAD, 1, queue, did)
+                    continue
+                if int(d.get("next_attempt") or 0) > int(time.time() * 1000):
+                    next_at = int(d["next_attempt"])
+                    break
+                if time.monotonic() - refreshed > refresh_every:
+                    await r.pexpire(lock_key, lease_ms)
+                    refreshed = time.monotonic()
+                attempts = int(d.get("attempts") or 0) + 1
+                if sub.get("flow_id"):
+                    outcome = await _to_flow(rt, sub["flow_id"], did, d)
+                else:
+                    outcome = await _post(rt, client, sub["target_url"], secret, did, body_of(d))
+                now_ms = int(time.time() * 1000)
+                if outcome.gone:
+                    log.info("subscription %s: target answered 410 Gone; removing it", sub_id)
+                    await subs.remove(rt, sub_id)
+                    return {"sent": sent, "failed": failed + 1, "removed": 1}
+                if outcome.ok:
+                    # mark it delivered, pop it, and read the next head, in one round trip
+                    head = await r.eval(DELIVERED_NEXT, 2, dkey, queue, did, now_ms, attempts,
+                                        DONE_TTL_SECONDS, keys.DELIVERY.format(delivery_id=""))
+                    sent += 1
+                    next_at = now_ms
+                    continue
+                failed += 1
+                if attempts > len(schedule):
+                    async with r.pipeline(transaction=True) as pipe:
+                        pipe.hset(dkey, mapping={"status": "dead", "attempts": attempts,
+                                                 "last_error": outcome.error, "next_attempt": ""})
+                        pipe.eval(POP_HEAD, 1, queue, did)
+                        pipe.rpush(keys.SUB_DEAD.format(sub_id=sub_id), did)
+                        await pipe.execute()
+                    log.warning("subscription %s: delivery %s failed %d times, dead-lettered (%s)",
+                                sub_id, did, attempts, outcome.error)
+                    next_at = now_ms
+                    continue
+                next_at = now_ms + int(schedule[attempts - 1] * 1000)
+                await r.hset(dkey, mapping={"status": "retrying", "attempts": attempts,
+                                            "last_error": outcome.error, "next_attempt": next_at})
+                log.info("subscription %s: delivery %s failed (%s), try %d again in %ss",
+                         sub_id, did, outcome.error, attempts + 1, schedule[attempts - 1])
+                break
+        await r.eval(SETTLE, 2, keys.DELIVERIES_DUE, queue, next_at, sub_id)
+    finally:
+        await r.eval(UNLOCK, 1, lock_key, token)
+    return {"sent": sent, "failed": failed}
+
+
+# ----------------------------------------------------------------------------- the log
+
+
+def _public(delivery_id: str, d: dict[str, str]) -> dict[str, Any]:
+    next_attempt = d.get("next_attempt")
+    return {"id": delivery_id, "webhook_id": delivery_id, "item_id": d.get("item_id"),
+            "trigger": d.get("trigger"), "status": d.get("status"),
+            "attempts": int(d.get("attempts") or 0), "last_error": d.get("last_error") or None,
+            "next_attempt_at": int(next_attempt) / 1000 if next_attempt else None,
+            "created_at": int(d.get("created_at") or 0) / 1000,
+            "delivered_at": int(d["delivered_at"]) / 1000 if d.get("delivered_at") else None}
+
+
+async def list_for(rt: Runtime, tenant: str, sub_id: str, *, status: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+    """A subscription's deliveries, newest first."""
+    await subs._record(rt, tenant, sub_id)
+    ids = [m.decode() for m in await rt.redis.zrevrange(
+        keys.SUB_DELIVERIES.format(sub_id=sub_id), 0, -1)]
+    out = []
+    for did in ids:
+        d = subs._d(await rt.redis.hgetall(keys.DELIVERY.format(delivery_id=did)))
+        if not d or (status and d.get("status") != status):
+            continue
+        out.append(_public(did, d))
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def replay(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dict[str, Any]:
+    """Send a delivered or dead delivery again (same webhook-id), after what is queued."""
+    await subs._record(rt, tenant, sub_id)
+    r = rt.redis
+    dkey = keys.DELIVERY.format(delivery_id=delivery_id)
+    d = subs._d(await r.hgetall(dkey))
+    if not d or d.get("subscription") != sub_id:
+        raise NotFound(f"delivery {delivery_id!r} not found for subscription {sub_id}; list them "
+                       f"with GET /v1/subscriptions/{sub_id}/deliveries",
+                       code="delivery_not_found")
+    if d.get("status") in ("pending", "retrying"):
+        raise Conflict(f"delivery {delivery_id} is still queued (status {d['status']}); it will "
+                       "be sent without a replay", code="delivery_queued")
+    now_ms = int(time.time() * 1000)
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.hset(dkey, mapping={"status": "pending", "attempts": 0, "last_error": "",
+                                 "next_attempt": now_ms})
+        pipe.persist(dkey)
+        pipe.lrem(keys.SUB_DEAD.format(sub_id=sub_id), 0, delivery_id)
+        pipe.rpush(keys.SUB_QUEUE.format(sub_id=sub_id), delivery_id)
+        pipe.zadd(keys.DELIVERIES_DUE, {sub_id: now_ms}, nx=True)
+        await pipe.execute()
+    return _public(delivery_id, subs._d(await r.hgetall(dkey)))

@@ -1,0 +1,290 @@
+"""Polling: the scheduler's claim of due watches, and one poll of one watch.
+
+The due set (:data:`engine.core.keys.WATCHES_DUE`, score = next run in ms) is claimed by a Lua script,
+so any number of workers may tick at once and each slot of a watch is claimed once: the claim
+moves the watch to its next slot in the same atomic step. The interval is the watch's smallest
+``interval_minutes``, clamped up to ``min_interval_seconds``; each watch keeps a random phase
+inside the interval, so watches spread over it instead of all polling at once. Each claim becomes one ``poll_watch``
+job whose arq job id carries the slot.
+
+A poll reads newest pages until known ground (the cursor's ``stop``), finds the new items, then
+writes one outbox entry per (subscription, item) and the cursor advance in one Lua script. A crash
+before that script repeats the poll at the next slot; a crash after it leaves the deliveries
+queued. Transient upstream errors (429, 5xx, network) wait for the next slot; errors that cannot
+heal by waiting (401, the watched object gone) pause the watch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from engine.accounts import connections
+from engine.core import keys
+from engine.core.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
+from engine.polling import cursor, reader
+from engine.polling import subscriptions as subs
+from engine.runtime import Runtime
+from engine.spec import registry
+from engine.upstream.apps import APPS
+
+log = logging.getLogger("engine.polling.poller")
+
+LOG_CAP = 1000  # deliveries kept in a subscription's log
+
+CLAIM = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(due) do
+  local slot = redis.call('ZSCORE', KEYS[1], id)
+  local w = ARGV[3] .. id
+  local minutes = tonumber(redis.call('HGET', w, 'interval_minutes') or '1')
+  local interval = math.max(math.floor(minutes * tonumber(ARGV[4])), tonumber(ARGV[5]))
+  local phase = tonumber(redis.call('HGET', w, 'phase_ms') or '0')
+  local nxt = now - ((now - phase) % interval) + interval
+  redis.call('ZADD', KEYS[1], nxt, id)
+  out[#out + 1] = id
+  out[#out + 1] = slot
+end
+return out
+"""
+
+
+async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
+    """Claim the watches due now; each (watch id, slot) is claimed by one caller only."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    prefix = keys.WATCH.format(watch_id="")
+    raw = await rt.redis.eval(CLAIM, 1, keys.WATCHES_DUE, now_ms, limit, prefix,
+                              int(rt.settings.interval_unit_seconds * 1000),
+                              rt.settings.min_interval_seconds * 1000)
+    return [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+
+
+def delivery_id(sub_id: str, key: str, version: int | None = None) -> str:
+    """Stable per (subscription, item): every re-send of a delivery carries the same id."""
+    text = f"{sub_id}\n{key}" + (f"\n{version}" if version is not None else "")
+    return "msg_" + hashlib.sha256(text.encode()).hexdigest()[:26]
+
+
+def receives(sub: dict[str, str], found: cursor.Found, last_poll_at: float | None) -> bool:
+    """Whether a subscriber gets a new item: yes if it had joined before the previous poll
+    (the item was not there then); otherwise only if the item's time is after it joined."""
+    joined = float(sub.get("joined_at") or 0)
+    if last_poll_at is not None and joined <= last_poll_at:
+        return True
+    return found.at is not None and found.at >= joined
+
+
+def _label(app: str) -> str:
+    """The app's name as people know it (GoHighLevel, SMSGlobal)."""
+    found = APPS.get(app)
+    return found.label if found else app
+
+
+def _refused_credentials(app: str, exc: UpstreamAuthError) -> str:
+    """Why a watch paused when upstream refused its connection's credentials, naming the app."""
+    label = _label(app)
+    status = (exc.details or {}).get("upstream_status") or exc.status
+    said = exc.message.rstrip(". ")  # the upstream client's words, naming the app already
+    if not said.startswith(label):
+        said = f"{label} refused the connection's credentials ({status}: {said})"
+    return f"{said}. Reconnect, then subscribe again."
+
+
+@dataclass
+class PollResult:
+    watch_id: str
+    outcome: str  # primed | polled | skipped | paused | failed | conflict | gone
+    new: int = 0
+    deliveries: int = 0
+    requests: int = 0
+    detail: str = ""
+    items: list[str] = field(default_factory=list)
+
+
+async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
+    """Poll one watch once (the job the scheduler enqueues)."""
+    r = rt.redis
+    lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
+    token = secrets.token_hex(8)
+    # the lock, then (under it) the watch's records, its cursor and its connection: one round trip
+    got = await _script(r, START)(
+        keys=[lock_key, keys.WATCH.format(watch_id=watch_id),
+              keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id),
+              keys.CURSOR.format(watch_id=watch_id), keys.CURSOR_SEEN.format(watch_id=watch_id)],
+        args=[token, int(rt.settings.poll_lease_seconds * 1000), keys.CONNECTION.format(conn_id="")])
+    if not got[0]:
+        return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
+    _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
+    lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has
+    try:
+        return await _poll(rt, watch_id, (_pairs(watch_raw), sub_raw,
+                                          cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
+                                          _pairs(conn_raw)), lock=lock)
+    finally:
+        if not lock.get("released"):
+            await _script(r, UNLOCK)(keys=[lock_key], args=[token])
+
+
+# KEYS: lock, watch, watch's subscriptions, cursor, cursor's seen set; ARGV: token, lease (ms),
+# the connection key's prefix (the connection's id is read from the watch)
+START = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[2])) then return {0} end
+local watch = redis.call('HGETALL', KEYS[2])
+local conn = {}
+for i = 1, #watch, 2 do
+  if watch[i] == 'connection_id' then conn = redis.call('HGETALL', ARGV[3] .. watch[i + 1]) end
+end
+return {1, watch, redis.call('ZRANGE', KEYS[3], 0, -1), redis.call('HGETALL', KEYS[4]),
+        redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'), conn}
+"""
+
+
+def _pairs(flat: list) -> dict:
+    """A flat [field, value, …] reply (HGETALL, ZRANGE … WITHSCORES from Lua) as a dict."""
+    return dict(zip(flat[0::2], flat[1::2]))
+
+
+UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+          "return 0")
+
+
+def _script(r, text: str):
+    """A Lua script registered once per Redis client: sent by its SHA (EVALSHA), not in full."""
+    cache = r.__dict__.setdefault("_ghle_scripts", {})
+    script = cache.get(text)
+    if script is None:
+        script = cache[text] = r.register_script(text)
+    return script
+
+
+async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
+                lock: dict | None = None) -> PollResult:
+    r = rt.redis
+    if pre is None:
+        pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
+               await r.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1),
+               await cursor.load(r, watch_id), None)
+    watch = subs._d(pre[0])
+    if not watch:
+        await r.zrem(keys.WATCHES_DUE, watch_id)
+        return PollResult(watch_id, "gone")
+    if watch.get("status") == "paused":
+        return PollResult(watch_id, "skipped", detail="paused")
+    sub_ids = [m.decode() for m in pre[1]]
+    op = registry.get(watch["trigger"])
+    if op is None or op.trigger is None:
+        await subs.pause_watch(rt, watch_id, f"trigger {watch['trigger']!r} is no longer in the "
+                                             "catalog; delete this subscription")
+        return PollResult(watch_id, "paused")
+    if pre[3] is not None and watch.get("connection_id"):  # read with the watch
+        conn = connections.from_raw(watch["connection_id"], pre[3], rt.vault)
+    else:
+        conn = await connections.load(r, watch["connection_id"], rt.vault)
+    if conn is None:
+        await subs.pause_watch(rt, watch_id, f"connection {watch['connection_id']} was deleted; "
+                                             "subscribe again with a working connection")
+        return PollResult(watch_id, "paused")
+    try:
+        values = reader.prepare(op, conn, json.loads(watch["params"]))
+    except InputInvalid as exc:
+        await subs.pause_watch(rt, watch_id, f"the trigger's params are no longer valid: {exc.message}")
+        return PollResult(watch_id, "paused")
+
+    state = pre[2]
+    started = time.time()
+    try:
+        read = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
+                                 priority="background", max_wait=5.0)
+    except UpstreamAuthError as exc:
+        await subs.pause_watch(rt, watch_id, _refused_credentials(conn.app, exc))
+        return PollResult(watch_id, "paused", detail=exc.message)
+    except RateLimited as exc:
+        log.info("watch %s: rate budget exhausted, waiting for the next slot", watch_id)
+        return PollResult(watch_id, "failed", detail=exc.message)
+    except UpstreamError as exc:
+        if exc.status == 404 and op.trigger.items.single:
+            await subs.pause_watch(rt, watch_id, "the watched object no longer exists upstream "
+                                                 f"(404: {exc.message})")
+            return PollResult(watch_id, "paused", detail=exc.message)
+        if exc.status in (400, 403, 404, 422):
+            await subs.pause_watch(rt, watch_id, f"{_label(conn.app)} refused the request "
+                                                 f"({exc.status}: {exc.message}); fix the params "
+                                                 "or the connection, then subscribe again")
+            return PollResult(watch_id, "paused", detail=exc.message)
+        log.info("watch %s: upstream error %s, waiting for the next slot", watch_id, exc.status)
+        return PollResult(watch_id, "failed", detail=exc.message)
+    except httpx.HTTPError as exc:
+        log.info("watch %s: network error %s, waiting for the next slot", watch_id, type(exc).__name__)
+        return PollResult(watch_id, "failed", detail=type(exc).__name__)
+    if not read.complete:
+        log.warning("watch %s: the page cap (%s) cut the read short", watch_id, read.pages)
+
+    async def read_subscribers() -> dict[str, dict[str, str]]:
+        async with r.pipeline(transaction=False) as pipe:
+            for sub_id in sub_ids:
+                pipe.hgetall(keys.SUBSCRIPTION.format(sub_id=sub_id))
+            raws = await pipe.execute()
+        return {sub_id: subs._d(raw) for sub_id, raw in zip(sub_ids, raws) if raw}
+
+    sub_records: dict[str, dict[str, str]] = {}
+    since = None
+    if not state.primed and sub_ids:  # priming: items stamped after the first subscriber joined
+        sub_records = await read_subscribers()
+        since = min((float(s.get("joined_at") or 0) for s in sub_records.values()), default=None)
+    new, advance = cursor.diff(op, state, read.items, now=started, since=since)
+    last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
+    now_ms = int(time.time() * 1000)
+    single = op.trigger.items.single
+    deliveries = []
+    if new and sub_ids and not sub_records:  # read only when there is something to send them
+        sub_records = await read_subscribers()
+    for found in new:
+        presented = reader.present(op, found.item)
+        body = json.dumps(presented, separators=(",", ":"), default=str)
+        for sub_id, sub in sub_records.items():
+            if not receives(sub, found, last_poll_at):
+                continue
+            did = delivery_id(sub_id, found.key, state.version + 1 if single else None)
+            deliveries.append({
+                "id": did, "sub": sub_id, "key": keys.DELIVERY.format(delivery_id=did),
+                "sub_key": keys.SUBSCRIPTION.format(sub_id=sub_id),
+                "queue": keys.SUB_QUEUE.format(sub_id=sub_id),
+                "log": keys.SUB_DELIVERIES.format(sub_id=sub_id),
+                "fields": {"subscription": sub_id, "trigger": op.key, "item_id": found.key,
+                           "data": body, "status": "pending", "attempts": "0",
+                           "last_error": "", "next_attempt": str(now_ms),
+                           "created_at": str(now_ms)}})
+    args = {
+        "cursor": keys.CURSOR.format(watch_id=watch_id),
+        "seen": keys.CURSOR_SEEN.format(watch_id=watch_id),
+        "watch": keys.WATCH.format(watch_id=watch_id),
+        "due": keys.DELIVERIES_DUE, "version": advance.version, "now_ms": now_ms,
+        "log_cap": LOG_CAP, "rank_cap": advance.rank_cap, "started": repr(started),
+        "floor": repr(advance.floor) if advance.floor is not None else "",
+        "hwm": repr(advance.hwm) if advance.hwm is not None else "",
+        "last": advance.last or "",
+        "trim_below": repr(advance.trim_below) if advance.trim_below is not None else "",
+        "add": [[repr(score), key] for key, score in advance.add.items()],
+        "deliveries": deliveries,
+    }
+    if lock is not None:  # released by the commit, in the same atomic step
+        args["lock"], args["token"] = lock["lock"], lock["token"]
+    written = await _script(r, cursor.COMMIT)(args=[json.dumps(args)])
+    if lock is not None:
+        lock["released"] = True
+    if written == -1:
+        return PollResult(watch_id, "conflict", requests=read.requests,
+                          detail="another poll of this watch committed first")
+    outcome = "polled" if state.primed else "primed"
+    log.info("watch %s %s: %d pages, %d new items, %d deliveries", watch_id, outcome, read.pages,
+             len(new), written)
+    return PollResult(watch_id, outcome, new=len(new), deliveries=int(written),
+                      requests=read.requests, items=[f.key for f in new])

@@ -1,0 +1,195 @@
+"""Reading a trigger as a list of items: one request per page with the trigger's own paginator.
+
+Every page keeps the locationId and every filter of the first; a repeated cursor stops the read,
+and so does the page cap. A caller that knows where its known ground starts (the poller) passes
+``stop``, which sees each page and says whether to read on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from engine.accounts.connections import Connection
+from engine.actions import executor
+from engine.core.errors import InputInvalid, UpstreamError
+from engine.polling import items
+from engine.runtime import Runtime
+from engine.spec import inputs
+from engine.spec.model import Operation, TimeWindow
+from engine.upstream.budget import Priority
+
+Stop = Callable[[list[dict[str, Any]]], bool]
+
+
+@dataclass
+class Read:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    requests: int = 0
+    complete: bool = True  # False when the page cap cut the read short
+    stopped_early: bool = False
+
+
+def _window_value(window: TimeWindow, moment: datetime) -> Any:
+    if window.unit == "ms":
+        return int(moment.timestamp() * 1000)
+    if window.unit == "s":
+        return int(moment.timestamp())
+    if window.unit == "date":
+        return moment.strftime("%Y-%m-%d")
+    if window.unit == "datetime":
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def prepare(op: Operation, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate a trigger's params and fill the rolling time window where it has one."""
+    if op.trigger is None:
+        raise InputInvalid([{"field": "trigger", "location": "request",
+                             "message": f"{op.key} is an action, not a trigger"}])
+    if conn.app != op.app:
+        raise InputInvalid([{"field": "connection_id", "location": "request",
+                             "message": f"trigger {op.key} needs a {op.app} connection; "
+                                        f"{conn.id} is a {conn.app} connection"}])
+    window = op.trigger.window
+    params = dict(params)
+    if window is not None:
+        now = datetime.now(timezone.utc)
+        params.setdefault(window.start_param,
+                          _window_value(window, now - timedelta(hours=window.lookback_hours)))
+        params.setdefault(window.end_param,
+                          _window_value(window, now + timedelta(hours=window.lookahead_hours)))
+    values = inputs.validate(op, params)
+    executor._fill(op, values, conn)
+    return values
+
+
+def _first_page(op: Operation, values: dict[str, Any]) -> dict[str, Any]:
+    pag = op.trigger.paginator
+    values = dict(values)
+    if pag.type in ("offset", "page", "cursor", "next_url") and pag.size_param:
+        values.setdefault(pag.size_param, pag.page_size)
+    if pag.type == "offset":
+        values.setdefault(pag.offset_param, pag.start)
+    elif pag.type == "page":
+        values.setdefault(pag.page_param, pag.start)
+    return values
+
+
+def _next_page(op: Operation, values: dict[str, Any], data: Any,
+               page: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The values for the next page, or None when this page was the last."""
+    pag = op.trigger.paginator
+    if pag.type == "none" or not page:
+        return None
+    size = int(values.get(getattr(pag, "size_param", None) or "", 0) or getattr(pag, "page_size", 0))
+    if pag.type == "offset":
+        if len(page) < size:
+            return None
+        return {**values, pag.offset_param: int(values[pag.offset_param]) + len(page)}
+    if pag.type == "page":
+        if len(page) < size:
+            return None
+        return {**values, pag.page_param: int(values[pag.page_param]) + 1}
+    if pag.type == "cursor":
+        if pag.more_path and items.get_path(data, pag.more_path) is False:
+            return None
+        token = {}
+        for part in pag.tokens:
+            source = page[-1] if part.source == "last_item" else data
+            value = items.get_path(source, part.path)
+            if value in (None, ""):
+                return None
+            token[part.param] = value
+        return {**values, **token}
+    if pag.type == "next_url":
+        url = items.get_path(data, pag.path)
+        if not url:
+            return None
+        query = dict(parse_qsl(urlsplit(str(url)).query))
+        return {**values, **query}
+    return None
+
+
+def _token(op: Operation, values: dict[str, Any]) -> str:
+    pag = op.trigger.paginator
+    names = [getattr(pag, n, None) for n in ("offset_param", "page_param")]
+    names += [t.param for t in getattr(pag, "tokens", ())]
+    return repr(sorted((n, str(values.get(n))) for n in names if n))
+
+
+async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
+               limit: int | None = None, stop: Stop | None = None, max_pages: int | None = None,
+               priority: Priority = "interactive", max_wait: float | None = None) -> Read:
+    """Read pages of ``op`` with already-prepared ``values``."""
+    assert op.trigger is not None
+    cap = max_pages or op.trigger.max_pages
+    out = Read()
+    seen: set[str] = set()
+    page_values: dict[str, Any] | None = _first_page(op, values)
+    while page_values is not None:
+        token = _token(op, page_values)
+        if token in seen:
+            break  # a cursor that repeats would loop forever
+        seen.add(token)
+        try:
+            resp = await executor.call(rt, conn, op, page_values, priority=priority,
+                                       max_wait=max_wait)
+        except UpstreamError as exc:
+            if exc.status == 404 and op.trigger.not_found_is_empty:
+                out.requests += exc.attempts
+                break  # nothing there yet
+            raise
+        out.requests += resp.attempts
+        out.pages += 1
+        page = items.extract(op, resp.data)
+        out.items.extend(page)
+        if limit is not None and len(out.items) >= limit:
+            out.stopped_early = True
+            break
+        if stop is not None and stop(page):
+            out.stopped_early = True
+            break
+        page_values = _next_page(op, page_values, resp.data, page)
+        if page_values is not None and out.pages >= cap:
+            out.complete = False
+            break
+    return out
+
+
+def newest_first(op: Operation, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items newest first: by their timestamp where they have one, else in upstream order
+    (reversed when upstream lists oldest first)."""
+    assert op.trigger is not None
+    if op.trigger.dedupe.order == "oldest_first":
+        found = list(reversed(found))
+    stamped = [(items.timestamp(op, i), n, i) for n, i in enumerate(found)]
+    if any(s is not None for s, _, _ in stamped):
+        stamped.sort(key=lambda t: (-(t[0] or 0), t[1]))
+    return [i for _, _, i in stamped]
+
+
+def present(op: Operation, item: dict[str, Any]) -> dict[str, Any]:
+    """An item as automation tools see it: the object, with a stable ``id`` that changes only
+    when the trigger would fire again (id, id + updated time, or id + content hash)."""
+    key = items.dedupe_key(op, item)
+    out = dict(item)
+    if op.trigger.dedupe.strategy != "new" and "id" in item and item.get("id") != key:
+        out.setdefault("object_id", item["id"])
+    out["id"] = key
+    return out
+
+
+async def list_items(rt: Runtime, conn: Connection, op: Operation, params: dict[str, Any],
+                     limit: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    values = prepare(op, conn, params)
+    result = await read(rt, conn, op, values, limit=limit)
+    ordered = newest_first(op, result.items)[:limit]
+    return {"items": [present(op, i) for i in ordered],
+            "meta": {"pages": result.pages, "complete": result.complete or result.stopped_early,
+                     "duration_ms": round((time.perf_counter() - started) * 1000, 2)}}

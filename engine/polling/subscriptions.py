@@ -1,0 +1,372 @@
+"""Subscriptions and the watches they share.
+
+A subscription sends a trigger's new items to one subscriber: a webhook ``target_url`` or a
+no-code flow (``flow_id``). Subscriptions with the same (connection, trigger, normalized params)
+share one **watch**: one cursor and one upstream poll, run at the smallest interval among them.
+
+A subscriber that joins a watch already running gets only items that appear after it joined
+(see :func:`engine.polling.poller.receives`). A watch that cannot succeed (revoked token, watched object
+deleted) is paused; its subscriptions show ``status="paused"`` and the reason.
+
+Python API (for the flows code and the OAuth code)::
+
+    sub = await create(rt, tenant, trigger="contacts.search_contacts", connection_id=conn_id,
+                       params={}, interval_minutes=5, flow_id="flow_123")
+    await delete(rt, tenant, sub["id"])
+    await pause_watches_for_connection(rt, conn_id, "the GHL refresh token was revoked")
+    await resume_watches_for_connection(rt, conn_id)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets as _secrets
+import time
+from typing import Any
+
+from engine.accounts import connections
+from engine.core import keys
+from engine.core.errors import InputInvalid, NotFound
+from engine.polling import reader, targets
+from engine.runtime import Runtime
+from engine.spec import registry
+
+log = logging.getLogger("engine.polling.subscriptions")
+
+MIN_INTERVAL_MINUTES = 1
+MAX_INTERVAL_MINUTES = 15
+
+
+def _bad(field: str, message: str) -> InputInvalid:
+    return InputInvalid([{"field": field, "location": "body", "message": message}])
+
+
+def new_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` + base64 of 24 random bytes."""
+    return "whsec_" + base64.b64encode(_secrets.token_bytes(24)).decode()
+
+
+def _d(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _trigger(key: str):
+    op = registry.get(key)
+    if op is None or op.kind != "trigger":
+        near = [k for k in registry.closest(key) if registry.get(k).kind == "trigger"]
+        hint = f"; did you mean {', '.join(near)}?" if near else "; list them with GET /v1/operations"
+        raise _bad("trigger", f"{key!r} is not a trigger{hint}")
+    return op
+
+
+def normalize(op, conn, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Validate params and return (params as the watch stores them, canonical JSON).
+
+    Defaults and the connection's location are filled, so params that mean the same watch map
+    to the same JSON; a rolling time window is filled at each poll, not here."""
+    if not isinstance(params, dict):
+        raise _bad("params", "params must be a JSON object")
+    try:
+        values = reader.prepare(op, conn, params)
+    except InputInvalid as exc:
+        problems = []
+        for p in exc.details or []:
+            name = str(p.get("field", ""))
+            if name.startswith("input"):
+                name = "params" + name[len("input"):]
+            problems.append({**p, "field": name})
+        raise InputInvalid(problems) from None
+    window = op.trigger.window
+    if window is not None:
+        for name in (window.start_param, window.end_param):
+            if name not in params:
+                values.pop(name, None)
+    values = {k: v for k, v in values.items() if v is not None}
+    return values, json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def watch_id_for(conn_id: str, trigger: str, canonical: str) -> str:
+    return "w_" + hashlib.sha256(f"{conn_id}\n{trigger}\n{canonical}".encode()).hexdigest()[:24]
+
+
+def interval_ms(rt: Runtime, minutes: float) -> int:
+    """An interval in ms, clamped up to the configured floor."""
+    return int(max(minutes * rt.settings.interval_unit_seconds,
+                   rt.settings.min_interval_seconds) * 1000)
+
+
+def next_slot(now_ms: int, interval: int, phase: int) -> int:
+    """The first time after ``now_ms`` that falls on the watch's phase: watches spread evenly
+    over their interval instead of all polling at the top of the minute."""
+    return now_ms - ((now_ms - phase) % interval) + interval
+
+
+async def _refresh_watch(rt: Runtime, watch_id: str, *, due_now: bool = False) -> None:
+    """Recompute a watch's interval (the smallest of its subscriptions) and its next slot."""
+    r = rt.redis
+    smallest = await r.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, 0,
+                              withscores=True)
+    if not smallest:
+        return
+    interval = interval_ms(rt, smallest[0][1])
+    wkey = keys.WATCH.format(watch_id=watch_id)
+    await r.hset(wkey, "interval_minutes", int(smallest[0][1]))
+    if (await r.hget(wkey, "status") or b"").decode() == "paused":
+        return
+    now = int(time.time() * 1000)
+    phase = int(await r.hget(wkey, "phase_ms") or 0)
+    target = now if due_now else next_slot(now, interval, phase)
+    # LT: only ever moves the slot earlier, atomically; a read-then-write here let a joiner
+    # running beside the watch's creator overwrite its "poll now" with a later slot
+    await r.zadd(keys.WATCHES_DUE, {watch_id: target}, lt=True)
+
+
+async def _join(rt: Runtime, sub_id: str, interval_minutes: int, conn_id: str, trigger: str,
+                values: dict[str, Any], canonical: str) -> tuple[str, bool]:
+    """Attach a subscription to its watch, creating the watch if needed. Returns (watch id,
+    whether the watch must poll now: new, or resumed from a pause)."""
+    r = rt.redis
+    watch_id = watch_id_for(conn_id, trigger, canonical)
+    wkey = keys.WATCH.format(watch_id=watch_id)
+    created = await r.hsetnx(wkey, "created_at", int(time.time()))
+    status = (await r.hget(wkey, "status") or b"").decode()
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.hset(wkey, mapping={"connection_id": conn_id, "trigger": trigger, "params": canonical,
+                                 "status": "active", "status_reason": ""})
+        pipe.hsetnx(wkey, "phase_ms", _secrets.randbelow(15 * 60 * 1000))
+        pipe.zadd(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), {sub_id: interval_minutes})
+        pipe.sadd(keys.CONNECTION_WATCHES.format(conn_id=conn_id), watch_id)
+        await pipe.execute()
+    return watch_id, bool(created) or status == "paused"
+
+
+# detach a subscription; if none is left, drop the watch, its cursor and its schedule, in one
+# step (a subscription joining at the same moment either comes before and keeps it, or after)
+_LEAVE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('ZCARD', KEYS[2]) > 0 then return 1 end
+local conn = redis.call('HGET', KEYS[1], 'connection_id')
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[2])
+if conn then redis.call('SREM', ARGV[3] .. conn .. ARGV[4], ARGV[2]) end
+return 0
+"""
+
+
+async def _leave(rt: Runtime, sub_id: str, watch_id: str) -> None:
+    """Detach a subscription; a watch left without subscriptions is removed with its cursor."""
+    before, after = keys.CONNECTION_WATCHES.split("{conn_id}")
+    remaining = await rt.redis.eval(
+        _LEAVE, 5, keys.WATCH.format(watch_id=watch_id),
+        keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), keys.CURSOR.format(watch_id=watch_id),
+        keys.CURSOR_SEEN.format(watch_id=watch_id), keys.WATCHES_DUE,
+        sub_id, watch_id, before, after)
+    if remaining:
+        await _refresh_watch(rt, watch_id)
+
+
+def _check_interval(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            MIN_INTERVAL_MINUTES <= value <= MAX_INTERVAL_MINUTES):
+        raise _bad("interval_minutes", f"must be a whole number of minutes from "
+                                       f"{MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES}")
+    return value
+
+
+async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
+                 params: dict[str, Any] | None = None, interval_minutes: int | None = None,
+                 target_url: str | None = None, flow_id: str | None = None) -> dict[str, Any]:
+    """Subscribe a webhook URL or a flow to a trigger. Returns the subscription, with its
+    signing ``secret`` (shown this once)."""
+    op = _trigger(trigger)
+    if (target_url is None) == (flow_id is None):
+        raise _bad("target_url", "give exactly one of target_url (a webhook) or flow_id")
+    if target_url is not None:
+        targets.check_url(target_url, rt.settings)
+    if interval_minutes is None:
+        interval_minutes = op.trigger.default_interval_minutes
+    _check_interval(interval_minutes)
+    conn = await connections.get(rt.redis, tenant, connection_id, rt.vault)
+    params = dict(params or {})
+    values, canonical = normalize(op, conn, params)
+
+    sub_id = "sub_" + _secrets.token_hex(10)
+    secret = new_secret()
+    now = time.time()
+    record = {"tenant": tenant, "trigger": trigger, "connection_id": connection_id,
+              "params": json.dumps(params, sort_keys=True), "target_url": target_url or "",
+              "flow_id": flow_id or "", "interval_minutes": interval_minutes,
+              "created_at": int(now), "joined_at": repr(now),
+              "secret": rt.vault.seal({"secret": secret})}
+    watch_id, poll_now = await _join(rt, sub_id, interval_minutes, connection_id, trigger, values,
+                                     canonical)
+    record["watch"] = watch_id
+    async with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), mapping=record)
+        pipe.sadd(keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant), sub_id)
+        await pipe.execute()
+    await _refresh_watch(rt, watch_id, due_now=poll_now)
+    log.info("subscription %s created on watch %s (%s)", sub_id, watch_id, trigger)
+    out = await get(rt, tenant, sub_id)
+    out["secret"] = secret
+    return out
+
+
+async def _load(rt: Runtime, sub_id: str) -> dict[str, str] | None:
+    raw = await rt.redis.hgetall(keys.SUBSCRIPTION.format(sub_id=sub_id))
+    return _d(raw) if raw else None
+
+
+async def _record(rt: Runtime, tenant: str, sub_id: str) -> dict[str, str]:
+    sub = await _load(rt, sub_id) if sub_id.startswith("sub_") else None
+    if sub is None or sub.get("tenant") != tenant:
+        raise NotFound(f"subscription {sub_id!r} not found; list yours with GET /v1/subscriptions",
+                       code="subscription_not_found")
+    return sub
+
+
+async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, Any]:
+    watch = _d(await rt.redis.hgetall(keys.WATCH.format(watch_id=sub.get("watch", ""))))
+    status = watch.get("status") or "active"
+    return {"id": sub_id, "trigger": sub["trigger"], "connection_id": sub["connection_id"],
+            "params": json.loads(sub.get("params") or "{}"),
+            "target_url": sub.get("target_url") or None, "flow_id": sub.get("flow_id") or None,
+            "interval_minutes": int(sub["interval_minutes"]), "status": status,
+            "status_reason": (watch.get("status_reason") or None) if status != "active" else None,
+            "created_at": int(sub["created_at"])}
+
+
+async def get(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
+    return await _public(rt, sub_id, await _record(rt, tenant, sub_id))
+
+
+async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
+    ids = sorted(m.decode() for m in await rt.redis.smembers(
+        keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)))
+    out = []
+    for sub_id in ids:
+        sub = await _load(rt, sub_id)
+        if sub is not None:
+            out.append(await _public(rt, sub_id, sub))
+    return out
+
+
+async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int | None = None,
+                 params: dict[str, Any] | None = None,
+                 target_url: str | None = None) -> dict[str, Any]:
+    """Change a subscription. Params that keep the same watch keep its cursor; other params
+    move the subscription to another watch, where it gets only items that appear from now.
+    Editing a paused subscription tries its watch again."""
+    sub = await _record(rt, tenant, sub_id)
+    r = rt.redis
+    skey = keys.SUBSCRIPTION.format(sub_id=sub_id)
+    changes: dict[str, Any] = {}
+    if target_url is not None:
+        if not sub.get("target_url"):
+            raise _bad("target_url", "this subscription delivers to a flow, not to a URL")
+        changes["target_url"] = targets.check_url(target_url, rt.settings)
+    if interval_minutes is not None:
+        changes["interval_minutes"] = _check_interval(interval_minutes)
+    minutes = int(changes.get("interval_minutes", sub["interval_minutes"]))
+    watch_id = sub["watch"]
+    if params is not None:
+        op = _trigger(sub["trigger"])
+        conn = await connections.get(r, tenant, sub["connection_id"], rt.vault)
+        values, canonical = normalize(op, conn, params)
+        changes["params"] = json.dumps(params, sort_keys=True)
+        target = watch_id_for(sub["connection_id"], sub["trigger"], canonical)
+        if target != watch_id:
+            new_watch, poll_now = await _join(rt, sub_id, minutes, sub["connection_id"],
+                                              sub["trigger"], values, canonical)
+            changes.update(watch=new_watch, joined_at=repr(time.time()))
+            await r.hset(skey, mapping=changes)
+            await _leave(rt, sub_id, watch_id)
+            await _refresh_watch(rt, new_watch, due_now=poll_now)
+            return await get(rt, tenant, sub_id)
+    if changes:
+        await r.hset(skey, mapping=changes)
+    await r.zadd(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), {sub_id: minutes})
+    if (await r.hget(keys.WATCH.format(watch_id=watch_id), "status") or b"") == b"paused":
+        await resume_watch(rt, watch_id)  # an edit is a request to try again
+    else:
+        await _refresh_watch(rt, watch_id)
+    return await get(rt, tenant, sub_id)
+
+
+async def delete(rt: Runtime, tenant: str, sub_id: str) -> None:
+    """Unsubscribe: the subscription, its pending deliveries and its log go; a watch left
+    without subscriptions goes with its cursor."""
+    sub = await _record(rt, tenant, sub_id)
+    await remove(rt, sub_id, sub)
+
+
+async def remove(rt: Runtime, sub_id: str, sub: dict[str, str] | None = None) -> None:
+    """Remove a subscription whoever owns it (a 410 Gone from its target, a deleted flow)."""
+    r = rt.redis
+    sub = sub or await _load(rt, sub_id)
+    if sub is None:
+        return
+    log_key = keys.SUB_DELIVERIES.format(sub_id=sub_id)
+    delivery_ids = [m.decode() for m in await r.zrange(log_key, 0, -1)]
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.SUBSCRIPTION.format(sub_id=sub_id), keys.SUB_QUEUE.format(sub_id=sub_id),
+                    log_key, keys.SUB_DEAD.format(sub_id=sub_id))
+        for delivery_id in delivery_ids:
+            pipe.delete(keys.DELIVERY.format(delivery_id=delivery_id))
+        pipe.srem(keys.TENANT_SUBSCRIPTIONS.format(tenant=sub["tenant"]), sub_id)
+        pipe.zrem(keys.DELIVERIES_DUE, sub_id)
+        await pipe.execute()
+    if sub.get("watch"):
+        await _leave(rt, sub_id, sub["watch"])
+    log.info("subscription %s removed", sub_id)
+
+
+async def secret_of(rt: Runtime, sub: dict[str, str]) -> str:
+    return rt.vault.open(sub["secret"])["secret"]
+
+
+# ----------------------------------------------------------------------------- pausing
+
+
+async def pause_watch(rt: Runtime, watch_id: str, reason: str) -> None:
+    """Stop polling a watch that cannot succeed; its subscriptions show the reason."""
+    r = rt.redis
+    wkey = keys.WATCH.format(watch_id=watch_id)
+    if not await r.exists(wkey):
+        return
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.hset(wkey, mapping={"status": "paused", "status_reason": reason})
+        pipe.zrem(keys.WATCHES_DUE, watch_id)
+        await pipe.execute()
+    log.warning("watch %s paused: %s", watch_id, reason)
+
+
+async def resume_watch(rt: Runtime, watch_id: str) -> None:
+    r = rt.redis
+    wkey = keys.WATCH.format(watch_id=watch_id)
+    if not await r.exists(wkey):
+        return
+    await r.hset(wkey, mapping={"status": "active", "status_reason": ""})
+    await _refresh_watch(rt, watch_id, due_now=True)
+
+
+async def pause_watches_for_connection(rt: Runtime, conn_id: str, reason: str) -> int:
+    """Pause every watch reading through a connection (e.g. its refresh token was revoked).
+    Returns how many were paused."""
+    ids = [m.decode() for m in await rt.redis.smembers(
+        keys.CONNECTION_WATCHES.format(conn_id=conn_id))]
+    for watch_id in ids:
+        await pause_watch(rt, watch_id, reason)
+    return len(ids)
+
+
+async def resume_watches_for_connection(rt: Runtime, conn_id: str) -> int:
+    """Resume the watches of a connection whose credentials work again."""
+    ids = [m.decode() for m in await rt.redis.smembers(
+        keys.CONNECTION_WATCHES.format(conn_id=conn_id))]
+    for watch_id in ids:
+        await resume_watch(rt, watch_id)
+    return len(ids)

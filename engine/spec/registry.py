@@ -1,0 +1,64 @@
+"""The registry: every spec from the ``operations`` package, loaded once at import.
+
+Each module of ``operations`` exports a ``SPECS`` tuple. Loading refuses a duplicate key or a
+spec that breaks a rule of :mod:`engine.spec.checks`, naming the spec and the field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from functools import lru_cache
+from types import ModuleType
+
+from pydantic import ValidationError
+
+from engine.spec.checks import check
+from engine.spec.model import Operation
+
+
+class SpecError(Exception):
+    """A spec in operations/ is malformed or clashes with another."""
+
+
+def load(package: ModuleType) -> dict[str, Operation]:
+    specs: dict[str, Operation] = {}
+    origin: dict[str, str] = {}
+    problems: list[str] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        try:
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+        except ValidationError as exc:
+            problems.append(f"{package.__name__}.{info.name}: malformed spec: {exc}")
+            continue
+        for op in getattr(module, "SPECS", ()):
+            if not isinstance(op, Operation):
+                problems.append(f"{module.__name__}: SPECS holds {type(op).__name__}, not Operation")
+                continue
+            if op.key in specs:
+                problems.append(f"{op.key}: duplicate key (also in {origin[op.key]})")
+                continue
+            specs[op.key] = op
+            origin[op.key] = module.__name__
+            problems += [f"{key}: {field}: {msg}" for key, field, msg in check(op)]
+    if problems:
+        raise SpecError("invalid operation specs:\n  " + "\n  ".join(problems))
+    return specs
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, Operation]:
+    import operations
+
+    return load(operations)
+
+
+def get(key: str) -> Operation | None:
+    return registry().get(key)
+
+
+def closest(key: str, n: int = 3) -> list[str]:
+    return difflib.get_close_matches(key, list(registry()), n=n, cutoff=0.5)

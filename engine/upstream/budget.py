@@ -1,0 +1,179 @@
+"""The per-location rate budget, shared by every process through Redis.
+
+GHL allows 100 requests per 10 s and 200,000 per day for each location. Every upstream request
+first takes a slot here: a sliding window of grant times (a sorted set) and a daily counter,
+checked and updated by one Lua script, so any number of API and worker processes on any number
+of machines stay inside the budget together.
+
+* ``interactive`` requests (actions) may use the whole burst; ``background`` ones (polls) stop
+  ``reserve`` short of it, so a flood of polls never locks a user's action out.
+* The window is a little longer than upstream's (``margin_ms``) so requests granted together
+  cannot arrive together inside upstream's window.
+* A slot is timed again when its answer arrives: upstream saw the request at some moment
+  between grant and answer, so counting it from the answer keeps the window conservative
+  however slow the request was on its way.
+* Upstream's own ``X-RateLimit-*`` headers correct the local count: when GHL says fewer
+  requests remain (another app shares the location), that lower figure caps us until its
+  interval ends; a 429 closes the window for its Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+from redis.asyncio import Redis
+
+from engine.core import keys
+from engine.core.errors import RateLimited
+
+Priority = Literal["interactive", "background"]
+
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local daily = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used >= limit then
+  local nth = redis.call('ZRANGE', KEYS[1], used - limit, used - limit, 'WITHSCORES')
+  return {0, tonumber(nth[2]) + window - now + 1}
+end
+local cap = redis.call('GET', KEYS[3])
+if cap and tonumber(cap) <= 0 then
+  return {0, math.max(redis.call('PTTL', KEYS[3]), 1)}
+end
+local day = tonumber(redis.call('GET', KEYS[2]) or '0')
+local dcap = redis.call('GET', KEYS[4])
+if day >= daily or (dcap and tonumber(dcap) <= 0) then
+  return {-1, tonumber(ARGV[5])}
+end
+local member = now .. ':' .. ARGV[4]
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 90000)
+if cap then redis.call('DECR', KEYS[3]) end
+if dcap then redis.call('DECR', KEYS[4]) end
+return {1, 0, member}
+"""
+
+_OBSERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local burst = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local remaining = tonumber(ARGV[3])
+local interval = tonumber(ARGV[4])
+if ARGV[7] ~= '' and redis.call('ZSCORE', KEYS[1], ARGV[7]) then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[7])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+if remaining >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  local mine = burst - redis.call('ZCARD', KEYS[1])
+  if remaining < mine then
+    redis.call('SET', KEYS[2], remaining, 'PX', math.max(interval, 1))
+  end
+end
+local dremaining = tonumber(ARGV[5])
+if dremaining >= 0 then
+  redis.call('SET', KEYS[3], dremaining, 'PX', tonumber(ARGV[6]))
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    burst: int = 100
+    window_ms: int = 10_000
+    margin_ms: int = 500
+    daily: int = 200_000
+    reserve: int = 20
+
+
+def _ms_to_utc_midnight() -> int:
+    now = time.time()
+    return int((86400 - now % 86400) * 1000) + 1
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class Budget:
+    def __init__(self, redis: Redis, limits: Limits) -> None:
+        self.redis = redis
+        self.limits = limits
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._observe = redis.register_script(_OBSERVE)
+
+    def _keys(self, scope: str) -> list[str]:
+        day = time.strftime("%Y%m%d", time.gmtime())
+        return [keys.RATE_WINDOW.format(scope=scope), keys.RATE_DAY.format(scope=scope, day=day),
+                keys.RATE_UPSTREAM_CAP.format(scope=scope), keys.RATE_UPSTREAM_DAY.format(scope=scope)]
+
+    async def try_acquire(self, scope: str, priority: Priority) -> tuple[int, str]:
+        """Take one slot now: (0, slot) when granted, else (milliseconds to wait, "");
+        a negative wait means the day's budget is spent."""
+        lim = self.limits
+        limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
+        granted, wait, *slot = await self._acquire(
+            keys=self._keys(scope),
+            args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
+                  _ms_to_utc_midnight()])
+        if granted == 1:
+            return 0, slot[0].decode() if isinstance(slot[0], bytes) else str(slot[0])
+        if granted == -1:
+            return -int(wait), ""
+        return int(wait), ""
+
+    async def acquire(self, scope: str, priority: Priority, *, max_wait: float) -> str:
+        """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``."""
+        waited = 0.0
+        while True:
+            wait_ms, slot = await self.try_acquire(scope, priority)
+            if wait_ms == 0:
+                return slot
+            if wait_ms < 0:
+                raise RateLimited(
+                    "the daily GHL request budget of this location is spent; it resets at 00:00 UTC",
+                    retry_after=-wait_ms / 1000, details={"scope": scope})
+            pause = wait_ms / 1000 + secrets.randbelow(20) / 1000
+            if waited + pause > max_wait:
+                raise RateLimited(
+                    "the GHL rate budget of this location is exhausted for now; retry after the "
+                    "number of seconds in Retry-After",
+                    retry_after=max(pause, 1.0), details={"scope": scope})
+            await asyncio.sleep(pause)
+            waited += pause
+
+    async def observe(self, scope: str, headers: Mapping[str, str], status: int,
+                      retry_after: float | None = None, slot: str = "") -> None:
+        """After an answer (or a failure): time ``slot`` again from now, and correct the local
+        count with what upstream reported."""
+        remaining = _header_int(headers, "x-ratelimit-remaining")
+        interval = _header_int(headers, "x-ratelimit-interval-milliseconds") or self.limits.window_ms
+        dremaining = _header_int(headers, "x-ratelimit-daily-remaining")
+        if status == 429:
+            remaining = 0
+            if retry_after:
+                interval = int(retry_after * 1000)
+        if remaining is None and dremaining is None and not slot:
+            return
+        k = self._keys(scope)
+        await self._observe(
+            keys=[k[0], k[2], k[3]],
+            args=[self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
+                  -1 if remaining is None else remaining, interval,
+                  -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])

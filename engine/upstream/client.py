@@ -1,0 +1,210 @@
+"""The upstream client: one pooled httpx.AsyncClient for every call to GHL or SMSGlobal.
+
+For each request it takes a slot of the rate budget, signs the request for its app, sends it,
+and retries with exponential backoff and full jitter on 429, 5xx and connection errors,
+honouring Retry-After. A request that is not safe to repeat (a POST that may have reached
+upstream) is not sent again once it may have arrived: only failures that prove it never did
+(connection refused, 429) are retried for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from engine.accounts.connections import Connection
+from engine.core.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from engine.core.settings import Settings
+from engine.upstream.apps import APPS
+from engine.upstream.budget import Budget, Priority
+from engine.upstream.call import Call
+from engine.upstream.httppool import use_lean_pool
+
+log = logging.getLogger("engine.upstream.client")
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError,
+               httpx.RemoteProtocolError)
+
+
+@dataclass
+class Response:
+    status: int
+    data: Any
+    headers: httpx.Headers
+    attempts: int
+    duration_ms: float
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _decode(resp: httpx.Response, kind: str) -> Any:
+    if kind == "binary":
+        return {"content_type": resp.headers.get("content-type"), "size": len(resp.content),
+                "content_base64": base64.b64encode(resp.content).decode()}
+    if kind == "text":
+        return {"content_type": resp.headers.get("content-type"), "text": resp.text}
+    if not resp.content:
+        return {}
+    try:
+        return resp.json()
+    except ValueError:
+        return {"text": resp.text}
+
+
+def _upstream_message(data: Any) -> str:
+    if isinstance(data, dict):
+        msg = data.get("message") or data.get("error") or data.get("msg")
+        if isinstance(msg, list):
+            return "; ".join(map(str, msg))
+        if msg:
+            return str(msg)
+        if isinstance(data.get("errors"), (dict, list)):
+            return str(data["errors"])
+        if data.get("text"):
+            return str(data["text"])[:300]
+    return "no message"
+
+
+class Upstream:
+    def __init__(self, settings: Settings, budget: Budget,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.budget = budget
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            follow_redirects=False,
+            transport=transport,
+        )
+        use_lean_pool(self.http)  # same pool decisions, linear bookkeeping per request
+        self._pending: set[asyncio.Future] = set()  # budget corrections still being written
+        self.tokens = None  # engine.oauth.tokens.TokenManager: refreshes OAuth tokens (set by the runtime)
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.http.aclose()
+
+    def _in_background(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Future) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("rate budget correction failed: %r", task.exception())
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
+        return random.uniform(cap / 2, cap)
+
+    async def send(self, conn: Connection, call: Call, *, priority: Priority = "interactive",
+                   max_wait: float | None = None) -> Response:
+        app = APPS[conn.app]
+        base = app.base_url(self.settings).rstrip("/")
+        started = time.perf_counter()
+        max_wait = self.settings.rate_max_wait_seconds if max_wait is None else max_wait
+        attempts = 0
+        last_error = "no attempt made"
+        reauthorized = False
+        while True:
+            attempts += 1
+            final = attempts >= self.settings.max_attempts
+            slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait)
+            headers = {"Accept": "application/json"}
+            if call.version:
+                headers["Version"] = call.version
+            request = self.http.build_request(
+                call.method, base + call.path, params=call.query or None,
+                json=call.body if call.body is not None else None, headers=headers)
+            if self.tokens is not None:
+                await self.tokens.before_send(conn)
+            await app.authorize(request, conn)
+            try:
+                resp = await self.http.send(request)
+            except _NOT_SENT as exc:
+                last_error = f"could not connect to {app.label}: {type(exc).__name__}"
+                if final:
+                    break
+                await asyncio.sleep(self._backoff(attempts))
+                continue
+            except _MAYBE_SENT as exc:
+                await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
+                last_error = f"{app.label} did not answer in time: {type(exc).__name__}"
+                if final or not call.safe_to_retry:
+                    if not call.safe_to_retry:
+                        last_error += (" (not retried: the request may have reached "
+                                       f"{app.label} and repeating it could act twice)")
+                    break
+                await asyncio.sleep(self._backoff(attempts))
+                continue
+
+            retry_after = retry_after_seconds(resp.headers)
+            observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
+                                           retry_after, slot)
+            if resp.is_success:  # later requests need the correction; this answer does not
+                self._in_background(observed)
+            else:  # a 429 or an error may be retried at once: the budget must know first
+                await observed
+            data = _decode(resp, call.response if resp.is_success else "json")
+            status = resp.status_code
+            if resp.is_success:
+                return Response(status, data, resp.headers, attempts,
+                                (time.perf_counter() - started) * 1000)
+            message = _upstream_message(data)
+            if status == 429:
+                wait = retry_after if retry_after is not None else self._backoff(attempts)
+                if final or wait > self.settings.max_retry_after_seconds:
+                    raise RateLimited(
+                        f"{app.label} rate limit reached: {message}", retry_after=wait or 1.0,
+                        details={"upstream_status": 429, "attempts": attempts})
+                log.info("429 from %s, retrying in %.2fs", app.label, wait)
+                await asyncio.sleep(wait)
+                continue
+            if status >= 500:
+                last_error = f"{app.label} answered {status}: {message}"
+                if final or not call.safe_to_retry:
+                    if not call.safe_to_retry:
+                        last_error += " (not retried: repeating this request could act twice)"
+                    raise UpstreamError(last_error, status=status,
+                                        details={"upstream_status": status, "upstream": data,
+                                                 "attempts": attempts}, attempts=attempts)
+                wait = retry_after if retry_after is not None else self._backoff(attempts)
+                await asyncio.sleep(min(wait, self.settings.max_retry_after_seconds))
+                continue
+            if (status == 401 and not reauthorized and self.tokens is not None
+                    and await self.tokens.after_unauthorized(conn)):
+                reauthorized = True  # a fresh token, sent once more
+                continue
+            if status in app.auth_failure_statuses:
+                help_text = app.auth_help or ("The token is invalid or expired: create a new "
+                                              "token (or re-authorize) and update the connection.")
+                raise UpstreamAuthError(
+                    f"{app.label} refused the credentials of connection {conn.id} "
+                    f"({status}: {message}). {help_text}",
+                    status=401, details={"upstream_status": status, "upstream": data},
+                    attempts=attempts)
+            raise UpstreamError(f"{app.label} answered {status}: {message}", status=status,
+                                details={"upstream_status": status, "upstream": data},
+                                attempts=attempts)
+        raise UpstreamUnavailable(last_error, status=504 if "in time" in last_error else 502,
+                                  details={"attempts": attempts}, attempts=attempts)
