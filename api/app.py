@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import actions, connections, flows, health, keys, oauth, operations, subscriptions, triggers
+from api.routes import (actions, connections, flows, health, inbound, keys, oauth, operations,
+                        subscriptions, triggers)
 from engine.core.logs import setup_logging
 from engine.core.settings import Settings, get_settings
 from engine.runtime import open_runtime
@@ -18,6 +19,7 @@ ROUTERS = [health.router, operations.router, actions.router, triggers.router, co
 ROUTERS += [oauth.router, keys.router]
 ROUTERS += [flows.router]
 ROUTERS += [subscriptions.router]
+ROUTERS += [inbound.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

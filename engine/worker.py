@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 from arq import cron, func
@@ -17,6 +18,7 @@ from arq.connections import RedisSettings
 
 from engine.core.logs import setup_logging
 from engine.core.settings import get_settings
+from engine.inbound.queue import Consumer, Dispatcher
 from engine.polling import delivery, poller, scheduler
 from engine.runtime import open_runtime
 
@@ -37,9 +39,34 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["rt"] = await open_runtime(settings)
     ctx["polls"] = set()
     ctx["poll_slots"] = asyncio.Semaphore(POLL_CONCURRENCY)
+    consumer = Consumer(ctx["rt"], event_dispatcher(), name=f"worker-{os.getpid()}")
+    ctx["events"] = asyncio.create_task(_consume_events(ctx, consumer))
+
+
+def event_dispatcher() -> Dispatcher:
+    """The handlers of pushed events, by event type (see :mod:`engine.inbound.queue`)."""
+    return Dispatcher()
+
+
+async def _consume_events(ctx: dict[str, Any], consumer: Consumer) -> None:
+    """Handle pushed events as they arrive; polls they made due start at once, not at the
+    next tick."""
+    while True:
+        try:
+            if await consumer.step(block_ms=1000):
+                await tick(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep reading; Redis may be back in a moment
+            log.exception("reading pushed events failed")
+            await asyncio.sleep(1)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    events = ctx.get("events")
+    if events is not None:
+        events.cancel()
+        await asyncio.gather(events, return_exceptions=True)
     polls = ctx.get("polls") or set()
     for task in list(polls):
         task.cancel()

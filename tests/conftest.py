@@ -49,6 +49,9 @@ os.environ.update({
     "GHL_CLIENT_SECRET": "sandbox-client-secret",
     "GHL_REDIRECT_URL": "https://engine.example/v1/oauth/ghl/callback",
 })
+from sandbox.push import PUBLIC_KEY_B64  # noqa: E402
+
+os.environ["GHL_WEBHOOK_PUBLIC_KEY"] = PUBLIC_KEY_B64  # the engine verifies the sandbox's events
 
 
 def pytest_sessionstart(session) -> None:

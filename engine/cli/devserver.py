@@ -75,6 +75,9 @@ def main() -> None:
         procs.append(subprocess.Popen([*exe, "sandbox", "--port", str(port)], env=env))
         env["GHL_BASE_URL"] = sandbox_url
         env.setdefault("SMSGLOBAL_BASE_URL", sandbox_url)
+        from sandbox.push import PUBLIC_KEY_B64
+
+        env.setdefault("GHL_WEBHOOK_PUBLIC_KEY", PUBLIC_KEY_B64)  # verify the sandbox's events
         _wait(sandbox_url + "/_sandbox/stats")
         say(f"sandbox (GHL and SMSGlobal stand-ins) on {sandbox_url}")
 

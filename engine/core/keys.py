@@ -45,3 +45,11 @@ FLOW_RUNS = PREFIX + "flow:{flow_id}:runs"      # zset: run id -> created (ms), 
 FLOW_RUN = PREFIX + "flowrun:{run_id}"          # string: JSON of one run (trigger item, each step's input, output or error)
 FLOW_ECHOES = PREFIX + "tenant:{tenant}:flow-echoes"  # zset: fingerprint of a write a flow made -> expiry (ms)
 FLOW_ONCE = PREFIX + "flow:{flow_id}:once"      # hash: value of a step's once template -> run id
+
+# pushed events (engine.inbound)
+INBOUND_STREAM = PREFIX + "inbound:events"      # stream: source, body (raw JSON), received_at (ms)
+INBOUND_SEEN = PREFIX + "inbound:seen:{event_id}"  # string: a webhookId already queued (TTL)
+INBOUND_DEAD = PREFIX + "inbound:dead"          # list: JSON of events whose handler failed every try
+LOCATION_CONNECTIONS = PREFIX + "loc:{location_id}:conns"  # set of connection ids for a GHL location
+HOOK_TOKEN = PREFIX + "hook:{digest}"           # string: connection id of a hook token (sha256 hex)
+WATCH_POKE = PREFIX + "watch:{watch_id}:poke"   # string: time (ms) of the last poll an event scheduled

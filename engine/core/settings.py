@@ -70,6 +70,28 @@ class Settings(BaseSettings):
         description="Length of one 'minute' of a subscription's interval_minutes; shorten it only "
                     "for demos and tests.")
 
+    # pushed events (engine.inbound): GHL's webhook keys, replay window, queue, pokes
+    public_url: str = Field(
+        "", validation_alias="ENGINE_PUBLIC_URL",
+        description="The engine's public base URL (https://engine.example.com); when set, SMS sends "
+                    "carry notifyUrl and incomingUrl so SMSGlobal pushes receipts and replies.")
+    ghl_webhook_public_key: str = Field(
+        "", validation_alias="GHL_WEBHOOK_PUBLIC_KEY",
+        description="GHL's Ed25519 webhook public key: PEM, or the 32 raw bytes as hex or base64.")
+    ghl_webhook_legacy_key: str = Field(
+        "", validation_alias="GHL_WEBHOOK_LEGACY_PUBLIC_KEY",
+        description="GHL's RSA public key (PEM) for the legacy x-wh-signature, tried last.")
+    inbound_max_age_seconds: float = Field(300.0, gt=0, validation_alias="ENGINE_INBOUND_MAX_AGE_SECONDS")
+    inbound_seen_ttl_seconds: int = Field(3600, ge=60, validation_alias="ENGINE_INBOUND_SEEN_TTL_SECONDS")
+    inbound_queue_max: int = Field(100_000, ge=1, validation_alias="ENGINE_INBOUND_QUEUE_MAX")
+    event_debounce_ms: int = Field(1000, ge=0, validation_alias="ENGINE_EVENT_DEBOUNCE_MS")
+    reconcile_interval_seconds: float = Field(
+        900.0, gt=0, validation_alias="ENGINE_RECONCILE_INTERVAL_SECONDS",
+        description="How often a watch that receives events still polls, to catch missed events.")
+    event_fallback_seconds: float = Field(
+        3600.0, gt=0, validation_alias="ENGINE_EVENT_FALLBACK_SECONDS",
+        description="A watch with no event for this long polls at its own interval again.")
+
     def retry_schedule(self) -> list[float]:
         return [float(s) for s in self.delivery_retry_schedule.split(",") if s.strip()]
 
