@@ -92,6 +92,8 @@ def test_read_only_key_is_refused_on_every_write_route(api_server, tenant):
         for route in v1_routes(create_app()):
             writes = route.method != "GET" and route.path not in READS_BY_POST
             writes = writes or route.path == "/v1/oauth/ghl/authorize"
+            # pushed events carry no API key: a signature or a hook token authenticates them
+            writes = writes and not route.path.startswith("/v1/inbound/")
             if not writes:
                 continue
             url = fill(route.path, {p: "x_missing" for p in route.params})

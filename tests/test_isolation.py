@@ -25,6 +25,7 @@ NOT_TENANT_DATA = {
     ("GET", "/v1/oauth/ghl/authorize"),  # starts an authorization for the caller's tenant
     ("GET", "/v1/oauth/ghl/callback"),  # no API key: the signed state names the tenant
     ("POST", "/v1/connections"),  # creates in the caller's own tenant, from a token
+    ("POST", "/v1/inbound/ghl"),  # no API key: a GHL-signed event, refused here (401)
 }
 # path parameters that are not tenant-owned ids
 NOT_OWNED_PARAMS = {"key", "name"}
