@@ -12,7 +12,7 @@ from api.routes import (actions, connections, flows, health, inbound, keys, oaut
                         subscriptions, triggers)
 from engine.core.logs import setup_logging
 from engine.core.settings import Settings, get_settings
-from engine.runtime import open_runtime
+from engine.wiring import open_runtime
 from engine.spec.registry import registry
 
 ROUTERS = [health.router, operations.router, actions.router, triggers.router, connections.router]

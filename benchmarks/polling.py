@@ -14,7 +14,8 @@ from benchmarks.harness import Stack
 from engine.accounts import connections
 from engine.core import keys
 from engine.polling import subscriptions
-from engine.runtime import Runtime, open_runtime
+from engine.runtime import Runtime
+from engine.wiring import open_runtime
 
 TENANT = "bench"
 

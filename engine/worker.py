@@ -20,7 +20,7 @@ from engine.core.logs import setup_logging
 from engine.core.settings import get_settings
 from engine.inbound.queue import Consumer, Dispatcher
 from engine.polling import delivery, poller, scheduler
-from engine.runtime import open_runtime
+from engine.wiring import open_runtime
 
 log = logging.getLogger("engine.worker")
 

@@ -11,7 +11,7 @@ import sys
 async def main(conn_id: str, count: int) -> None:
     from engine.accounts import connections
     from engine.actions import executor
-    from engine.runtime import open_runtime
+    from engine.wiring import open_runtime
     from engine.spec import registry
 
     rt = await open_runtime()

@@ -158,7 +158,7 @@ def unsubscribe_all(tenant: str) -> None:
                 return
             from engine.core.settings import Settings
             from engine.polling.subscriptions import remove
-            from engine.runtime import open_runtime
+            from engine.wiring import open_runtime
 
             rt = await open_runtime(Settings())
             try:

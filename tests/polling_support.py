@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 from engine.core import keys
 from engine.core.settings import Settings
 from engine.polling import delivery, poller, scheduler, subscriptions
-from engine.runtime import open_runtime
+from engine.wiring import open_runtime
 from tests.receiver import Receiver
 
 

@@ -136,7 +136,7 @@ async def test_flow_subscriber_gets_the_delivery(api, connection, sandbox, rt, t
 
 async def test_a_slow_target_times_out_and_is_retried(api, connection, sandbox, receiver):
     from engine.core.settings import Settings
-    from engine.runtime import open_runtime
+    from engine.wiring import open_runtime
 
     rt = await open_runtime(Settings(ENGINE_DELIVERY_TIMEOUT_SECONDS="0.3",
                                      ENGINE_DELIVERY_RETRY_SCHEDULE="0.2"))

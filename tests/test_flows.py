@@ -12,7 +12,7 @@ from engine import worker
 from engine.core import keys
 from engine.core.settings import Settings
 from engine.flows import service as flows
-from engine.runtime import open_runtime
+from engine.wiring import open_runtime
 from tests.conftest import make_key
 
 GROUP = "4501"  # the sandbox's seeded SMSGlobal group

@@ -30,6 +30,7 @@ from typing import Any
 
 from engine.spec.inputs import input_schema
 from engine.spec.model import Operation
+from engine.spec.registry import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "integrations" / "zapier"
@@ -417,8 +418,6 @@ def render(ops: dict[str, Operation]) -> str:
 def generate(app_dir: Path = APP_DIR, ops: dict[str, Operation] | None = None) -> Path:
     """Write the generated definitions into ``app_dir``; return the file written."""
     if ops is None:
-        from engine.spec.registry import registry
-
         ops = registry()
     out = app_dir / OUTPUT
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -431,8 +430,6 @@ def generate(app_dir: Path = APP_DIR, ops: dict[str, Operation] | None = None) -
 def stale(app_dir: Path = APP_DIR, ops: dict[str, Operation] | None = None) -> bool:
     """Whether the committed definitions differ from what the catalog gives now."""
     if ops is None:
-        from engine.spec.registry import registry
-
         ops = registry()
     out = app_dir / OUTPUT
     return not out.exists() or out.read_text(encoding="utf-8") != render(ops)

@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -36,9 +36,8 @@ from engine.accounts.connections import Connection
 from engine.core import keys
 from engine.core.errors import EngineError, InputInvalid, NotFound, UpstreamAuthError, UpstreamUnavailable
 from engine.core.settings import Settings
-
-if TYPE_CHECKING:
-    from engine.runtime import Runtime
+from engine.runtime import Runtime
+from engine.spec.registry import registry
 
 log = logging.getLogger("engine.oauth.tokens")
 
@@ -60,8 +59,6 @@ def _problem(field: str, message: str, location: str = "query") -> InputInvalid:
 
 def catalog_scopes() -> list[str]:
     """Every OAuth scope the catalog's GHL operations declare, sorted."""
-    from engine.spec.registry import registry
-
     return sorted({s for op in registry().values() if op.app == "ghl" for s in op.upstream.scopes})
 
 
@@ -96,7 +93,7 @@ def _state_fernet(settings: Settings) -> MultiFernet:
     return MultiFernet(derived)
 
 
-async def authorize_url(rt: "Runtime", tenant: str, key_id: str) -> str:
+async def authorize_url(rt: Runtime, tenant: str, key_id: str) -> str:
     settings = rt.settings
     require_configured(settings)
     nonce = secrets.token_urlsafe(24)
@@ -111,7 +108,7 @@ async def authorize_url(rt: "Runtime", tenant: str, key_id: str) -> str:
     return settings.ghl_authorize_url + sep + query
 
 
-async def consume_state(rt: "Runtime", state: str) -> str:
+async def consume_state(rt: Runtime, state: str) -> str:
     """The tenant that started this authorization; the state is spent by reading it."""
     try:
         data = json.loads(_state_fernet(rt.settings).decrypt(
@@ -141,7 +138,7 @@ def _base(settings: Settings) -> str:
     return settings.ghl_base_url.rstrip("/")
 
 
-async def _token_request(rt: "Runtime", path: str, form: dict[str, str],
+async def _token_request(rt: Runtime, path: str, form: dict[str, str],
                          headers: dict[str, str] | None = None) -> dict[str, Any]:
     """POST a form to GHL's OAuth endpoints; the body and its secrets are never logged."""
     try:
@@ -181,7 +178,7 @@ def _secret_from(data: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return secret
 
 
-async def complete(rt: "Runtime", tenant: str, code: str) -> Connection:
+async def complete(rt: Runtime, tenant: str, code: str) -> Connection:
     """Exchange an authorization code and store the new connection."""
     settings = rt.settings
     require_configured(settings)
@@ -205,7 +202,7 @@ async def complete(rt: "Runtime", tenant: str, code: str) -> Connection:
     if existing is not None:  # authorized again: renew that connection in place
         await connections.replace_secret(rt.redis, rt.vault, existing.id, _secret_from(data))
         await connections.set_status(rt.redis, existing.id, "active", None)
-        await _resume_watches(rt, existing.id)
+        await rt.hooks.connection_resumed(rt, existing.id)
         return await connections.get(rt.redis, tenant, existing.id)
     name = f"GHL location {location_id}" if location_id else f"GHL agency {company_id}"
     return await connections.create(
@@ -213,7 +210,7 @@ async def complete(rt: "Runtime", tenant: str, code: str) -> Connection:
         secret=_secret_from(data), location_id=location_id, company_id=company_id)
 
 
-async def _same_grant(rt: "Runtime", tenant: str, location_id: str | None,
+async def _same_grant(rt: Runtime, tenant: str, location_id: str | None,
                       company_id: str | None) -> Connection | None:
     """The tenant's OAuth connection for the same location (or agency) from an earlier consent."""
     for conn in await connections.list_for(rt.redis, tenant):
@@ -227,17 +224,7 @@ async def _same_grant(rt: "Runtime", tenant: str, location_id: str | None,
     return None
 
 
-async def _resume_watches(rt: "Runtime", conn_id: str) -> None:
-    try:
-        from engine.polling import subscriptions
-    except ImportError:
-        return
-    resume = getattr(subscriptions, "resume_watches_for_connection", None)
-    if resume is not None:
-        await resume(rt, conn_id)
-
-
-async def mint_location_token(rt: "Runtime", agency: Connection, location_id: str,
+async def mint_location_token(rt: Runtime, agency: Connection, location_id: str,
                               name: str | None = None) -> Connection:
     """A new location connection from an agency (Company) OAuth connection."""
     if agency.app != "ghl" or agency.auth != "oauth" or agency.location_id or not agency.company_id:
@@ -267,7 +254,7 @@ def _reauth_error(conn: Connection, reason: str | None) -> UpstreamAuthError:
 class TokenManager:
     """Keeps OAuth connections' access tokens fresh, one refresh at a time per connection."""
 
-    def __init__(self, rt: "Runtime") -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     def _due(self, conn: Connection) -> bool:
@@ -389,10 +376,5 @@ class TokenManager:
         conn.status, conn.status_reason = NEEDS_REAUTH, reason
         await connections.set_status(self.rt.redis, conn.id, NEEDS_REAUTH, reason)
         log.warning("connection %s needs re-authorization: %s", conn.id, reason)
-        try:
-            from engine.polling import subscriptions
-        except ImportError:
-            return
-        pause = getattr(subscriptions, "pause_watches_for_connection", None)
-        if pause is not None:
-            await pause(self.rt, conn.id, f"connection needs re-authorization: {reason}")
+        await self.rt.hooks.connection_paused(self.rt, conn.id,
+                                              f"connection needs re-authorization: {reason}")

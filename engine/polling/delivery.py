@@ -11,7 +11,8 @@ across re-sends, ``webhook-timestamp``, ``webhook-signature``) and the JSON body
 ``{subscription_id, trigger, item_id, data}``. 2xx is delivered; 410 Gone removes the
 subscription; anything else (other 4xx, 5xx, redirects, timeouts) is tried again after the
 retry schedule, then put on the dead-letter list. A flow subscriber gets the same delivery through
-``engine.flows.service.deliver``; an exception there is a failed try.
+the runtime's ``hooks.flow_sink`` (wired to ``engine.flows.runs.deliver`` by
+:mod:`engine.wiring`); an exception there is a failed try.
 """
 
 from __future__ import annotations
@@ -150,10 +151,8 @@ async def _post(rt: Runtime, client: httpx.AsyncClient, url: str, secret: str, m
 
 
 async def _to_flow(rt: Runtime, flow_id: str, delivery_id: str, d: dict[str, str]) -> _Outcome:
-    from engine.flows import service as flows  # the flows module is loaded only where flows are used
-
     try:
-        await flows.deliver(rt, flow_id, {
+        await rt.hooks.flow_sink(rt, flow_id, {
             "webhook_id": delivery_id, "delivery_id": delivery_id,
             "subscription_id": d["subscription"], "trigger": d["trigger"],
             "item_id": d["item_id"], "data": json.loads(d["data"])})

@@ -14,6 +14,7 @@ import httpx
 
 from engine.accounts.connections import Connection
 from engine.core.settings import Settings
+from engine.upstream import smsglobal
 from engine.upstream.call import Call
 
 Authorizer = Callable[[httpx.Request, Connection], Awaitable[None]]
@@ -44,18 +45,9 @@ def _ghl_test_call(conn: Connection) -> Call:
 GHL = App(name="ghl", label="GoHighLevel", base_url=lambda s: s.ghl_base_url,
           authorize=_ghl_bearer, test_call=_ghl_test_call)
 
-APPS: dict[str, App] = {"ghl": GHL}
+SMSGLOBAL = App(name="smsglobal", label="SMSGlobal", base_url=lambda s: s.smsglobal_base_url,
+                authorize=smsglobal.authorize, test_call=smsglobal.test_call,
+                auth_failure_statuses=(401, 403), auth_help=smsglobal.AUTH_HELP)
 
-
-def register(app: App) -> None:
-    APPS[app.name] = app
-
-
-def _register_smsglobal() -> None:
-    from engine.upstream import smsglobal
-    register(App(name="smsglobal", label="SMSGlobal", base_url=lambda s: s.smsglobal_base_url,
-                 authorize=smsglobal.authorize, test_call=smsglobal.test_call,
-                 auth_failure_statuses=(401, 403), auth_help=smsglobal.AUTH_HELP))
-
-
-_register_smsglobal()
+# every upstream app, by the ``app`` name specs and connections use
+APPS: dict[str, App] = {app.name: app for app in (GHL, SMSGLOBAL)}
