@@ -18,7 +18,7 @@ from engine.core import keys
 from engine.core.errors import RateLimited, Unauthorized
 from engine.core.settings import Settings
 from engine.inbound import queue, receiver, signature
-from engine.runtime import open_runtime
+from engine.wiring import open_runtime
 from sandbox import push
 
 
