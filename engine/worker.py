@@ -1,9 +1,9 @@
 """The arq worker: its functions and cron jobs.
 
-Run with ``ghl-engine worker``. The scheduler tick runs every second in every worker (claims are
-atomic, so several workers may tick together); it runs the polls it claims as tasks of its own
-worker and enqueues ``deliver_subscription`` jobs, which any worker runs. (``poll_watch`` stays
-an arq function for callers that enqueue a poll.)
+Run with ``ghl-engine worker``. :func:`tick`, the one scheduler tick, runs every second in every
+worker (claims are atomic, so several workers may tick together); it runs the polls it claims as
+tasks of its own worker and enqueues one ``deliver_subscription`` job per claimed subscription,
+which any worker runs. Tests drive this same tick (with :func:`context` and :func:`settle`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from arq.connections import RedisSettings
 from engine.core.logs import setup_logging
 from engine.core.settings import get_settings
 from engine.inbound.queue import Consumer, Dispatcher
-from engine.polling import delivery, poller, scheduler
+from engine.polling import delivery, poller
+from engine.runtime import Runtime
 from engine.wiring import open_runtime
 
 log = logging.getLogger("engine.worker")
@@ -32,13 +33,28 @@ log = logging.getLogger("engine.worker")
 POLL_CONCURRENCY = 32
 POLL_BACKLOG = 400
 
+DELIVER_JOB = "deliver_subscription"
+
+
+def deliver_job_id(sub_id: str, slot_ms: int) -> str:
+    """The arq job id of one claim: arq refuses an id whose job or kept result still exists,
+    so the claimed slot (ms) is part of it (a job cannot re-enqueue itself under its own id)."""
+    return f"deliver:{sub_id}:{slot_ms}"
+
+
+def context(rt: Runtime, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The worker's state in arq's ``ctx``: the runtime, the polls it runs (asyncio tasks) and
+    the semaphore that runs POLL_CONCURRENCY of them at once. ``ctx["redis"]`` (arq's pool,
+    which enqueues the delivery jobs) is arq's own."""
+    ctx = {} if ctx is None else ctx
+    ctx.update(rt=rt, polls=set(), poll_slots=asyncio.Semaphore(POLL_CONCURRENCY))
+    return ctx
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     setup_logging(settings.log_level)
-    ctx["rt"] = await open_runtime(settings)
-    ctx["polls"] = set()
-    ctx["poll_slots"] = asyncio.Semaphore(POLL_CONCURRENCY)
+    context(await open_runtime(settings), ctx)
     consumer = Consumer(ctx["rt"], event_dispatcher(), name=f"worker-{os.getpid()}")
     ctx["events"] = asyncio.create_task(_consume_events(ctx, consumer))
 
@@ -91,40 +107,43 @@ async def _run_poll(ctx: dict[str, Any], watch_id: str) -> None:
 
 
 async def tick(ctx: dict[str, Any]) -> dict[str, int]:
+    """The scheduler tick (arq cron, every second): claim the due watches (as many as this
+    worker has room for) and start their polls as tasks; claim the subscriptions with a delivery
+    due and enqueue a job for each. Returns ``{"polls": claimed, "deliveries": enqueued}``."""
     rt = ctx["rt"]
-    polls: set = ctx.setdefault("polls", set())
-    ctx.setdefault("poll_slots", asyncio.Semaphore(POLL_CONCURRENCY))
+    polls: set = ctx["polls"]
     free = POLL_BACKLOG - len(polls)
     watches = await poller.claim_due(rt, limit=free) if free > 0 else []
-    for watch_id, _slot in watches:
+    for watch_id, slot_ms in watches:
+        log.debug("claimed watch %s slot %d", watch_id, slot_ms)
         task = asyncio.create_task(_run_poll(ctx, watch_id))
         polls.add(task)
         task.add_done_callback(polls.discard)
     return {"polls": len(watches), "deliveries": await _enqueue_deliveries(ctx)}
 
 
+async def settle(ctx: dict[str, Any]) -> None:
+    """Wait until the polls this worker started (and the polls they left due) have finished."""
+    while ctx["polls"]:
+        await asyncio.gather(*list(ctx["polls"]), return_exceptions=True)
+
+
 async def _enqueue_deliveries(ctx: dict[str, Any]) -> int:
     subs = await delivery.claim_due(ctx["rt"])
-    for sub_id, slot in subs:
-        await ctx["redis"].enqueue_job(scheduler.DELIVER_JOB, sub_id,
-                                       _job_id=scheduler.deliver_job_id(sub_id, slot))
+    for sub_id, slot_ms in subs:
+        await ctx["redis"].enqueue_job(DELIVER_JOB, sub_id, _job_id=deliver_job_id(sub_id, slot_ms))
     return len(subs)
 
 
-async def poll_watch(ctx: dict[str, Any], watch_id: str) -> str:
-    result = await poller.poll_watch(ctx["rt"], watch_id)
-    return result.outcome
-
-
 async def deliver_subscription(ctx: dict[str, Any], sub_id: str) -> dict[str, int]:
+    """The delivery job: send the subscription's queued deliveries in order
+    (:func:`engine.polling.delivery.run_subscription`)."""
     return await delivery.run_subscription(ctx["rt"], sub_id)
 
 
 class WorkerSettings:
     functions = [
-        func(poll_watch, name=scheduler.POLL_JOB, keep_result=0, max_tries=1,
-             timeout=get_settings().poll_lease_seconds),
-        func(deliver_subscription, name=scheduler.DELIVER_JOB, keep_result=0, max_tries=1,
+        func(deliver_subscription, name=DELIVER_JOB, keep_result=0, max_tries=1,
              timeout=get_settings().delivery_lease_seconds + get_settings().delivery_timeout_seconds
              + 5),
     ]

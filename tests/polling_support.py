@@ -11,7 +11,11 @@ from standardwebhooks.webhooks import Webhook
 
 from engine.core import keys
 from engine.core.settings import Settings
-from engine.polling import delivery, poller, scheduler, subscriptions
+from arq.connections import RedisSettings, create_pool
+from arq.worker import Worker
+
+from engine import worker
+from engine.polling import delivery, poller, subscriptions
 from engine.wiring import open_runtime
 from tests.receiver import Receiver
 
@@ -66,12 +70,24 @@ async def deliver_all(rt, sub_ids, timeout: float = 60.0) -> None:
 
 
 async def run_until(rt, done, timeout: float = 15.0) -> None:
-    """Run scheduler ticks inline (claim due watches and deliveries, run them) until done()."""
+    """Run the production worker's scheduler tick (``engine.worker.tick``: polls as tasks,
+    delivery jobs through arq's queue in Redis) and an arq worker for the jobs it enqueues,
+    here in the test process, until done()."""
+    pool = await create_pool(RedisSettings.from_dsn(rt.settings.redis_url))
+    ctx = worker.context(rt, {"redis": pool})
+    jobs = Worker(functions=worker.WorkerSettings.functions, redis_pool=pool, burst=True, ctx=ctx,
+                  handle_signals=False, poll_delay=0.01, max_jobs=worker.WorkerSettings.max_jobs)
     deadline = time.time() + timeout
-    while not done():
-        assert time.time() < deadline, "timed out"
-        await scheduler.run_due(rt)
-        await asyncio.sleep(0.1)
+    try:
+        while not done():
+            assert time.time() < deadline, "timed out"
+            await worker.tick(ctx)
+            await worker.settle(ctx)
+            await jobs.main()  # burst: runs the queued jobs, returns when the queue is empty
+            await asyncio.sleep(0.1)
+    finally:
+        await worker.settle(ctx)
+        await pool.aclose()
 
 
 def verified(receiver: Receiver, secret: str) -> list[dict]:

@@ -12,6 +12,7 @@ from engine import worker
 from engine.core import keys
 from engine.core.settings import Settings
 from engine.flows import service as flows
+from engine.polling import poller
 from engine.wiring import open_runtime
 from tests.conftest import make_key
 
@@ -19,7 +20,8 @@ GROUP = "4501"  # the sandbox's seeded SMSGlobal group
 
 
 def drive(*flows, **settings) -> list:
-    """Poll each flow's watch once, then send its queued deliveries: the worker's two jobs."""
+    """Poll each flow's watch once (the poll the worker's tick runs), then send its queued
+    deliveries (the worker's delivery job)."""
     async def go():
         rt = await open_runtime(Settings(**settings))
         ctx = {"rt": rt}
@@ -28,7 +30,7 @@ def drive(*flows, **settings) -> list:
             for flow in flows:
                 sub_id = flow["subscription_id"]
                 watch = (await rt.redis.hget(keys.SUBSCRIPTION.format(sub_id=sub_id), "watch")).decode()
-                polled = await worker.poll_watch(ctx, watch)
+                polled = (await poller.poll_watch(rt, watch)).outcome
                 sent = await worker.deliver_subscription(ctx, sub_id)
                 out.append((polled, sent))
         finally:

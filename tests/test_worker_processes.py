@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from engine.core import keys
@@ -18,14 +19,15 @@ from engine.polling import cursor
 from tests.polling_support import object_id, receiver, rt, seed, subscribe, watch_of  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
+CLAIMED = re.compile(r"claimed watch (?P<watch>w_[0-9a-f]+) slot (?P<slot>\d+)")
 
 
-def start_worker(log_dir: Path, n: int) -> subprocess.Popen:
+def start_worker(log_dir: Path, n: int, log_level: str = "WARNING") -> subprocess.Popen:
     env = {**os.environ, "ENGINE_MIN_INTERVAL_SECONDS": "1",
            "ENGINE_INTERVAL_UNIT_SECONDS": "1", "ENGINE_DELIVERY_LEASE_SECONDS": "2",
            "ENGINE_POLL_LEASE_SECONDS": "3",
            "ENGINE_DELIVERY_TIMEOUT_SECONDS": "1", "ENGINE_DELIVERY_RETRY_SCHEDULE": "0.5,0.5,1,1,2,2,5",
-           "ENGINE_LOG_LEVEL": "WARNING"}
+           "ENGINE_LOG_LEVEL": log_level}
     out = open(log_dir / f"worker{n}.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT, env=env,
                             stdout=out, stderr=subprocess.STDOUT)
@@ -101,7 +103,8 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
     subs = [subscribe(api, connection, receiver, trigger="contacts.get_contact",
                       params={"contactId": c}) for c in contacts]
     watches = [await watch_of(rt, s["id"]) for s in subs]
-    workers = [start_worker(tmp_path, 0), start_worker(tmp_path, 1)]
+    # at DEBUG each worker logs every claim it makes: "claimed watch <id> slot <ms>"
+    workers = [start_worker(tmp_path, 0, "DEBUG"), start_worker(tmp_path, 1, "DEBUG")]
     window = 6.0
     try:
         async def primed():
@@ -123,3 +126,12 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
     for c in contacts:  # one poll per 1 s slot (6 or 7 slots, one late one), never two a slot
         assert 2 <= per_contact[c] <= window + 2, dict(per_contact)
     assert sum(per_contact.values()) >= 2 * len(contacts)
+    # the claims of both workers: each (watch, slot) claimed exactly once, by one of them
+    claims = Counter()
+    for n in (0, 1):
+        for m in CLAIMED.finditer((tmp_path / f"worker{n}.log").read_text()):
+            if m["watch"] in watches:
+                claims[(m["watch"], int(m["slot"]))] += 1
+    assert claims and max(claims.values()) == 1, [k for k, v in claims.items() if v > 1]
+    for w in watches:  # and every watch was claimed again and again, each time for a new slot
+        assert len({slot for watch, slot in claims if watch == w}) >= 2, claims
