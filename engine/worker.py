@@ -18,6 +18,7 @@ from arq.connections import RedisSettings
 
 from engine.core.logs import setup_logging
 from engine.core.settings import get_settings
+from engine.inbound import pokes
 from engine.inbound.queue import Consumer, Dispatcher
 from engine.polling import delivery, poller
 from engine.runtime import Runtime
@@ -60,8 +61,9 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 def event_dispatcher() -> Dispatcher:
-    """The handlers of pushed events, by event type (see :mod:`engine.inbound.queue`)."""
-    return Dispatcher()
+    """The handlers of pushed events, by event type (see :mod:`engine.inbound.queue`): every
+    event pokes the watches it signals."""
+    return Dispatcher().on(None, pokes.poke)
 
 
 async def _consume_events(ctx: dict[str, Any], consumer: Consumer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Trigger, Upstream
+from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger, Upstream
 from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-07-28"
@@ -44,7 +44,8 @@ FIND_ASSOCIATIONS = op(
                 "response's 'associations' list.",
     upstream=Upstream(method="GET", path="/associations/", version=V, scopes=READ),
     inputs=(LOCATION_ID_QUERY, *_paged("associations")),
-    trigger=Trigger(items=Items(path="associations"),
+    trigger=Trigger(events=Signal(types=("AssociationCreate",)),
+                    items=Items(path="associations"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100),
                     dedupe=Dedupe(strategy="new")),
@@ -98,7 +99,8 @@ GET_RELATIONS = op(
             query("associationIds", "Only relations of these associations (ids from Find "
                   "Associations).", type="array", items="string",
                   example=["6745b2a8f1c2d3e4a5b6c7d8"])),
-    trigger=Trigger(items=Items(path="relations"),
+    trigger=Trigger(events=Signal(types=("RelationCreate",)),
+                    items=Items(path="relations"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100),
                     dedupe=Dedupe(strategy="new")),

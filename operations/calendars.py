@@ -12,6 +12,7 @@ from engine.spec.model import (
     OffsetPaginator,
     Operation,
     Output,
+    Signal,
     TimeWindow,
     Trigger,
     Upstream,
@@ -533,7 +534,9 @@ LIST_EVENTS = op(
                 "fires today). Polling reads a rolling window from 24 hours ago to 30 days ahead.",
     upstream=Upstream(method="GET", path="/calendars/events", version=V, scopes=EVENTS_READ),
     inputs=EVENT_WINDOW_INPUTS,
-    trigger=Trigger(items=Items(path="events", timestamp_field="dateAdded"), window=EVENT_WINDOW,
+    trigger=Trigger(events=Signal(types=("AppointmentCreate", "AppointmentUpdate",
+                        "AppointmentDelete"), match={"calendarId": "appointment.calendarId"}),
+                    items=Items(path="events", timestamp_field="dateAdded"), window=EVENT_WINDOW,
                     dedupe=Dedupe(strategy="new")),
     sample=EVENT_SAMPLE)
 
@@ -555,7 +558,9 @@ GET_APPOINTMENT = op(
     upstream=Upstream(method="GET", path="/calendars/events/appointments/{eventId}", version=V,
                       scopes=EVENTS_READ),
     inputs=(EVENT_ID,),
-    trigger=Trigger(items=Items(path="event", timestamp_field="dateUpdated", single=True),
+    trigger=Trigger(events=Signal(types=("AppointmentUpdate", "AppointmentDelete"),
+                        match={"eventId": "appointment.id"}),
+                    items=Items(path="event", timestamp_field="dateUpdated", single=True),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated")),
     sample=EVENT_SAMPLE)
 

@@ -12,6 +12,7 @@ from engine.spec.model import (
     Operation,
     Output,
     PagePaginator,
+    Signal,
     Token,
     Trigger,
     Upstream,
@@ -217,7 +218,9 @@ GET_CONTACT = op(
     description="Watches one contact and fires when it changes (its dateUpdated moves).",
     upstream=Upstream(method="GET", path="/contacts/{contactId}", version=V, scopes=READ),
     inputs=(CONTACT_ID,),
-    trigger=Trigger(items=Items(path="contact", timestamp_field="dateUpdated", single=True),
+    trigger=Trigger(events=Signal(types=("ContactUpdate", "ContactTagUpdate", "ContactDndUpdate"),
+                        match={"contactId": "id"}),
+                    items=Items(path="contact", timestamp_field="dateUpdated", single=True),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated")),
     sample=CONTACT_SAMPLE)
 
@@ -243,7 +246,9 @@ SEARCH_CONTACTS = op(
             body("pageLimit", "Contacts per page, 1 to 500.", type="integer", example=100),
             body("searchAfter", "Cursor from the last contact of the previous page "
                  "(its searchAfter value), instead of page numbers.", type="array")),
-    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateUpdated"),
+    trigger=Trigger(events=Signal(types=("ContactCreate", "ContactUpdate", "ContactTagUpdate",
+                        "ContactDndUpdate")),
+                    items=Items(path="contacts", timestamp_field="dateUpdated"),
                     paginator=PagePaginator(page_param="page", size_param="pageLimit",
                                             page_size=100, inject="body"),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated",
@@ -275,7 +280,9 @@ GET_DUPLICATE_CONTACT = op(
                 "settings): fires when one appears and again each time it is updated.",
     upstream=Upstream(method="GET", path="/contacts/search/duplicate", version=V, scopes=READ),
     inputs=FIND_CONTACT.inputs,
-    trigger=Trigger(items=Items(path="contact", timestamp_field="dateUpdated", single=True),
+    trigger=Trigger(events=Signal(types=("ContactCreate", "ContactUpdate", "ContactTagUpdate",
+                        "ContactDndUpdate")),
+                    items=Items(path="contact", timestamp_field="dateUpdated", single=True),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated")),
     sample=CONTACT_SAMPLE)
 
@@ -285,7 +292,9 @@ GET_CONTACT_APPOINTMENTS = op(
     upstream=Upstream(method="GET", path="/contacts/{contactId}/appointments", version=V,
                       scopes=READ),
     inputs=(CONTACT_ID,),
-    trigger=Trigger(items=Items(path="events", timestamp_field="dateAdded"),
+    trigger=Trigger(events=Signal(types=("AppointmentCreate", "AppointmentUpdate",
+                        "AppointmentDelete"), match={"contactId": "appointment.contactId"}),
+                    items=Items(path="events", timestamp_field="dateAdded"),
                     dedupe=Dedupe(strategy="new")),
     sample={"id": "EVTexample0000000001", "calendarId": "CALexample0000000001",
             "contactId": "ocQHyuzHvysMo5N5VsXc", "locationId": "ve9EPM428h8vShlRW1KT",
@@ -300,7 +309,9 @@ GET_CONTACT_TASKS = op(
                 "created time, so new ones are told by id).",
     upstream=Upstream(method="GET", path="/contacts/{contactId}/tasks", version=V, scopes=READ),
     inputs=(CONTACT_ID,),
-    trigger=Trigger(items=Items(path="tasks"),
+    trigger=Trigger(events=Signal(types=("TaskCreate", "TaskComplete"),
+                        match={"contactId": "contactId"}),
+                    items=Items(path="tasks"),
                     dedupe=Dedupe(strategy="new")),
     sample=TASK_SAMPLE)
 
@@ -311,7 +322,9 @@ GET_CONTACT_TASK = op(
     upstream=Upstream(method="GET", path="/contacts/{contactId}/tasks/{taskId}", version=V,
                       scopes=READ),
     inputs=(CONTACT_ID, TASK_ID),
-    trigger=Trigger(items=Items(path="task", single=True), dedupe=Dedupe(strategy="changed")),
+    trigger=Trigger(events=Signal(types=("TaskComplete",), match={"contactId": "contactId",
+                        "taskId": "id"}),
+                    items=Items(path="task", single=True), dedupe=Dedupe(strategy="changed")),
     sample=TASK_SAMPLE)
 
 GET_CONTACT_NOTES = op(
@@ -319,7 +332,8 @@ GET_CONTACT_NOTES = op(
     description="Fires for each new note on a contact.",
     upstream=Upstream(method="GET", path="/contacts/{contactId}/notes", version=V, scopes=READ),
     inputs=(CONTACT_ID,),
-    trigger=Trigger(items=Items(path="notes", timestamp_field="dateAdded"),
+    trigger=Trigger(events=Signal(types=("NoteCreate",), match={"contactId": "contactId"}),
+                    items=Items(path="notes", timestamp_field="dateAdded"),
                     dedupe=Dedupe(strategy="new")),
     sample=NOTE_SAMPLE)
 
@@ -329,7 +343,9 @@ GET_CONTACT_NOTE = op(
                 "their creation time, so a change of content counts).",
     upstream=Upstream(method="GET", path="/contacts/{contactId}/notes/{id}", version=V, scopes=READ),
     inputs=(CONTACT_ID, NOTE_ID),
-    trigger=Trigger(items=Items(path="note", single=True), dedupe=Dedupe(strategy="changed")),
+    trigger=Trigger(events=Signal(types=("NoteUpdate",), match={"contactId": "contactId",
+                        "id": "id"}),
+                    items=Items(path="note", single=True), dedupe=Dedupe(strategy="changed")),
     sample=NOTE_SAMPLE)
 
 LIST_CONTACTS_DEPRECATED = op(
@@ -346,7 +362,8 @@ LIST_CONTACTS_DEPRECATED = op(
             query("startAfter", "Cursor: dateAdded of the last contact of the previous page, in "
                   "epoch milliseconds; the engine pages for you.", type="integer",
                   example=1767225600000)),
-    trigger=Trigger(items=Items(path="contacts", timestamp_field="dateAdded"),
+    trigger=Trigger(events=Signal(types=("ContactCreate",)),
+                    items=Items(path="contacts", timestamp_field="dateAdded"),
                     paginator=CursorPaginator(
                         tokens=(Token(param="startAfterId", path="meta.startAfterId"),
                                 Token(param="startAfter", path="meta.startAfter")),

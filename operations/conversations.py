@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import CursorPaginator, Dedupe, Items, Operation, Token, Trigger, Upstream
+from engine.spec.model import (CursorPaginator, Dedupe, Items, Operation, Signal, Token, Trigger,
+    Upstream)
 from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-04-15"
@@ -86,7 +87,9 @@ SEARCH_CONVERSATIONS = op(
             query("startAfterDate", "Paging cursor: the sort value of the last conversation of "
                   "the previous page. Filled in by the engine while paging.", type="integer",
                   example=1767229200000)),
-    trigger=Trigger(items=Items(path="conversations", timestamp_field="lastMessageDate"),
+    trigger=Trigger(events=Signal(types=("InboundMessage", "OutboundMessage",
+                        "ConversationUnreadWebhook")),
+                    items=Items(path="conversations", timestamp_field="lastMessageDate"),
                     paginator=CursorPaginator(tokens=(Token(param="startAfterDate", path="sort.0",
                                                             source="last_item"),),
                                               size_param="limit", page_size=100),
@@ -143,7 +146,9 @@ GET_MESSAGES = op(
                   example=100),
             query("lastMessageId", "Paging cursor: the lastMessageId of the previous page. Filled "
                   "in by the engine while paging.", example="p1mRSHeLDhAms5q0LMr4")),
-    trigger=Trigger(items=Items(path="messages", timestamp_field="dateAdded"),
+    trigger=Trigger(events=Signal(types=("InboundMessage", "OutboundMessage"),
+                        match={"conversationId": "conversationId"}),
+                    items=Items(path="messages", timestamp_field="dateAdded"),
                     paginator=CursorPaginator(tokens=(Token(param="lastMessageId",
                                                             path="lastMessageId"),),
                                               size_param="limit", page_size=100,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Output, Trigger, Upstream
+from engine.spec.model import (Dedupe, Items, OffsetPaginator, Operation, Output, Signal, Trigger,
+    Upstream)
 from operations._fields import body, path, query
 
 V = "2021-07-28"
@@ -40,7 +41,8 @@ LIST_LOCATIONS = op(
                   example=100),
             query("skip", "How many locations to skip; filled in by the engine while paging.",
                   type="integer", example=0)),
-    trigger=Trigger(items=Items(path="locations"),
+    trigger=Trigger(events=Signal(types=("LocationCreate", "LocationUpdate")),
+                    items=Items(path="locations"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100),
                     dedupe=Dedupe(strategy="new")),

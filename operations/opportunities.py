@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, Operation, Output, PagePaginator, Trigger, Upstream
+from engine.spec.model import (Dedupe, Items, Operation, Output, PagePaginator, Signal, Trigger,
+    Upstream)
 from operations._fields import CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-07-28"
@@ -164,7 +165,10 @@ SEARCH = op(
                  "\"unReadConversations\": false}.", type="object",
                  default={"notes": False, "tasks": False, "calendarEvents": False,
                           "unReadConversations": False})),
-    trigger=Trigger(items=Items(path="opportunities", timestamp_field="updatedAt"),
+    trigger=Trigger(events=Signal(types=("OpportunityCreate", "OpportunityUpdate",
+                        "OpportunityStageUpdate", "OpportunityStatusUpdate",
+                        "OpportunityMonetaryValueUpdate", "OpportunityAssignedToUpdate")),
+                    items=Items(path="opportunities", timestamp_field="updatedAt"),
                     paginator=PagePaginator(page_param="page", size_param="limit",
                                             page_size=100, inject="body"),
                     dedupe=Dedupe(strategy="updated", updated_field="updatedAt",
@@ -179,7 +183,10 @@ GET = op(
                 "owner (its updatedAt moves).",
     upstream=Upstream(method="GET", path="/opportunities/{id}", version=V, scopes=READ),
     inputs=(OPPORTUNITY_ID,),
-    trigger=Trigger(items=Items(path="opportunity", timestamp_field="updatedAt", single=True),
+    trigger=Trigger(events=Signal(types=("OpportunityUpdate", "OpportunityStageUpdate",
+                        "OpportunityStatusUpdate", "OpportunityMonetaryValueUpdate",
+                        "OpportunityAssignedToUpdate"), match={"id": "id"}),
+                    items=Items(path="opportunity", timestamp_field="updatedAt", single=True),
                     dedupe=Dedupe(strategy="updated", updated_field="updatedAt")),
     sample=OPPORTUNITY_SAMPLE)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Output, TimeWindow, Trigger, Upstream
+from engine.spec.model import (Dedupe, Items, OffsetPaginator, Operation, Output, Signal,
+    TimeWindow, Trigger, Upstream)
 from operations._fields import body, path, query
 
 op = partial(Operation, app="smsglobal", category="smsglobal")
@@ -165,7 +166,8 @@ NEW_INCOMING_SMS = op(
             query("origin", f"Only messages from this sender, {NUMBER_HELP}.", example="61400000001"),
             query("destination", f"Only messages to this number of yours, {NUMBER_HELP}.",
                   example="61400000999")),
-    trigger=Trigger(items=Items(path="messages", id_field="id", timestamp_field="dateTime"),
+    trigger=Trigger(events=Signal(types=("SmsIncoming",)),
+                    items=Items(path="messages", id_field="id", timestamp_field="dateTime"),
                     paginator=OffsetPaginator(**PAGED, start=1), window=WINDOW,
                     dedupe=Dedupe(strategy="new"), default_interval_minutes=1),
     sample=INCOMING_SAMPLE)
@@ -183,7 +185,8 @@ SENT_STATUS_CHANGED = op(
                         "undelivered"), example="delivered"),
             query("destination", f"Only messages to this number, {NUMBER_HELP}.",
                   example="61400000001")),
-    trigger=Trigger(items=Items(path="messages", id_field="id", timestamp_field="dateTime"),
+    trigger=Trigger(events=Signal(types=("SmsDeliveryReceipt",)),
+                    items=Items(path="messages", id_field="id", timestamp_field="dateTime"),
                     paginator=OffsetPaginator(**PAGED, start=1), window=WINDOW,
                     dedupe=Dedupe(strategy="changed")),
     sample=MESSAGE_SAMPLE)

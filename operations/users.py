@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Trigger, Upstream
+from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger, Upstream
 from operations._fields import LOCATION_ID_QUERY, body, path, query
 
 V = "2021-07-28"
@@ -107,7 +107,8 @@ SEARCH = op(
             query("skip", "Users to skip; the engine pages for you.", type="integer", example=0),
             query("limit", "Users per page; the engine pages for you.", type="integer",
                   example=25)),
-    trigger=Trigger(items=Items(path="users"),
+    trigger=Trigger(events=Signal(types=("UserCreate",)),
+                    items=Items(path="users"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100),
                     dedupe=Dedupe(strategy="new")),
@@ -150,7 +151,8 @@ LIST_BY_LOCATION = op(
                 "endpoint deprecated; Search Users with a locationId is its replacement.",
     upstream=Upstream(method="GET", path="/users/", version=V, scopes=READ),
     inputs=(LOCATION_ID_QUERY,),
-    trigger=Trigger(items=Items(path="users"), dedupe=Dedupe(strategy="new")),
+    trigger=Trigger(events=Signal(types=("UserCreate",)),
+                    items=Items(path="users"), dedupe=Dedupe(strategy="new")),
     sample=USER_SAMPLE)
 
 SPECS = (SEARCH, FILTER_BY_EMAIL, GET, LIST_BY_LOCATION, CREATE, UPDATE, DELETE)

@@ -13,6 +13,7 @@ Sandbox-only control routes live under ``/_sandbox`` (reset, seed, faults, stats
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox import handlers
 from sandbox import oauth as sandbox_oauth
+from sandbox import push
 from sandbox.store import Store, collection_of, new_id, now_iso, segments
 
 VERSIONS = ("2021-07-28", "2021-04-15")
@@ -65,6 +67,7 @@ class State:
     requests: deque = field(default_factory=lambda: deque(maxlen=2000))
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pusher: push.Pusher = field(default_factory=push.Pusher)
 
 
 def _compile(template: str) -> tuple[re.Pattern, list[str]]:
@@ -140,6 +143,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
         state.stats.clear()
         state.requests.clear()
         state.faults.clear()
+        state.pusher.reset()
         if do_seed:
             handlers.seed(state.store, DEFAULT_LOCATION, DEFAULT_COMPANY)
 
@@ -179,8 +183,16 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
         for name in ("rate_limit", "window_ms", "daily_limit", "latency_ms"):
             if name in body:
                 setattr(state, name, body[name])
+        state.pusher.configure(body)
         return {"rate_limit": state.rate_limit, "window_ms": state.window_ms,
-                "daily_limit": state.daily_limit, "latency_ms": state.latency_ms}
+                "daily_limit": state.daily_limit, "latency_ms": state.latency_ms,
+                **state.pusher.config()}
+
+    @app.get("/_sandbox/events")
+    async def _events() -> dict:
+        """What the sandbox pushed: counts (emitted, sent, dropped, duplicated, answers) and
+        the latest events with their fate."""
+        return {"counts": dict(state.pusher.counts), "events": list(state.pusher.log)}
 
     @app.post("/_sandbox/tokens")
     async def _tokens(request: Request) -> dict:
@@ -201,6 +213,10 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
                                   body.get("location_id", DEFAULT_LOCATION), body.get("fields") or {},
                                   float(body.get("spread_seconds") or 0),
                                   float(body.get("ending_seconds_ago") or 0))
+        event_type = push.SEED_EVENTS.get(collection)
+        if event_type:
+            for obj in made:
+                state.pusher.emit(event_type, body.get("location_id", DEFAULT_LOCATION), obj)
         return {"created": len(made), "ids": [o.get("id") for o in made[:100]]}
 
     @app.get("/_sandbox/objects/{collection:path}")
@@ -262,11 +278,34 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             state.stats[route.key] += 1
             with state.store.lock:
                 resp = handlers.handle(ctx)
+            if route.key in push.WRITE_EVENTS and resp.status_code < 300:
+                _push_write(state, ctx, resp)
         resp.headers.update(headers)
         return resp
 
     return app
 
+
+
+def _push_write(state: State, ctx: Ctx, resp: Response) -> None:
+    """Fire the event of a successful write: the object as answered (its id alone for a
+    delete)."""
+    try:
+        answer = json.loads(resp.body)
+    except ValueError:
+        answer = {}
+    obj = answer
+    path = ctx.op.output.path
+    if path != "$":
+        for part in path.split("."):
+            obj = obj.get(part) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict) or "id" not in obj:
+        last = ctx.route.params[-1] if ctx.route.params else None
+        obj = {"id": ctx.path.get(last)} if last else {}
+        for name in ("contactId",):
+            if name in ctx.path:
+                obj[name] = ctx.path[name]
+    state.pusher.emit(push.WRITE_EVENTS[ctx.route.key], ctx.location_id, obj)
 
 
 def _query(request: Request) -> dict[str, Any]:

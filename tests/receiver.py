@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +23,7 @@ class Receiver:
         self.received: list[dict] = []
         self.status = 200
         self.delay = 0.0
+        self.fail_every = 0  # when set, every n-th request is answered 500 (a failed try)
         self.lock = threading.Lock()
         self.server: ServerThread | None = None
 
@@ -32,7 +34,10 @@ class Receiver:
                 await asyncio.sleep(self.delay)
             with self.lock:
                 status = self.status
-                self.received.append({"headers": dict(request.headers), "raw": raw.decode(),
+                if self.fail_every and (len(self.received) + 1) % self.fail_every == 0:
+                    status = 500
+                self.received.append({"t": time.time(), "headers": dict(request.headers),
+                                      "raw": raw.decode(),
                                       "body": json.loads(raw), "status": status})
             return Response("ok" if status < 300 else "no", status_code=status)
 

@@ -68,7 +68,33 @@ async def save(redis: Redis, vault: Vault, conn: Connection) -> None:
         pipe.hset(keys.CONNECTION.format(conn_id=conn.id), mapping=mapping)
         pipe.sadd(keys.TENANT_CONNECTIONS.format(tenant=conn.tenant), conn.id)
         pipe.sadd(keys.ALL_CONNECTIONS, conn.id)
+        for index in _indexes(conn.app, conn.location_id, conn.company_id):
+            pipe.sadd(index, conn.id)
         await pipe.execute()
+
+
+def _indexes(app: str, location_id: str | None, company_id: str | None) -> list[str]:
+    """The sets a GHL connection is listed in, so a pushed event naming a location (or a
+    company) finds its connections."""
+    if app != "ghl":
+        return []
+    out = [keys.LOCATION_CONNECTIONS.format(location_id=location_id)] if location_id else []
+    if company_id:
+        out.append(keys.COMPANY_CONNECTIONS.format(company_id=company_id))
+    return out
+
+
+async def for_location(redis: Redis, location_id: str) -> list[str]:
+    """Ids of the GHL connections (any tenant) of a location."""
+    return sorted(m.decode() for m in await redis.smembers(
+        keys.LOCATION_CONNECTIONS.format(location_id=location_id)))
+
+
+async def for_company(redis: Redis, company_id: str) -> list[str]:
+    """Ids of the GHL connections (any tenant) of a company: its agency connection and the
+    location connections minted from it."""
+    return sorted(m.decode() for m in await redis.smembers(
+        keys.COMPANY_CONNECTIONS.format(company_id=company_id)))
 
 
 _REPLACE_SECRET = """
@@ -133,8 +159,10 @@ async def list_for(redis: Redis, tenant: str) -> list[Connection]:
 
 
 async def delete(redis: Redis, tenant: str, conn_id: str) -> None:
-    await get(redis, tenant, conn_id)
+    conn = await get(redis, tenant, conn_id)
     async with redis.pipeline(transaction=True) as pipe:
+        for index in _indexes(conn.app, conn.location_id, conn.company_id):
+            pipe.srem(index, conn_id)
         pipe.delete(keys.CONNECTION.format(conn_id=conn_id))
         pipe.srem(keys.TENANT_CONNECTIONS.format(tenant=tenant), conn_id)
         pipe.srem(keys.ALL_CONNECTIONS, conn_id)

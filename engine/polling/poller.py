@@ -47,6 +47,10 @@ for _, id in ipairs(due) do
   local w = ARGV[3] .. id
   local minutes = tonumber(redis.call('HGET', w, 'interval_minutes') or '1')
   local interval = math.max(math.floor(minutes * tonumber(ARGV[4])), tonumber(ARGV[5]))
+  local event_at = tonumber(redis.call('HGET', w, 'last_event_at') or '0')
+  if event_at > 0 and now - event_at < tonumber(ARGV[7]) then
+    interval = math.max(tonumber(ARGV[6]), tonumber(ARGV[5]))  -- events arrive: reconcile only
+  end
   local phase = tonumber(redis.call('HGET', w, 'phase_ms') or '0')
   local nxt = now - ((now - phase) % interval) + interval
   redis.call('ZADD', KEYS[1], nxt, id)
@@ -58,12 +62,16 @@ return out
 
 
 async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
-    """Claim the watches due now; each (watch id, slot) is claimed by one caller only."""
+    """Claim the watches due now; each (watch id, slot) is claimed by one caller only. A watch
+    that received an event within ``ENGINE_EVENT_FALLBACK_SECONDS`` moves to its next slot at
+    the reconciliation interval (``ENGINE_RECONCILE_INTERVAL_SECONDS``) instead of its own."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     prefix = keys.WATCH.format(watch_id="")
     raw = await rt.redis.eval(CLAIM, 1, keys.WATCHES_DUE, now_ms, limit, prefix,
                               int(rt.settings.interval_unit_seconds * 1000),
-                              rt.settings.min_interval_seconds * 1000)
+                              rt.settings.min_interval_seconds * 1000,
+                              int(rt.settings.reconcile_interval_seconds * 1000),
+                              int(rt.settings.event_fallback_seconds * 1000))
     return [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
 
 
@@ -121,6 +129,9 @@ async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
               keys.CURSOR.format(watch_id=watch_id), keys.CURSOR_SEEN.format(watch_id=watch_id)],
         args=[token, int(rt.settings.poll_lease_seconds * 1000), keys.CONNECTION.format(conn_id="")])
     if not got[0]:
+        # an event's poll must not be lost to the running one, which may have read too early
+        await _script(r, REPOKE)(keys=[keys.WATCH_POKE.format(watch_id=watch_id), keys.WATCHES_DUE],
+                                 args=[int(time.time() * 1000) + REPOKE_DELAY_MS, watch_id])
         return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
     _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
     lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has
@@ -151,6 +162,11 @@ def _pairs(flat: list) -> dict:
     """A flat [field, value, …] reply (HGETALL, ZRANGE … WITHSCORES from Lua) as a dict."""
     return dict(zip(flat[0::2], flat[1::2]))
 
+
+# a poll skipped while a pushed event's poke is pending is scheduled again, shortly
+REPOKE = ("if redis.call('EXISTS', KEYS[1]) == 1 then "
+          "return redis.call('ZADD', KEYS[2], 'LT', ARGV[1], ARGV[2]) end return 0")
+REPOKE_DELAY_MS = 500
 
 UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
           "return 0")

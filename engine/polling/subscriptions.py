@@ -231,12 +231,22 @@ async def _record(rt: Runtime, tenant: str, sub_id: str) -> dict[str, str]:
 async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, Any]:
     watch = _d(await rt.redis.hgetall(keys.WATCH.format(watch_id=sub.get("watch", ""))))
     status = watch.get("status") or "active"
+    event_ms = int(watch.get("last_event_at") or 0)
     return {"id": sub_id, "trigger": sub["trigger"], "connection_id": sub["connection_id"],
             "params": json.loads(sub.get("params") or "{}"),
             "target_url": sub.get("target_url") or None, "flow_id": sub.get("flow_id") or None,
             "interval_minutes": int(sub["interval_minutes"]), "status": status,
             "status_reason": (watch.get("status_reason") or None) if status != "active" else None,
+            "mode": mode(rt, event_ms), "last_event_at": event_ms // 1000 or None,
             "created_at": int(sub["created_at"])}
+
+
+def mode(rt: Runtime, last_event_ms: int, now_ms: int | None = None) -> str:
+    """``instant`` while pushed events arrive for a watch (it then polls only to reconcile),
+    ``polling`` before the first and once none came for ``ENGINE_EVENT_FALLBACK_SECONDS``."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    fresh = last_event_ms and now_ms - last_event_ms < rt.settings.event_fallback_seconds * 1000
+    return "instant" if fresh else "polling"
 
 
 async def get(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:

@@ -67,6 +67,13 @@ def body_input_declared(op: Operation) -> Iterator[Problem]:
         yield op.key, "upstream.body_input", f"body_input {name!r} has no input with location 'body'"
 
 
+def event_match_params_declared(op: Operation) -> Iterator[Problem]:
+    signal = op.trigger.events if op.trigger else None
+    for name in (signal.match if signal else {}):
+        if op.input(name) is None:
+            yield op.key, "trigger.events.match", f"match param {name!r} has no input"
+
+
 RULES: tuple[Callable[[Operation], Iterator[Problem]], ...] = (
     path_params_declared,
     unique_input_names,
@@ -76,6 +83,7 @@ RULES: tuple[Callable[[Operation], Iterator[Problem]], ...] = (
     paginator_params_declared,
     single_items_unpaged,
     body_input_declared,
+    event_match_params_declared,
 )
 
 

@@ -185,6 +185,22 @@ class Dedupe(_Part):
         return self
 
 
+class Signal(_Part):
+    """The pushed events that tell a watch of this trigger to poll now (an instant trigger).
+
+    An event is a poke, never an item: the poll reads the truth through the watch's cursor.
+
+    :param types: event ``type`` values (GHL's ``ContactCreate``..., or ``SmsDeliveryReceipt``
+        and ``SmsIncoming`` for SMSGlobal pushes); GHL's list: its webhook events documents.
+    :param match: watch param -> dotted path in the event body. A watch whose param holds
+        another value than the event's is not poked; an event without the value pokes every
+        watch of the trigger (GHL events may lack fields, e.g. TaskCreate without contactId).
+    """
+
+    types: tuple[str, ...] = Field(min_length=1)
+    match: dict[str, str] = Field(default_factory=dict)
+
+
 class Trigger(_Part):
     """How a trigger's response is read as items, paged and deduped."""
 
@@ -197,6 +213,8 @@ class Trigger(_Part):
     # a 404 answer means "no item yet" (a call recording or transcription still being made),
     # not a broken watch: the read gives no items and the next poll asks again
     not_found_is_empty: bool = False
+    # pushed events that make a watch of this trigger poll at once (None: polling only)
+    events: Signal | None = None
 
 
 # ----------------------------------------------------------------------------- the operation

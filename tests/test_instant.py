@@ -1,0 +1,324 @@
+"""Instant triggers end to end: the sandbox pushes signed events to the API, a real worker process
+turns them into debounced polls through the watch's cursor, and a local receiver gets each item
+once. Polling is set to 15 minutes throughout, so only events (or reconciliation) explain a
+delivery within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.core import keys
+from engine.polling import cursor
+from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
+from tests.polling_support import object_id, receiver, rt, subscribe, watch_of  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+GHL_HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Version": "2021-07-28"}
+
+
+def start_worker(log_dir: Path, **settings: str) -> subprocess.Popen:
+    env = {**os.environ, "ENGINE_MIN_INTERVAL_SECONDS": "1", "ENGINE_EVENT_DEBOUNCE_MS": "1000",
+           "ENGINE_DELIVERY_RETRY_SCHEDULE": "0.3,0.3,0.5,1,2", "ENGINE_LOG_LEVEL": "WARNING",
+           **settings}
+    out = open(log_dir / "worker.log", "wb")
+    return subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT, env=env,
+                            stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def worker_factory(tmp_path):
+    procs: list[subprocess.Popen] = []
+
+    def start(**settings: str) -> subprocess.Popen:
+        proc = start_worker(tmp_path, **settings)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def pushing(sandbox, api_server):
+    """The sandbox pushes its events to the engine's receiver."""
+    sandbox.put("/_sandbox/config", json={
+        "webhook_url": api_server.url + "/v1/inbound/ghl", "rate_limit": 100_000}).raise_for_status()
+    return sandbox
+
+
+@pytest.fixture
+def ghl(sandbox_server):
+    """A client on the sandbox's GHL API itself: changes made in 'GHL', not through the engine."""
+    with httpx.Client(base_url=sandbox_server.url, headers=GHL_HEADERS, timeout=30) as client:
+        yield client
+
+
+async def wait_for(check, timeout: float, what: str, step: float = 0.02) -> float:
+    started = time.time()
+    while not await check():
+        assert time.time() - started < timeout, f"timed out after {timeout}s waiting for {what}"
+        await asyncio.sleep(step)
+    return time.time() - started
+
+
+async def primed(rt, sub: dict, timeout: float = 20) -> None:
+    watch = await watch_of(rt, sub["id"])
+
+    async def check():
+        return (await cursor.load(rt.redis, watch)).primed
+
+    await wait_for(check, timeout, "the first poll")
+
+
+def received(receiver, sub_id: str) -> list[dict]:
+    return [r for r in receiver.accepted() if r["body"]["subscription_id"] == sub_id]
+
+
+def reads(sandbox, key: str) -> int:
+    return sandbox.get("/_sandbox/stats").json()["requests"].get(key, 0)
+
+
+# ----------------------------------------------------------------------------- latency
+
+
+async def test_a_contact_created_in_ghl_reaches_the_subscriber_within_2_s(
+        api, connection, pushing, ghl, rt, receiver, worker_factory):
+    worker_factory()
+    sub = subscribe(api, connection, receiver, interval=15)
+    await primed(rt, sub)
+    await asyncio.sleep(0.5)
+    started = time.time()
+    made = ghl.post("/contacts/", json={"locationId": DEFAULT_LOCATION, "firstName": "Instant",
+                                       "email": f"i{uuid.uuid4().hex[:8]}@example.com"})
+    assert made.status_code == 201, made.text
+    contact_id = made.json()["contact"]["id"]
+
+    async def arrived():
+        return any(object_id(r["body"]["item_id"]) == contact_id for r in receiver.accepted())
+
+    elapsed = await wait_for(arrived, 10, "the delivery")
+    assert time.time() - started < 2.0, f"delivered after {elapsed:.2f} s"
+    listed = api.get(f"/v1/subscriptions/{sub['id']}").json()
+    assert listed["mode"] == "instant" and listed["last_event_at"] >= int(started) - 1
+    assert listed["interval_minutes"] == 15
+
+
+# ----------------------------------------------------------------------------- refused events
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+async def test_forged_stale_replayed_or_unsigned_events_cause_no_upstream_read(
+        api, api_server, connection, pushing, ghl, rt, receiver, worker_factory):
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sandbox import push
+
+    worker_factory()
+    sub = subscribe(api, connection, receiver, interval=15)
+    await primed(rt, sub)
+    pushing.put("/_sandbox/config", json={"webhook_url": None}).raise_for_status()
+
+    def body(**extra) -> dict:
+        return {"type": "ContactCreate", "locationId": DEFAULT_LOCATION, "id": "c_forged",
+                "webhookId": str(uuid.uuid4()), "timestamp": _iso(datetime.now(timezone.utc)),
+                **extra}
+
+    url = api_server.url + "/v1/inbound/ghl"
+    genuine = json.dumps(body()).encode()
+    assert httpx.post(url, content=genuine,
+                      headers={"x-ghl-signature": push.sign(genuine)}).status_code == 200
+
+    async def read_once():
+        return reads(pushing, "contacts.search_contacts") >= before + 1
+
+    before = reads(pushing, "contacts.search_contacts")
+    await wait_for(read_once, 5, "the genuine event's read")
+    await asyncio.sleep(1.5)  # past the debounce window
+    baseline = reads(pushing, "contacts.search_contacts")
+
+    other = ed25519.Ed25519PrivateKey.generate()
+    stale = json.dumps(body(timestamp=_iso(datetime.now(timezone.utc) - timedelta(minutes=10))))
+    forged = json.dumps(body()).encode()
+    attempts = {
+        "unsigned": (forged, {}, 401),
+        "forged": (forged, {"x-ghl-signature": base64.b64encode(other.sign(forged)).decode()}, 401),
+        "garbage signature": (forged, {"x-ghl-signature": "AAAA"}, 401),
+        "stale": (stale.encode(), {"x-ghl-signature": push.sign(stale.encode())}, 409),
+        "replayed": (genuine, {"x-ghl-signature": push.sign(genuine)}, 409),
+    }
+    for name, (raw, headers, status) in attempts.items():
+        resp = httpx.post(url, content=raw, headers=headers)
+        assert resp.status_code == status, (name, resp.text)
+    await asyncio.sleep(2.5)
+    assert reads(pushing, "contacts.search_contacts") == baseline
+    assert api.get(f"/v1/subscriptions/{sub['id']}").json()["status"] == "active"
+
+
+# ----------------------------------------------------------------------------- burst
+
+
+async def test_a_burst_of_2000_contact_events_costs_one_poll_per_debounce_window(
+        api, connection, pushing, rt, receiver, worker_factory):
+    debounce_s = 1.0
+    worker_factory(ENGINE_EVENT_DEBOUNCE_MS=str(int(debounce_s * 1000)))
+    sub = subscribe(api, connection, receiver, interval=15)
+    await primed(rt, sub)
+    await asyncio.sleep(0.5)
+    requests_before = len(pushing.get("/_sandbox/requests").json()["requests"])
+    started = time.time()
+    made: list[str] = []
+    for batch in range(20):  # 2,000 new contacts, 100 every half second: one event each
+        resp = pushing.post("/_sandbox/seed/contacts", json={"count": 100})
+        made += resp.json()["ids"]
+        await asyncio.sleep(max(0.0, started + (batch + 1) * 0.5 - time.time()))
+    burst_s = time.time() - started
+    assert burst_s < 12
+
+    async def all_delivered():
+        return len(received(receiver, sub["id"])) >= 2000
+
+    await wait_for(all_delivered, 90, "2,000 deliveries", step=0.2)
+    await asyncio.sleep(1.0)
+    events = pushing.get("/_sandbox/events").json()["counts"]
+    assert events["emitted"] == 2000 and events.get("answered_200") == 2000, events
+
+    got = received(receiver, sub["id"])
+    ids = [object_id(r["body"]["item_id"]) for r in got]
+    assert len(ids) == 2000 and set(made) <= set(ids), "each contact once"
+    assert len({r["headers"]["webhook-id"] for r in got}) == 2000
+
+    log = pushing.get("/_sandbox/requests").json()["requests"][requests_before:]
+    searches = [r for r in log if r["route"] == "contacts.search_contacts"]
+    polls = sorted(r["t"] for r in searches if (r["body"] or {}).get("page", 1) == 1)
+    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    assert polls and len(polls) <= (polls[-1] - polls[0]) / debounce_s + 1, polls
+    assert min(gaps, default=debounce_s) >= debounce_s * 0.9, gaps  # one poll per window
+    stats = pushing.get("/_sandbox/stats").json()
+    assert stats["rate_limited"] == 0
+    times = sorted(r["t"] for r in log if r["route"])
+    assert max(sum(1 for t in times if s <= t < s + 10) for s in times) <= 100  # GHL's burst
+
+
+# ----------------------------------------------------------------------------- lossy events
+
+
+async def test_dropped_and_duplicated_events_still_deliver_every_item_once(
+        api, connection, pushing, ghl, rt, receiver, worker_factory):
+    reconcile_s = 6
+    worker_factory(ENGINE_RECONCILE_INTERVAL_SECONDS=str(reconcile_s))
+    receiver.fail_every = 25  # some deliveries are tried again: the same webhook-id each time
+    pushing.put("/_sandbox/config", json={"drop_rate": 0.2, "duplicate_rate": 0.125,
+                                          "event_seed": 16}).raise_for_status()
+    anchor = ghl.post("/contacts/", json={"locationId": DEFAULT_LOCATION,
+                                         "firstName": "Anchor"}).json()["contact"]
+    pipeline = ghl.get("/opportunities/pipelines",
+                       params={"locationId": DEFAULT_LOCATION}).json()["pipelines"][0]
+    subs = {
+        "contacts": subscribe(api, connection, receiver, interval=15),
+        "notes": subscribe(api, connection, receiver, trigger="contacts.get_contact_notes",
+                           params={"contactId": anchor["id"]}, interval=15),
+        "tasks": subscribe(api, connection, receiver, trigger="contacts.get_contact_tasks",
+                           params={"contactId": anchor["id"]}, interval=15),
+        "opportunities": subscribe(api, connection, receiver,
+                                   trigger="opportunities.search_opportunities", interval=15),
+    }
+    for sub in subs.values():
+        await primed(rt, sub)
+    await asyncio.sleep(0.5)
+
+    expected: dict[str, set[str]] = defaultdict(set)  # subscription -> item ids that must arrive
+    contacts: list[str] = []
+    changes = 0
+
+    def change(i: int) -> None:
+        nonlocal changes
+        kind = i % 5
+        if kind in (0, 1) or not contacts:
+            c = ghl.post("/contacts/", json={"locationId": DEFAULT_LOCATION,
+                                             "firstName": f"Lossy{i}"}).json()["contact"]
+            contacts.append(c["id"])
+            expected["contacts"].add(c["id"])
+        elif kind == 2:
+            n = ghl.post(f"/contacts/{anchor['id']}/notes", json={"body": f"note {i}"})
+            expected["notes"].add(n.json()["note"]["id"])
+        elif kind == 3:
+            t = ghl.post(f"/contacts/{anchor['id']}/tasks", json={
+                "title": f"task {i}", "dueDate": "2026-12-01T09:00:00Z", "completed": False})
+            expected["tasks"].add(t.json()["task"]["id"])
+        else:
+            o = ghl.post("/opportunities/", json={
+                "locationId": DEFAULT_LOCATION, "pipelineId": pipeline["id"], "name": f"opp {i}",
+                "status": "open", "contactId": contacts.pop(0)})
+            assert o.status_code == 201, o.text
+            expected["opportunities"].add(o.json()["opportunity"]["id"])
+        changes += 1
+
+    for i in range(480):
+        change(i)
+        if i % 25 == 0:
+            await asyncio.sleep(0.05)
+    # the last 20 changes' events are all lost: only reconciliation can find them
+    pushing.put("/_sandbox/config", json={"drop_rate": 1.0}).raise_for_status()
+    await asyncio.sleep(2.5)  # past the debounce windows the earlier events opened
+    last_started = time.time()
+    before = {k: set(v) for k, v in expected.items()}
+    for i in range(480, 500):
+        change(i)
+    assert changes == 500
+    unsignalled = {i for k in expected for i in expected[k] - before.get(k, set())}
+    total = sum(len(v) for v in expected.values())
+
+    def arrived() -> dict[str, set[str]]:
+        out: dict[str, set[str]] = defaultdict(set)
+        for name, sub in subs.items():
+            for r in received(receiver, sub["id"]):
+                out[name].add(object_id(r["body"]["item_id"]))
+        return out
+
+    async def complete():
+        got = arrived()
+        return all(expected[name] <= got[name] for name in subs)
+
+    await wait_for(complete, reconcile_s + 60, f"all {total} items", step=0.2)
+    first_try = {}
+    for r in sorted(receiver.received, key=lambda r: r["t"]):
+        first_try.setdefault(object_id(r["body"]["item_id"]), r["t"])
+    late = max(first_try[i] for i in unsignalled) - last_started
+    assert late < reconcile_s + 3, f"the unsignalled changes arrived {late:.1f} s later"
+    await asyncio.sleep(1.5)
+
+    counts = pushing.get("/_sandbox/events").json()["counts"]
+    assert counts["dropped"] >= 80 and counts["duplicated"] >= 30, counts
+    # exactly once: one accepted delivery per item, every try of an item under one webhook-id
+    for name, sub in subs.items():
+        accepted = Counter(r["body"]["item_id"] for r in received(receiver, sub["id"]))
+        assert max(accepted.values()) == 1, (name, accepted.most_common(3))
+    ids_per_item: dict[str, set[str]] = defaultdict(set)
+    for r in receiver.received:
+        ids_per_item[r["body"]["item_id"]].add(r["headers"]["webhook-id"])
+    assert all(len(v) == 1 for v in ids_per_item.values())
+    assert any(r["status"] >= 500 for r in receiver.received), "no delivery was tried again"
