@@ -14,8 +14,8 @@ from operations._fields import body, path, query
 
 op = partial(Operation, app="smsglobal", category="smsglobal")
 
-NUMBER_HELP = ("in international form without '+' or spaces, country code first "
-               "(e.g. 61400000000 for an Australian mobile)")
+NUMBER_HELP = ("in international form, country code first: 61400000000 as SMSGlobal writes it "
+               "or +61400000000 as GHL does (sent without '+')")
 REQUEST_ID = path("requestId", "The OTP's requestId, as returned by Send OTP (24 digits).",
                   example="404372541683676561917558")
 DATE_FORMAT = "YYYY-MM-DD HH:MM:SS"
@@ -55,7 +55,8 @@ SEND_SMS = op(
     upstream=Upstream(method="POST", path="/v2/sms"),
     inputs=(
         body("destinations", f"Numbers to send to, {NUMBER_HELP}. One number or a list.",
-             type="array", items="string", required=True, example=["61400000001"]),
+             type="array", items="string", required=True, format="msisdn",
+             example=["61400000001"]),
         body("message", "The text to send. Over 160 characters (70 with emoji or non-Latin "
              "letters) it is sent, and charged, as several parts.", required=True,
              example="Your appointment is confirmed for Tuesday 10am."),
@@ -82,7 +83,7 @@ SEND_OTP = op(
     upstream=Upstream(method="POST", path="/v2/otp"),
     inputs=(
         body("destination", f"Number to send the code to, {NUMBER_HELP}.", required=True,
-             example="61400000001"),
+             format="msisdn", example="61400000001"),
         body("message", "The text, which must contain {*code*} where the code goes, e.g. "
              "'Your login code is {*code*}'.", required=True,
              example="Your login code is {*code*}"),
@@ -130,7 +131,8 @@ REMOVE_OPT_OUT = op(
     description="Opts a number back in, e.g. after the person asked to receive messages again. "
                 "Only do this with their consent.",
     upstream=Upstream(method="DELETE", path="/v2/opt-outs/{number}"),
-    inputs=(path("number", f"The opted-out number, {NUMBER_HELP}.", example="61400000001"),),
+    inputs=(path("number", f"The opted-out number, {NUMBER_HELP}.", format="msisdn",
+                 example="61400000001"),),
     sample={})
 
 ADD_CONTACT_TO_GROUP = op(
@@ -141,7 +143,7 @@ ADD_CONTACT_TO_GROUP = op(
     inputs=(path("groupId", "The group's id, shown in MXT > Contacts > Groups (a number).",
                  example="4501"),
             body("msisdn", f"The contact's mobile number, {NUMBER_HELP}.", required=True,
-                 example="61400000001"),
+                 format="msisdn", example="61400000001"),
             body("givenName", "First name.", example="Rosan"),
             body("familyName", "Last name.", example="Deo"),
             body("displayName", "Name shown in MXT.", example="Rosan Deo"),
@@ -163,9 +165,10 @@ NEW_INCOMING_SMS = op(
                 "with the sender's number in 'origin' and the text in 'message'.",
     upstream=Upstream(method="GET", path="/v2/sms-incoming"),
     inputs=(OFFSET, LIMIT, START, END,
-            query("origin", f"Only messages from this sender, {NUMBER_HELP}.", example="61400000001"),
+            query("origin", f"Only messages from this sender, {NUMBER_HELP}.", format="msisdn",
+                  example="61400000001"),
             query("destination", f"Only messages to this number of yours, {NUMBER_HELP}.",
-                  example="61400000999")),
+                  format="msisdn", example="61400000999")),
     trigger=Trigger(events=Signal(types=("SmsIncoming",)),
                     items=Items(path="messages", id_field="id", timestamp_field="dateTime"),
                     paginator=OffsetPaginator(**PAGED, start=1), window=WINDOW,
@@ -184,7 +187,7 @@ SENT_STATUS_CHANGED = op(
                   enum=("delivered", "sent", "scheduled", "noCredits", "invalidNumber",
                         "undelivered"), example="delivered"),
             query("destination", f"Only messages to this number, {NUMBER_HELP}.",
-                  example="61400000001")),
+                  format="msisdn", example="61400000001")),
     trigger=Trigger(events=Signal(types=("SmsDeliveryReceipt",)),
                     items=Items(path="messages", id_field="id", timestamp_field="dateTime"),
                     paginator=OffsetPaginator(**PAGED, start=1), window=WINDOW,
@@ -198,7 +201,8 @@ NEW_OPT_OUT = op(
     upstream=Upstream(method="GET", path="/v2/opt-outs"),
     inputs=(query("offset", "Position of the first row, from 0.", type="integer", example=0),
             LIMIT,
-            query("phoneNumber", f"Only this number, {NUMBER_HELP}.", example="61400000001")),
+            query("phoneNumber", f"Only this number, {NUMBER_HELP}.", format="msisdn",
+                  example="61400000001")),
     trigger=Trigger(items=Items(path="optouts", id_field="number", timestamp_field="date"),
                     paginator=OffsetPaginator(**PAGED, start=0), dedupe=Dedupe(strategy="new")),
     sample=OPTOUT_SAMPLE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.core import phones
 from sandbox.handlers import (create, error, location_mismatch, missing_required, ok, special)
 from sandbox.store import new_id, now_iso
 
@@ -18,7 +19,7 @@ def _match_duplicate(ctx, email: str | None, phone: str | None) -> dict[str, Any
     for c in _contacts(ctx):
         if email and (c.get("email") or "").lower() == email.lower():
             return c
-        if phone and c.get("phone") == phone:
+        if phone and phones.same_number(c.get("phone"), phone):  # GHL matches numbers, not text
             return c
     return None
 

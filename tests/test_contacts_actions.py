@@ -153,11 +153,15 @@ def test_every_bad_field_is_named_at_once(api, connection, sandbox):
     assert fields == {"input.contactId", "input.title", "input.dueDate", "input.completed"}
 
 
-def test_unknown_body_fields_pass_through(api, connection, sandbox):
+def test_undeclared_body_fields_go_through_the_extra_object(api, connection, sandbox):
     data = ok(api, connection, "contacts.create_contact", email="x@example.com",
-              favouriteColour="teal")
+              extra={"favouriteColour": "teal"})
     assert sent(sandbox, "contacts.create_contact")[-1]["body"]["favouriteColour"] == "teal"
+    assert "extra" not in sent(sandbox, "contacts.create_contact")[-1]["body"]
     assert data["contact"]["favouriteColour"] == "teal"
+    # a declared field inside extra would bypass its checks: refused
+    resp = run(api, connection, "contacts.create_contact", extra={"email": "not an email"})
+    assert resp.status_code == 422 and resp.json()["error"]["details"][0]["field"] == "input.extra.email"
 
 
 def test_unknown_operation_suggests_closest(api, connection):

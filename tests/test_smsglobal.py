@@ -116,7 +116,17 @@ def test_send_sms_refuses_bad_input_before_calling(api, sandbox, smsglobal_conne
     assert sent(sandbox) == []
     resp = act(api, smsglobal_connection, "smsglobal.send_sms", destinations=["+61 400"],
                message="bad number")
-    assert resp.status_code == 400 and "invalid" in resp.json()["error"]["message"]
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["details"][0]["field"] == "input.destinations.0"
+    assert "+61 400" in resp.json()["error"]["details"][0]["message"]
+    assert sent(sandbox) == []
+
+
+def test_send_sms_takes_the_number_as_ghl_stores_it(api, sandbox, smsglobal_connection):
+    resp = act(api, smsglobal_connection, "smsglobal.send_sms",
+               destinations=["+61 400 000 001", "61400000002"], message="hello")
+    assert resp.status_code == 200, resp.text
+    assert sorted(m["destination"] for m in sent(sandbox)) == ["61400000001", "61400000002"]
 
 
 @pytest.mark.covers("smsglobal.send_otp", "smsglobal.validate_otp", "smsglobal.cancel_otp")

@@ -16,17 +16,37 @@ def test_one_expression_keeps_its_type_and_text_is_rendered():
                                       "body": "From 61400000001: hi"}
 
 
-@pytest.mark.parametrize("raw,cc,e164,msisdn", [
-    ("61400000001", None, "+61400000001", "61400000001"),
-    ("+61 400 000 001", None, "+61400000001", "61400000001"),
-    ("0061400000001", None, "+61400000001", "61400000001"),
-    ("0400 000 001", "61", "+61400000001", "61400000001"),
-    ("", None, "", ""),
-    (None, None, "", ""),
+# what the filters made of these before they went through libphonenumber is in the comments
+@pytest.mark.parametrize("raw,region,e164", [
+    ("+44 (0)20 7946 0018", None, "+442079460018"),  # was +4402079460018: trunk 0 kept
+    ("0412 345 678", "AU", "+61412345678"),          # was +0412345678
+    ("07700 900123", "GB", "+447700900123"),         # was +07700900123
+    ("(415) 555-0123", "US", "+14155550123"),        # was +4155550123
+    ("61400000001", None, "+61400000001"),            # SMSGlobal's form
+    ("+61 400 000 001", None, "+61400000001"),        # GHL's form, spaced
+    ("61400000001", "GB", "+61400000001"),            # its country code wins over a region
 ])
-def test_phone_filters(raw, cc, e164, msisdn):
-    assert templating.e164(raw, cc) == e164
-    assert templating.msisdn(raw, cc) == msisdn
+def test_phone_filters_read_numbers_by_libphonenumber(raw, region, e164):
+    ctx = {**CTX, "trigger": {"number": raw}}
+    arg = f"('{region}')" if region else ""
+    assert templating.render("{{ trigger.number | e164" + arg + " }}", ctx) == e164
+    assert templating.render("{{ trigger.number | msisdn" + arg + " }}", ctx) == e164[1:]
+    # the run's default region (the flow's, or its GHL location's country) reads them the same
+    assert templating.render("{{ trigger.number | e164 }}",
+                             {**ctx, templating.REGION: region}) == e164
+
+
+@pytest.mark.parametrize("raw", ["0412 345 678", "07700 900123", "(415) 555-0123"])
+def test_national_numbers_without_a_region_fail_instead_of_guessing(raw):
+    with pytest.raises(templating.PhoneFilterError, match="country"):
+        templating.render("{{ trigger.number | e164 }}", {**CTX, "trigger": {"number": raw}})
+
+
+def test_phone_filters_refuse_what_is_not_a_number_and_keep_empty_empty():
+    with pytest.raises(templating.PhoneFilterError, match="not-a-phone"):
+        templating.render("{{ trigger.n | msisdn }}", {**CTX, "trigger": {"n": "not-a-phone"}})
+    assert templating.render("{{ trigger.n | e164 }}", {**CTX, "trigger": {"n": ""}}) == ""
+    assert templating.render("{{ trigger.n | e164 }}", {**CTX, "trigger": {"n": None}}) == ""
 
 
 def test_times_written_differently_compare_as_times():

@@ -11,9 +11,11 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.accounts.connections import Connection
+from engine.core import keys, phones
 from engine.core.errors import InputInvalid
 from engine.runtime import Runtime
 from engine.spec import inputs as _inputs
+from engine.spec import registry
 from engine.spec.model import Operation
 from engine.upstream.budget import Priority
 from engine.upstream.call import Call
@@ -74,12 +76,49 @@ async def call(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
                                   max_wait=max_wait)
 
 
-async def run_action(rt: Runtime, conn: Connection, op: Operation, data: dict[str, Any]) -> Result:
+LOCATION_OP = "other.find_location_by_id"
+REGION_TTL_S = 24 * 3600
+
+
+async def location_region(rt: Runtime, conn: Connection) -> str | None:
+    """The default phone region of ``conn``: its GHL location's country (ISO 3166-1 alpha-2).
+
+    Read once from ``GET /locations/{locationId}`` (GHL Locations API, field
+    ``location.country``) and cached in Redis for a day; None for a SMSGlobal connection, a
+    connection without a location, or a location without a known country.
+    """
+    if conn.app != "ghl" or not conn.location_id:
+        return None
+    key = keys.LOCATION_COUNTRY.format(conn_id=conn.id)
+    cached = await rt.redis.get(key)
+    if cached is not None:
+        return cached.decode() if cached != b"-" else None
+    op = registry.get(LOCATION_OP)
+    resp = await call(rt, conn, op, {"locationId": conn.location_id})
+    location = resp.data.get("location") if isinstance(resp.data, dict) else None
+    try:
+        region = phones.region_code((location or {}).get("country"))
+    except phones.PhoneError:
+        region = None
+    await rt.redis.set(key, region or "-", ex=REGION_TTL_S)
+    return region
+
+
+async def run_action(rt: Runtime, conn: Connection, op: Operation, data: dict[str, Any], *,
+                     region: str | None = None) -> Result:
+    """Validate ``data`` against ``op``'s inputs and send the request through ``conn``.
+
+    :param region: ISO 3166-1 alpha-2 region for phone numbers written without their country;
+        left None, the connection's location country is used when such a number is given.
+    :raises InputInvalid: bad input (422), before anything is sent.
+    """
     if conn.app != op.app:
         raise InputInvalid([{"field": "connection_id", "location": "request",
                              "message": f"operation {op.key} needs a {op.app} connection; "
                                         f"{conn.id} is a {conn.app} connection"}])
-    values = _inputs.validate(op, data)
+    if region is None and _inputs.needs_region(op, data):
+        region = await location_region(rt, conn)
+    values = _inputs.validate(op, data, region=region)
     resp = await call(rt, conn, op, values)
     return Result(data=resp.data, meta={"upstream_status": resp.status, "attempts": resp.attempts,
                                         "duration_ms": round(resp.duration_ms, 2)})

@@ -54,3 +54,6 @@ LOCATION_CONNECTIONS = PREFIX + "loc:{location_id}:conns"  # set of GHL connecti
 COMPANY_CONNECTIONS = PREFIX + "cmp:{company_id}:conns"  # set of GHL connection ids of a company (agency)
 HOOK_TOKEN = PREFIX + "hook:{digest}"           # string: connection id of a hook token (sha256 hex)
 WATCH_POKE = PREFIX + "watch:{watch_id}:poke"   # string: time (ms) of the last poll an event scheduled
+
+# phone numbers
+LOCATION_COUNTRY = PREFIX + "conn:{conn_id}:country"  # string: the GHL location's country (ISO 3166-1 alpha-2, "-" for none; expires)

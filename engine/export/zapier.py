@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.spec.inputs import input_schema
+from engine.spec.inputs import EXTRA, input_schema
 from engine.spec.model import Operation
 from engine.spec.registry import registry
 
@@ -301,7 +301,7 @@ def _fields(op: Operation, available: set[str], searches: set[str], *,
     fields: list[dict[str, Any]] = [_connection_field(op.app)]
     coerce: dict[str, str] = {}
     for name, prop in schema.get("properties", {}).items():
-        if name in skip:
+        if name in skip or name == EXTRA:
             continue
         if name in RESERVED:
             raise ZapierGenError(f"{op.key}: input {name!r} clashes with a field the Zapier app adds")
@@ -314,10 +314,10 @@ def _fields(op: Operation, available: set[str], searches: set[str], *,
                        "required": False,
                        "default": str(op.trigger.default_interval_minutes),
                        "helpText": "How often the engine looks for new items, 1 to 15 minutes."})
-    elif schema.get("additionalProperties") and op.kind == "action":
+    elif EXTRA in schema.get("properties", {}) and op.kind == "action":
         fields.append({"key": EXTRA_FIELD, "label": "Other Fields", "dict": True, "required": False,
                        "helpText": "Any other field the endpoint accepts, by its API name; sent "
-                                   "in the JSON body as text."})
+                                   "in the JSON body as text (the engine's 'extra' input)."})
     return fields, coerce
 
 

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from engine.core import phones
 
 MAX_STEPS = 20
 STEP_ID = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+def _region(value: str | None) -> str | None:
+    try:
+        return phones.region_code(value)
+    except phones.PhoneError as exc:
+        raise ValueError(exc.message) from None
+
+
+Region = Annotated[str | None, AfterValidator(_region), Field(
+    None, description="Country (ISO 3166-1 alpha-2, e.g. AU) for phone numbers "
+    "written without their country code; empty: the GHL location's country.")]
 
 
 class _Model(BaseModel):
@@ -44,10 +58,12 @@ class FlowIn(_Model):
     skip_echo: str | None = Field(None, max_length=2000,
                                   description="Fingerprint of a trigger item; an item matching a "
                                               "write recorded by a step's echo is skipped.")
+    region: Region = None
 
 
 class FlowPatch(_Model):
     name: str | None = Field(None, min_length=1, max_length=200)
+    region: Region = None
     trigger: FlowTrigger | None = None
     steps: list[FlowStep] | None = Field(None, min_length=1, max_length=MAX_STEPS)
     skip_echo: str | None = Field(None, max_length=2000)

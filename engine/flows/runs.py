@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 import httpx
-from jinja2 import TemplateError
+from jinja2 import TemplateError, UndefinedError
 
 from engine.accounts import connections
 from engine.actions import executor
@@ -124,10 +124,43 @@ async def deliver(rt: Runtime, flow_id: str, delivery: dict[str, Any]) -> None:
     await execute(rt, flow_id, flow, run, transient_raises=True)
 
 
-def _context(run: dict[str, Any]) -> dict[str, Any]:
+def _context(run: dict[str, Any], region: str | None = None) -> dict[str, Any]:
     steps = {sid: {"data": rec.get("output"), "status": rec["status"]}
              for sid, rec in run["steps"].items() if rec["status"] in ("succeeded", "skipped")}
-    return {"trigger": run["trigger"], "steps": steps}
+    return {"trigger": run["trigger"], "steps": steps, templating.REGION: region}
+
+
+class _Region:
+    """A run's default phone region: the flow's ``region``, else the country of the flow's GHL
+    location, looked up only when a national number needs it."""
+
+    def __init__(self, rt: Runtime, tenant: str, definition: FlowIn) -> None:
+        self.rt, self.tenant, self.definition = rt, tenant, definition
+        self.value: str | None = definition.region
+        self.known = definition.region is not None
+
+    async def resolve(self) -> str | None:
+        if not self.known:
+            self.known = True
+            conn_ids = [self.definition.trigger.connection_id,
+                        *(s.connection_id for s in self.definition.steps)]
+            for conn_id in dict.fromkeys(conn_ids):
+                conn = await connections.get(self.rt.redis, self.tenant, conn_id, self.rt.vault)
+                if conn.app == "ghl":
+                    self.value = await executor.location_region(self.rt, conn)
+                    break
+        return self.value
+
+
+async def _render_values(step: FlowStep, run: dict[str, Any], region: _Region) -> dict[str, Any]:
+    """The step's input rendered; a phone filter that met a national number is tried again
+    with the flow's region once that is known."""
+    try:
+        return _inputs(_render_input(step, _context(run, region.value)))
+    except templating.PhoneFilterError:
+        if region.known:
+            raise
+    return _inputs(_render_input(step, _context(run, await region.resolve())))
 
 
 async def _echo_seen(rt: Runtime, tenant: str, fingerprint: str) -> bool:
@@ -182,14 +215,15 @@ def _error_of(exc: Exception) -> dict[str, Any]:
     return {"code": type(exc).__name__, "message": str(exc)[:500]}
 
 
-async def _run_step(rt: Runtime, tenant: str, step: FlowStep, values: dict[str, Any]) -> Any:
+async def _run_step(rt: Runtime, tenant: str, step: FlowStep, values: dict[str, Any],
+                    region: str | None) -> Any:
     op = registry.get(step.action)
     if op is None:
         raise NotFound(f"operation {step.action!r} is no longer in the catalog; edit the flow",
                        code="operation_not_found")
     conn = await connections.get(rt.redis, tenant, step.connection_id, rt.vault)
     if op.kind == "action":
-        return (await executor.run_action(rt, conn, op, values)).data
+        return (await executor.run_action(rt, conn, op, values, region=region)).data
     # a read: the step gets the object (single-object reads) or the list of items
     prepared = reader.prepare(op, conn, values)
     found = items.extract(op, (await executor.call(rt, conn, op, prepared)).data)
@@ -203,9 +237,13 @@ def _render_input(step: FlowStep, context: dict[str, Any]) -> dict[str, Any]:
     for name, template in step.input.items():
         try:
             out[name] = templating.render(template, context)
-        except TemplateError as exc:
+        except templating.PhoneFilterError as exc:
+            raise templating.PhoneFilterError(f"input.{name} = {template!r}: {exc.message}") from None
+        except UndefinedError as exc:
             raise TemplateError(f"input.{name} = {template!r}: {exc.message or exc}; the item "
                                 "lacks it: add | default('') or a 'when'") from None
+        except TemplateError as exc:
+            raise TemplateError(f"input.{name} = {template!r}: {exc.message or exc}") from None
     return out
 
 
@@ -218,6 +256,7 @@ async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str
                    transient_raises: bool) -> dict[str, Any]:
     tenant = flow["tenant"]
     definition = FlowIn.model_validate_json(flow["definition"])
+    region = _Region(rt, tenant, definition)
     run["status"] = "running"
     run["error"] = None
     run["attempts"] = int(run.get("attempts") or 0) + 1
@@ -254,7 +293,7 @@ async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str
                                   "output": None, "error": None,
                                   "attempts": int((done or {}).get("attempts") or 0) + 1,
                                   "started_at": time.time()}
-        context = _context(run)
+        context = _context(run, region.value)
         try:
             if step.when and not templating.condition(step.when, context):
                 record.update(status="skipped", reason=f"condition is false: {step.when}",
@@ -271,13 +310,13 @@ async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str
                     run["steps"][step.id] = record
                     await _save_run(rt, run)
                     continue
-            values = _inputs(_render_input(step, context))
+            values = await _render_values(step, run, region)
             record["input"] = values
             if step.echo:
                 await _echo_record(rt, tenant, str(templating.render(step.echo, context)))
             run["steps"][step.id] = record
             await _save_run(rt, run)  # in flight: a crash from here on is seen on resume
-            output = await _run_step(rt, tenant, step, values)
+            output = await _run_step(rt, tenant, step, values, region.value)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run
             record.update(status="failed", error=_error_of(exc), finished_at=time.time())
             run["steps"][step.id] = record

@@ -11,8 +11,9 @@ list); any other string is rendered as text. Rendering is sandboxed (no attribut
 imports) and strict: a name or field that does not exist is an error, unless the template says
 ``| default(...)``.
 
-Filters beyond Jinja's own: ``e164`` (``+`` and digits, for GHL), ``msisdn`` (digits only,
-for SMSGlobal) and ``timestamp`` (a time as seconds since the epoch, to compare times).
+Filters beyond Jinja's own: ``e164`` (``+61412345678``, for GHL) and ``msisdn``
+(``61412345678``, for SMSGlobal), both read by libphonenumber and taking an optional region
+(``| e164('AU')``, else the flow's region) for national numbers, and ``timestamp`` (a time as seconds since the epoch, to compare times).
 :func:`problems` checks a template before it ever runs: its syntax, and every ``trigger.…`` /
 ``steps.<id>.…`` path it reads against sample data.
 """
@@ -20,42 +21,61 @@ for SMSGlobal) and ``timestamp`` (a time as seconds since the epoch, to compare 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined, nodes
+from jinja2 import (
+    ChainableUndefined,
+    StrictUndefined,
+    TemplateError,
+    TemplateRuntimeError,
+    Undefined,
+    nodes,
+    pass_context,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.core import phones
 from engine.polling.items import parse_time
 
 ROOTS = ("trigger", "steps")
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.S)
+# the context variable holding the default phone region (ISO 3166-1 alpha-2) of a run
+REGION = "phone_region"
 _JINJA_NAMES = {"loop", "range", "dict", "namespace", "lipsum", "cycler", "joiner", "true",
                 "false", "none", "True", "False", "None"}
 
 
-def _digits(value: Any) -> str:
-    return re.sub(r"\D", "", str(value or ""))
+class PhoneFilterError(TemplateRuntimeError):
+    """A phone filter met a value it cannot read as one number; the run step fails with this."""
 
 
-def e164(value: Any, country_code: str | int | None = None) -> str:
-    """A phone number as +<country code><number>. ``00`` prefixes become ``+``; a national
-    number (leading 0) takes ``country_code`` when given. Empty stays empty."""
-    text = str(value or "").strip()
-    if not text:
+def _phone(form: Callable[[Any, str | None], str], name: str, context: Any, value: Any,
+           region: str | None) -> str:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises, naming what is missing
+    if value is None or (isinstance(value, str) and not value.strip()) or isinstance(value, Undefined):
         return ""
-    digits = _digits(text)
-    if text.startswith("+"):
-        return "+" + digits
-    if digits.startswith("00"):
-        return "+" + digits[2:]
-    if country_code and digits.startswith("0"):
-        return "+" + _digits(country_code) + digits[1:]
-    return "+" + digits
+    try:
+        return form(value, region or context.get(REGION))
+    except phones.PhoneError as exc:
+        raise PhoneFilterError(f"{name}: {exc.message}; give the country as {name}('AU') or set "
+                               "the flow's region") from None
 
 
-def msisdn(value: Any, country_code: str | int | None = None) -> str:
-    """A phone number as SMSGlobal writes it: digits only, country code first, no '+'."""
-    return e164(value, country_code).lstrip("+")
+@pass_context
+def e164(context: Any, value: Any, region: str | None = None) -> str:
+    """A phone number as E.164 (``+61412345678``), the form GHL stores. ``region`` (ISO 3166-1
+    alpha-2, e.g. ``'AU'``) reads national numbers; without it the flow's region is used. A
+    value that is no number, or a national one with no region, fails the step
+    (:class:`PhoneFilterError`). Empty stays empty."""
+    return _phone(phones.e164, "e164", context, value, region)
+
+
+@pass_context
+def msisdn(context: Any, value: Any, region: str | None = None) -> str:
+    """A phone number as SMSGlobal writes it (``61412345678``: country code first, no ``+``);
+    otherwise as :func:`e164`."""
+    return _phone(phones.msisdn, "msisdn", context, value, region)
 
 
 def timestamp(value: Any) -> float:

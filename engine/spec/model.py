@@ -54,7 +54,7 @@ class Input(_Part):
     default: Any = None
     example: Any = None
     items: InputType | None = None
-    format: Literal["date-time", "date", "email", "uri", "phone"] | None = None
+    format: Literal["date-time", "date", "email", "uri", "phone", "msisdn"] | None = None
     fill: Literal["location_id", "company_id"] | None = None
     label: str | None = None
 

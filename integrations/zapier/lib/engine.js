@@ -146,10 +146,14 @@ const inputOf = (entry, inputData) => {
       out[name] = kind ? coerce(name, kind, value) : value;
     }
   }
+  // "Other Fields": a field the operation declares is given as itself (and checked as such),
+  // any other goes in the engine's `extra` object, sent in the JSON body as given
   const extra = inputData && inputData[EXTRA_FIELD];
   if (extra && typeof extra === 'object') {
     for (const [name, value] of Object.entries(extra)) {
-      if (name && !(name in out) && !isEmpty(value)) out[name] = value;
+      if (!name || name in out || isEmpty(value)) continue;
+      if (entry.inputFields.some((f) => f.key === name)) out[name] = value;
+      else out.extra = { ...out.extra, [name]: value };
     }
   }
   if (entry.customFields) {

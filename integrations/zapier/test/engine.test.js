@@ -122,11 +122,12 @@ test('creates and searches run end to end', { skip: skipLive }, async () => {
     firstName: 'Zap',
     lastName: 'Tester',
     email,
-    extra_fields: { source: 'zapier test' },
+    extra_fields: { source: 'zapier test', favouriteColour: 'teal' },
   });
   assert.ok(contact.id);
   assert.equal(contact.email, email);
   assert.equal(contact.source, 'zapier test'); // "Other Fields" reach the body
+  assert.equal(contact.favouriteColour, 'teal'); // undeclared ones through the engine's `extra`
 
   // custom fields of the location appear as fields of their own, and reach customFields
   const fields = await run(App.creates.contacts__create_contact.operation.inputFields, {
