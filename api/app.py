@@ -10,6 +10,7 @@ from api import errors
 from api.limits import BodySizeLimit
 from api.routes import (actions, connections, flows, health, inbound, keys, oauth, operations,
                         subscriptions, triggers)
+from api.routes import sms_provider
 from engine.core.logs import setup_logging
 from engine.core.settings import Settings, get_settings
 from engine.wiring import open_runtime
@@ -20,6 +21,7 @@ ROUTERS += [oauth.router, keys.router]
 ROUTERS += [flows.router]
 ROUTERS += [subscriptions.router]
 ROUTERS += [inbound.router]
+ROUTERS += [sms_provider.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -19,6 +19,8 @@ app.add_typer(secrets_app, name="secrets")
 app.add_typer(ops_app, name="operations")
 zapier_app = typer.Typer(help="The Zapier app in integrations/zapier.", no_args_is_help=True)
 app.add_typer(zapier_app, name="zapier")
+provider_app = typer.Typer(help="SMSGlobal as a GHL location's SMS provider.", no_args_is_help=True)
+app.add_typer(provider_app, name="sms-provider")
 
 
 async def _with_redis(fn):
@@ -132,6 +134,89 @@ def operations_show(key: str) -> None:
                    err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(describe(op), indent=2))
+
+
+def _provider_run(make):
+    """Run a provider set-up call against Redis; print its result as JSON or its error."""
+    from engine.core.errors import EngineError
+    from engine.core.settings import get_settings
+    from engine.provider import setup
+
+    try:
+        result = asyncio.run(_with_redis(make))
+    except EngineError as exc:
+        typer.echo(json.dumps(exc.body(), indent=2), err=True)
+        raise typer.Exit(1) from None
+    if result is not None:
+        shown = ([setup.public(get_settings(), p) for p in result] if isinstance(result, list)
+                 else setup.public(get_settings(), result))
+        typer.echo(json.dumps(shown, indent=2))
+
+
+def _provider_fields(**values) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@provider_app.command("create")
+def provider_create(tenant: str = typer.Option(...), ghl_connection: str = typer.Option(...),
+                    smsglobal_connection: str = typer.Option(...),
+                    sender: str = typer.Option(..., help="A number or an alphanumeric id."),
+                    region: str = typer.Option("AU", help="Region of numbers without a country code."),
+                    kind: str = typer.Option("default", help="default or extra"),
+                    conversation_provider_id: str = typer.Option(None, help="For kind extra.")) -> None:
+    """Make SMSGlobal the SMS provider of the GHL connection's location."""
+    from pydantic import ValidationError
+
+    from engine.provider import setup
+    try:
+        body = setup.ProviderIn(**_provider_fields(
+            ghl_connection_id=ghl_connection, smsglobal_connection_id=smsglobal_connection,
+            sender=sender, default_region=region, kind=kind,
+            conversation_provider_id=conversation_provider_id))
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _provider_run(lambda r: setup.create(r, tenant, body))
+
+
+@provider_app.command("list")
+def provider_list(tenant: str = typer.Option(...)) -> None:
+    """The tenant's provider set-ups."""
+    from engine.provider import setup
+    _provider_run(lambda r: setup.list_for(r, tenant))
+
+
+@provider_app.command("show")
+def provider_show(location_id: str, tenant: str = typer.Option(...)) -> None:
+    """One location's provider set-up."""
+    from engine.provider import setup
+    _provider_run(lambda r: setup.get(r, tenant, location_id))
+
+
+@provider_app.command("update")
+def provider_update(location_id: str, tenant: str = typer.Option(...),
+                    sender: str = typer.Option(None), region: str = typer.Option(None),
+                    kind: str = typer.Option(None), conversation_provider_id: str = typer.Option(None),
+                    smsglobal_connection: str = typer.Option(None)) -> None:
+    """Change fields of a location's provider set-up (those not given keep their value)."""
+    from pydantic import ValidationError
+
+    from engine.provider import setup
+    try:
+        patch = setup.ProviderPatch(**_provider_fields(
+            sender=sender, default_region=region, kind=kind,
+            conversation_provider_id=conversation_provider_id,
+            smsglobal_connection_id=smsglobal_connection))
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _provider_run(lambda r: setup.update(r, tenant, location_id, patch))
+
+
+@provider_app.command("delete")
+def provider_delete(location_id: str, tenant: str = typer.Option(...)) -> None:
+    """Remove a location's provider set-up (GHL then needs another SMS provider)."""
+    from engine.provider import setup
+    _provider_run(lambda r: setup.delete(r, tenant, location_id))
+    typer.echo(f"deleted the provider set-up of {location_id}")
 
 
 @app.command()

@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     event_fallback_seconds: float = Field(
         3600.0, gt=0, validation_alias="ENGINE_EVENT_FALLBACK_SECONDS",
         description="A watch with no event for this long polls at its own interval again.")
+    # SMSGlobal as GHL's conversation provider (engine/provider)
+    provider_sms_burst: int = Field(30, ge=1, validation_alias="ENGINE_PROVIDER_SMS_BURST",
+                                    description="SMS a provider may send per SMSGlobal account in "
+                                                "one ENGINE_PROVIDER_SMS_WINDOW_MS window.")
+    provider_sms_window_ms: int = Field(1000, ge=1, validation_alias="ENGINE_PROVIDER_SMS_WINDOW_MS")
+    provider_sms_daily: int = Field(100_000, ge=1, validation_alias="ENGINE_PROVIDER_SMS_DAILY")
+    provider_lease_seconds: float = Field(60.0, gt=0, validation_alias="ENGINE_PROVIDER_LEASE_SECONDS",
+                                          description="How long one worker holds a provider "
+                                                      "message before another may take it over.")
+    provider_status_retry_seconds: float = Field(
+        600.0, gt=0, validation_alias="ENGINE_PROVIDER_STATUS_RETRY_SECONDS",
+        description="How long a refused GHL status call (401/403 right after a send) is retried.")
 
     def retry_schedule(self) -> list[float]:
         return [float(s) for s in self.delivery_retry_schedule.split(",") if s.strip()]

@@ -1,0 +1,48 @@
+"""SMSGlobal as a GHL conversation provider: the set-up per location, and the URLs SMSGlobal
+pushes delivery receipts and replies to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from api.deps import principal, runtime, writer
+from engine.accounts.tenants import Principal
+from engine.provider import setup
+from engine.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["sms-provider"])
+
+
+@router.post("/sms-provider", status_code=201)
+async def create_provider(body: setup.ProviderIn, who: Principal = Depends(writer),
+                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return setup.public(rt.settings, await setup.create(rt.redis, who.tenant, body))
+
+
+@router.get("/sms-provider")
+async def list_providers(who: Principal = Depends(principal),
+                         rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    found = await setup.list_for(rt.redis, who.tenant)
+    return {"providers": [setup.public(rt.settings, p) for p in found]}
+
+
+@router.get("/sms-provider/{location_id}")
+async def get_provider(location_id: str, who: Principal = Depends(principal),
+                       rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return setup.public(rt.settings, await setup.get(rt.redis, who.tenant, location_id))
+
+
+@router.patch("/sms-provider/{location_id}")
+async def update_provider(location_id: str, body: setup.ProviderPatch,
+                          who: Principal = Depends(writer),
+                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return setup.public(rt.settings, await setup.update(rt.redis, who.tenant, location_id, body))
+
+
+@router.delete("/sms-provider/{location_id}", status_code=204)
+async def delete_provider(location_id: str, who: Principal = Depends(writer),
+                          rt: Runtime = Depends(runtime)) -> Response:
+    await setup.delete(rt.redis, who.tenant, location_id)
+    return Response(status_code=204)
