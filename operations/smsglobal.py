@@ -72,6 +72,8 @@ SEND_SMS = op(
         body("notifyUrl", "URL SMSGlobal calls with delivery receipts for these messages "
              "(needs delivery receipts enabled in MXT).", format="uri",
              example="https://hooks.example.com/smsglobal/dlr"),
+        body("incomingUrl", "URL SMSGlobal calls with the replies to these messages.",
+             format="uri", example="https://hooks.example.com/smsglobal/replies"),
     ),
     output=Output(path="messages.0", id_field="outgoing_id"),
     sample={"messages": [{**MESSAGE_SAMPLE, "status": "Processing"}]})

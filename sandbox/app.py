@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sandbox import ghl, smsglobal
+from sandbox import ghl, providers, smsglobal
 
 
 def create_app(**kwargs) -> FastAPI:
     app = ghl.create_app(**kwargs)
     smsglobal.install(app)  # its routes go ahead of GHL's catch-all
+    providers.install(app)
     return app
 
 

@@ -263,6 +263,13 @@ def update_status(ctx):
         return bad
     if ctx.body["status"] not in STATUSES:
         return error(422, [f"status must be one of the following values: {', '.join(STATUSES)}"])
+    from sandbox.providers import refusal  # GHL refuses it for a while right after a send
+
+    refused = refusal(ctx.store, message)
+    message.setdefault("_status_calls", []).append(
+        {"status": ctx.body["status"], "answer": refused.status_code if refused else 200})
+    if refused is not None:
+        return refused
     message["status"] = ctx.body["status"]
     if ctx.body.get("error"):
         message["error"] = ctx.body["error"]

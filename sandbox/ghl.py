@@ -83,6 +83,11 @@ def _compile(template: str) -> tuple[re.Pattern, list[str]]:
     return re.compile("^/" + "/".join(parts) + "/?$"), params
 
 
+# endpoints answered by a hand-written handler (keyed by ``key``) that no spec declares:
+# (key, method, path template); a module of the sandbox adds its own at import
+UNSPECIFIED: list[tuple[str, str, str]] = []
+
+
 def build_routes(specs: dict[str, Any]) -> list[Route]:
     routes = []
     for op in specs.values():
@@ -90,6 +95,9 @@ def build_routes(specs: dict[str, Any]) -> list[Route]:
             continue
         regex, params = _compile(op.upstream.path)
         routes.append(Route(op.key, op.upstream.method, op.upstream.path, regex, params, op))
+    for key, method, template in UNSPECIFIED:
+        regex, params = _compile(template)
+        routes.append(Route(key, method, template, regex, params, None))
     # literal segments win over parameters: /contacts/search before /contacts/{contactId}
     routes.sort(key=lambda r: (-sum(1 for s in segments(r.template) if not s.startswith("{")),
                                -len(segments(r.template))))

@@ -207,7 +207,7 @@ def create(ctx, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle(ctx) -> Response:
-    return SPECIAL.get(ctx.op.key, generic)(ctx)
+    return SPECIAL.get(ctx.route.key, generic)(ctx)
 
 
 # ----------------------------------------------------------------------------- seed

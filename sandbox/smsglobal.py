@@ -4,19 +4,27 @@ It checks the MAC signature as SMSGlobal does (403 ``Unknown Authentication Erro
 mac, an unknown key, a reused nonce or a ts more than five minutes off), and keeps what a client
 can see: sent messages (``sent``, then ``delivered`` after ``delivery_seconds``, or any status
 set through a control route; a message to an opted-out number is ``undelivered``), incoming
-messages, OTPs (the code is in the text sent), opt-outs, groups and their contacts.
+messages, OTPs (the code is in the text sent), opt-outs, groups and their contacts. A send with a
+``notifyUrl`` gets its delivery receipt POSTed there ({id, outgoing_id, status, update_time})
+after ``delivery_seconds``; a share ``failure_share`` of sends ends ``undelivered``. A reply
+from a number is POSTed to the ``incomingUrl`` of the last send to it, else to the account's
+``incoming_url``.
 Data lives in the sandbox's shared store, so ``POST /_sandbox/reset`` clears it too.
 
 Sandbox-only control routes (no signature needed):
 
     POST /_sandbox/smsglobal/incoming        {origin, destination, message}  a phone texts you
-                                             (a message "STOP" also opts the sender out)
+                                             (a message "STOP" also opts the sender out); pushed
+                                             to the incomingUrl of the last send to that number
+    POST /_sandbox/smsglobal/incoming/{id}/push   push that incoming message again
+    GET  /_sandbox/smsglobal/pushes          what was pushed, where, and the answer
     GET  /_sandbox/smsglobal/messages        what was sent (OTP texts included, with their codes)
     POST /_sandbox/smsglobal/messages/{id}/status   {status}  move a sent message on
     GET  /_sandbox/smsglobal/groups          groups with their contacts
     POST /_sandbox/smsglobal/groups          {name, keyword?}  create a group
     GET  /_sandbox/smsglobal/optouts         the opt-out list
-    PUT  /_sandbox/smsglobal/config          {delivery_seconds, balance}
+    PUT  /_sandbox/smsglobal/config          {delivery_seconds, balance, failure_share,
+                                             incoming_url (MXT's inbound URL for any reply)}
     POST /_sandbox/smsglobal/credentials     {api_key, api_secret}  accept another key pair
 """
 
@@ -30,6 +38,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -80,6 +89,26 @@ class SMSGlobal:
         self.store = state.store
         self.credentials: dict[str, str] = {DEFAULT_KEY: DEFAULT_SECRET}
         self.nonces: dict[tuple[str, str], float] = {}
+        self.pushes: list[tuple[float, str, dict[str, Any]]] = []  # (delay s, url, JSON body)
+        self._tasks: set[asyncio.Task] = set()
+
+    def start_pushes(self) -> None:
+        """POST what is queued in ``pushes``, each after its delay, on the running loop."""
+        while self.pushes:
+            delay, url, body = self.pushes.pop(0)
+            task = asyncio.get_running_loop().create_task(self._push(delay, url, body))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _push(self, delay: float, url: str, body: dict[str, Any]) -> None:
+        await asyncio.sleep(delay)
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                status = (await client.post(url, json=body)).status_code
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        log = self.coll("pushes")  # in the store, so a reset clears it
+        log[str(len(log))] = {"url": url, "body": body, "status": status, "t": time.time()}
 
     @property
     def delivery_seconds(self) -> float:
@@ -94,7 +123,8 @@ class SMSGlobal:
     def account(self) -> dict[str, Any]:
         acct = self.coll("account")
         if "me" not in acct:
-            acct["me"] = {"id": "me", "balance": 100.0, "currency": "AUD", "delivery_seconds": 5.0}
+            acct["me"] = {"id": "me", "balance": 100.0, "currency": "AUD", "delivery_seconds": 5.0,
+                          "failure_share": 0.0}
         return acct["me"]
 
     def sent(self) -> list[dict[str, Any]]:
@@ -102,19 +132,29 @@ class SMSGlobal:
         out = []
         for msg in self.coll("messages").values():
             if msg["status"] == "sent" and now - msg["_sent_at"] >= self.delivery_seconds:
-                msg["status"] = "delivered"
+                msg["status"] = msg.get("_final", "delivered")
             out.append(msg)
         return out
 
     def send(self, destination: str, message: str, origin: str | None, scheduled: str | None,
-             campaign: str | None = None) -> dict[str, Any]:
+             campaign: str | None = None, notify_url: str | None = None,
+             incoming_url: str | None = None) -> dict[str, Any]:
         opted_out = destination in self.coll("optouts")
         msg = {"id": _id(), "outgoing_id": _id(), "origin": origin or DEFAULT_NUMBER,
                "destination": destination, "message": message,
                "status": "undelivered" if opted_out else ("scheduled" if scheduled else "sent"),
-               "dateTime": _stamp(), "_sent_at": time.time()}
+               "dateTime": _stamp(), "_sent_at": time.time(),
+               "_final": ("undelivered" if random.random() < self.account()["failure_share"]
+                          else "delivered")}
         if campaign:
             msg["campaign"] = campaign
+        if incoming_url:
+            msg["_incoming_url"] = incoming_url
+        if notify_url and not scheduled:
+            final = msg["status"] if opted_out else msg["_final"]
+            self.pushes.append((0.0 if opted_out else self.delivery_seconds, notify_url, {
+                "id": msg["id"], "outgoing_id": msg["outgoing_id"], "status": final.capitalize(),
+                "update_time": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
         self.coll("messages")[str(msg["id"])] = msg
         acct = self.account()
         acct["balance"] = round(acct["balance"] - 0.08, 2)
@@ -127,7 +167,18 @@ class SMSGlobal:
         self.coll("incoming")[str(msg["id"])] = msg
         if message.strip().upper() in ("STOP", "UNSUBSCRIBE"):
             self.opt_out(origin)
+        self.push_incoming(msg)
         return msg
+
+    def push_incoming(self, msg: dict[str, Any]) -> None:
+        """Queue the push of an incoming message to the incomingUrl of the last send to its
+        sender (SMSGlobal's push body is not documented; it names the message by ``id``)."""
+        to_sender = [m for m in self.coll("messages").values()
+                     if m["destination"] == msg["origin"] and m.get("_incoming_url")]
+        url = (max(to_sender, key=lambda m: m["_sent_at"])["_incoming_url"] if to_sender
+               else self.account().get("incoming_url"))  # else the account's own setting
+        if url:
+            self.pushes.append((0.0, url, _public(msg)))
 
     def opt_out(self, number: str) -> dict[str, Any]:
         optouts = self.coll("optouts")
@@ -255,7 +306,7 @@ def send_sms(sg, params, query, body):
             return JSONResponse({"message": "Insufficient credit"}, status_code=402)
         for dest in dests:
             msg = sg.send(dest, batch["message"], origin, batch.get("scheduledDateTime"),
-                          batch.get("campaign"))
+                          batch.get("campaign"), batch.get("notifyUrl"), batch.get("incomingUrl"))
             out.append({**_public(msg), "status": "Processing" if msg["status"] == "sent"
                         else msg["status"]})
     return JSONResponse({"messages": out})
@@ -277,6 +328,12 @@ def get_sent(sg, params, query, body):
 @route("GET", r"/v2/sms-incoming", "smsglobal.new_incoming_sms")
 def list_incoming(sg, params, query, body):
     return _page(_windowed(list(sg.coll("incoming").values()), query), query, "messages", 1)
+
+
+@route("GET", r"/v2/sms-incoming/(?P<id>\d+)", "smsglobal.sandbox.get_incoming")
+def get_incoming(sg, params, query, body):
+    msg = sg.coll("incoming").get(params["id"])
+    return JSONResponse(_public(msg)) if msg is not None else not_found("Incoming message")
 
 
 @route("POST", r"/v2/otp", "smsglobal.send_otp")
@@ -455,7 +512,9 @@ def install(app: FastAPI) -> None:
                 return field_errors(body="The request body must be a JSON object.")
             state.stats[key] += 1
             handler, params = match
-            return handler(sg, params, dict(request.query_params), body or {})
+            resp = handler(sg, params, dict(request.query_params), body or {})
+            sg.start_pushes()
+            return resp
 
     control = APIRouter(prefix="/_sandbox/smsglobal")
 
@@ -463,8 +522,24 @@ def install(app: FastAPI) -> None:
     async def incoming(request: Request) -> dict:
         body = await handlers.read_json(request) or {}
         with state.store.lock:
-            return _public(sg.receive(str(body["origin"]), str(body.get("destination") or ""),
-                                      str(body.get("message") or "")))
+            msg = _public(sg.receive(str(body["origin"]), str(body.get("destination") or ""),
+                                     str(body.get("message") or "")))
+            sg.start_pushes()
+            return msg
+
+    @control.post("/incoming/{msg_id}/push")
+    async def push_again(msg_id: str) -> dict:
+        with state.store.lock:
+            msg = sg.coll("incoming").get(msg_id)
+            if msg is None:
+                return JSONResponse({"message": "no such incoming message"}, status_code=404)
+            sg.push_incoming(msg)
+            sg.start_pushes()
+        return {"pushed": msg_id}
+
+    @control.get("/pushes")
+    async def pushes() -> dict:
+        return {"pushes": list(sg.coll("pushes").values())}
 
     @control.get("/messages")
     async def messages() -> dict:
@@ -504,7 +579,12 @@ def install(app: FastAPI) -> None:
             sg.account()["delivery_seconds"] = float(body["delivery_seconds"])
         if "balance" in body:
             sg.account()["balance"] = float(body["balance"])
-        return {"delivery_seconds": sg.delivery_seconds, "balance": sg.account()["balance"]}
+        if "failure_share" in body:
+            sg.account()["failure_share"] = float(body["failure_share"])
+        if "incoming_url" in body:
+            sg.account()["incoming_url"] = str(body["incoming_url"] or "")
+        return {"delivery_seconds": sg.delivery_seconds, "balance": sg.account()["balance"],
+                "failure_share": sg.account()["failure_share"]}
 
     @control.post("/credentials")
     async def credentials(request: Request) -> dict:

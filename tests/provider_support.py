@@ -16,5 +16,6 @@ def no_provider():
     made it, so an earlier test's set-up would be in the way)."""
     r = redis.Redis.from_url(REDIS_URL)
     r.delete(keys.PROVIDER.format(location_id=DEFAULT_LOCATION))
-    r.close()
     yield
+    r.delete(keys.PROVIDER.format(location_id=DEFAULT_LOCATION))  # nor a later test's
+    r.close()

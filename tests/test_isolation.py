@@ -123,7 +123,16 @@ def tenant_b(api_server, sandbox, tenant) -> dict[str, Any]:
         ids["flow_id"] = flow.json()["id"]
         runs = b.get(f"/v1/flows/{ids['flow_id']}/runs").json()["runs"]
         ids["run_id"] = runs[0]["id"] if runs else "run_of_b"
+        sms = b.post("/v1/connections", json={"app": "smsglobal", "api_key": "b-key-0000000000",
+                                              "api_secret": "b-secret-0000000000"})
+        assert sms.status_code == 201, sms.text
+        provider = b.post("/v1/sms-provider", json={
+            "ghl_connection_id": ids["conn_id"], "smsglobal_connection_id": sms.json()["id"],
+            "sender": "BsSender"})
+        assert provider.status_code == 201, provider.text
+        ids["location_id"] = provider.json()["location_id"]
         yield {"key": key, "ids": ids, "url": api_server.url}
+        b.delete(f"/v1/sms-provider/{ids['location_id']}")
         # leave no watch behind for the workers of other tests to poll
         b.delete(f"/v1/flows/{ids['flow_id']}")
         b.delete(f"/v1/subscriptions/{ids['sub_id']}")

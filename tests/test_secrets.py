@@ -140,7 +140,7 @@ def test_no_secret_is_logged_returned_or_stored_in_clear(api, sandbox, sandbox_s
     app = create_app()
     spec = app.openapi()
     ids = {"conn_id": ghl_conn, "sub_id": sub_id, "delivery_id": "dlv_x", "flow_id": "flow_x",
-           "run_id": "run_x"}
+           "run_id": "run_x", "location_id": "loc_sandbox0000000001"}
     for route in v1_routes(app):
         if route.path == "/v1/keys/rotate" or route.method == "DELETE":
             continue  # keep the key and the objects for the checks below

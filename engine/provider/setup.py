@@ -160,8 +160,8 @@ async def _check_connections(redis: Redis, tenant: str, values: dict[str, Any]) 
             conn = await connections.get(redis, tenant, values[field])
         except NotFound:
             problems.append({"field": field, "location": "body",
-                             "message": f"no connection {values[field]!r}; list yours with GET "
-                                        "/v1/connections"})
+                             "message": f"connection {values[field]!r} not found; list yours "
+                                        "with GET /v1/connections"})
             continue
         if conn.app != app:
             problems.append({"field": field, "location": "body",
