@@ -70,10 +70,13 @@ SEND_SMS = op(
         body("campaign", "A campaign name to group messages in SMSGlobal's reports.",
              example="january-reminders"),
         body("notifyUrl", "URL SMSGlobal calls with delivery receipts for these messages "
-             "(needs delivery receipts enabled in MXT).", format="uri",
-             example="https://hooks.example.com/smsglobal/dlr"),
-        body("incomingUrl", "URL SMSGlobal calls with the replies to these messages.",
-             format="uri", example="https://hooks.example.com/smsglobal/replies"),
+             "(needs delivery receipts enabled in MXT). Left empty, the engine's own receipt "
+             "URL for this connection when ENGINE_PUBLIC_URL is set.", format="uri",
+             example="https://hooks.example.com/smsglobal/dlr", fill="notify_url"),
+        body("incomingUrl", "URL SMSGlobal calls with the replies to these messages. Left "
+             "empty, the engine's own reply URL for this connection when ENGINE_PUBLIC_URL is "
+             "set.", format="uri", example="https://hooks.example.com/smsglobal/replies",
+             fill="incoming_url"),
     ),
     output=Output(path="messages.0", id_field="outgoing_id"),
     sample={"messages": [{**MESSAGE_SAMPLE, "status": "Processing"}]})

@@ -160,10 +160,3 @@ class Pusher:
                 except httpx.HTTPError as exc:
                     self.counts["failed"] += 1
                     self.counts[f"failed_{type(exc).__name__}"] += 1
-
-    def post_form(self, url: str, fields: dict[str, Any]) -> None:
-        """Post a form body (SMSGlobal's pushes), unsigned, as SMSGlobal does."""
-        from urllib.parse import urlencode
-
-        self._post_soon(url, urlencode({k: str(v) for k, v in fields.items()}).encode(),
-                        {"content-type": "application/x-www-form-urlencoded"})

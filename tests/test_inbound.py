@@ -211,3 +211,136 @@ async def test_events_are_dispatched_by_type_and_failures_retried(api, rt):
     assert await rt.redis.xpending(keys.INBOUND_STREAM, queue.GROUP) == {
         "pending": 0, "min": None, "max": None, "consumers": []}
 
+
+
+# ----------------------------------------------------------------------------- hook URLs
+
+
+async def _drain(consumer) -> list:
+    out = []
+    while batch := await consumer.step(block_ms=None, count=1000):
+        out += batch
+    return out
+
+
+async def test_workflow_hook_url_pokes_its_connections_watches_and_rotates(
+        api, connection, smsglobal_connection, rt, tenant):
+    from engine.inbound import pokes
+    from engine.polling import subscriptions
+
+    hook = api.get(f"/v1/connections/{connection['id']}/hook")
+    assert hook.status_code == 200, hook.text
+    url = hook.json()["ghl_workflow_url"]
+    assert url.startswith("http") and "/v1/inbound/ghl/hk_" in url
+    assert api.get(f"/v1/connections/{connection['id']}/hook").json()["ghl_workflow_url"] == url
+    sms_hook = api.get(f"/v1/connections/{smsglobal_connection['id']}/hook").json()
+    assert sms_hook["notify_url"].endswith("/receipt") and sms_hook["incoming_url"].endswith("/incoming")
+
+    sub = await subscriptions.create(rt, tenant, trigger="contacts.search_contacts",
+                                     connection_id=connection["id"], interval_minutes=15,
+                                     target_url="http://127.0.0.1:9/hook")
+    watch = (await rt.redis.hget(keys.SUBSCRIPTION.format(sub_id=sub["id"]), "watch")).decode()
+    await rt.redis.zadd(keys.WATCHES_DUE, {watch: int(time.time() * 1000) + 900_000})
+    consumer = queue.Consumer(rt, queue.Dispatcher().on(None, pokes.poke),
+                              name="test-" + uuid.uuid4().hex[:6])
+    await _drain(consumer)
+
+    # a GHL workflow's webhook action: contact data, no event type, not signed
+    resp = api.post(url, json={"contact_id": "abc", "first_name": "Ada",
+                               "location": {"id": "loc_sandbox0000000001"}},
+                    headers={"Authorization": ""})
+    assert resp.status_code == 200, resp.text
+    handled = await _drain(consumer)
+    assert [(e.source, e.connection_id) for e in handled] == [("ghl-hook", connection["id"])]
+    due = await rt.redis.zscore(keys.WATCHES_DUE, watch)
+    assert due <= time.time() * 1000 + 50  # due now, not in 15 minutes
+
+    # form bodies too; the SMSGlobal URL of one connection is not the GHL URL of another
+    form = api.post(sms_hook["notify_url"], content=b"id=1&outgoing_id=2&status=Delivered",
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 200, form.text
+    handled = await _drain(consumer)
+    assert handled[0].type == "SmsDeliveryReceipt" and handled[0].body["status"] == "Delivered"
+    token = sms_hook["notify_url"].split("/")[-2]
+    assert api.post(f"/v1/inbound/ghl/{token}", json={}).status_code == 404
+
+    rotated = api.post(f"/v1/connections/{connection['id']}/hook/rotate")
+    assert rotated.status_code == 200 and rotated.json()["ghl_workflow_url"] != url
+    gone = api.post(url, json={"type": "ContactCreate"})
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "hook_not_found"
+    assert api.post(rotated.json()["ghl_workflow_url"], json={}).status_code == 200
+    assert api.post("/v1/inbound/ghl/hk_" + "x" * 32, json={}).status_code == 404
+    assert await _drain(consumer)  # only the accepted one was queued
+    await subscriptions.remove(rt, sub["id"])
+
+
+async def test_pokes_follow_the_specs_event_types_and_match(api, connection, rt, tenant):
+    from engine.inbound import pokes
+    from engine.polling import subscriptions
+
+    contact = "c_" + uuid.uuid4().hex[:10]
+    made = {}
+    for name, trigger, params in (("search", "contacts.search_contacts", {}),
+                                  ("notes", "contacts.get_contact_notes", {"contactId": contact}),
+                                  ("opps", "opportunities.search_opportunities", {})):
+        sub = await subscriptions.create(rt, tenant, trigger=trigger, params=params,
+                                         connection_id=connection["id"], interval_minutes=15,
+                                         target_url="http://127.0.0.1:9/hook")
+        made[name] = (sub["id"], (await rt.redis.hget(
+            keys.SUBSCRIPTION.format(sub_id=sub["id"]), "watch")).decode())
+
+    def ev(kind: str, **body) -> queue.Event:
+        return queue.Event(id="1-0", source="ghl", type=kind, connection_id=None,
+                           body={"type": kind, "locationId": "loc_sandbox0000000001", **body},
+                           received_at_ms=0)
+
+    names = {w: n for n, (_s, w) in made.items()}
+
+    async def hit(event) -> list[str]:
+        return sorted(names[w] for w in await pokes.watches_for(rt, event) if w in names)
+
+    assert await hit(ev("ContactCreate", id="x")) == ["search"]
+    assert await hit(ev("NoteCreate", contactId=contact)) == ["notes"]
+    assert await hit(ev("NoteCreate", contactId="someone_else")) == []
+    assert await hit(ev("NoteCreate")) == ["notes"]  # no contactId: may be this one
+    assert await hit(ev("OpportunityStageUpdate", id="o1")) == ["opps"]
+    assert await hit(ev("InvoicePaid")) == []
+    other = ev("ContactCreate", id="x")
+    other.body["locationId"] = "loc_other"
+    assert await hit(other) == []
+
+    # debounce: one poll now, one at the window's end, none before a scheduled one
+    watch = made["search"][1]
+    now = int(time.time() * 1000) + 60_000
+    window = rt.settings.event_debounce_ms
+    await rt.redis.zadd(keys.WATCHES_DUE, {watch: now + 900_000})
+    assert await pokes.poke_watches(rt, [watch], now_ms=now) == 1
+    assert await rt.redis.zscore(keys.WATCHES_DUE, watch) == now
+    await rt.redis.zadd(keys.WATCHES_DUE, {watch: now + 900_000})  # the claim moved it on
+    assert await pokes.poke_watches(rt, [watch], now_ms=now + 10) == 1
+    assert await rt.redis.zscore(keys.WATCHES_DUE, watch) == now + window
+    for later in (20, 30, window - 1):
+        assert await pokes.poke_watches(rt, [watch], now_ms=now + later) == 0
+    assert await pokes.poke_watches(rt, [watch], now_ms=now + 2 * window + 5) == 1
+    for sub_id, _w in made.values():
+        await subscriptions.remove(rt, sub_id)
+
+
+def test_zapier_app_and_docs_say_which_triggers_are_instant():
+    from engine.export import docs, zapier
+    from engine.spec.registry import registry
+
+    ops = registry()
+    instant = {k for k, op in ops.items() if op.trigger and op.trigger.events}
+    assert {"contacts.search_contacts", "contacts.get_contact_notes", "contacts.get_contact_tasks",
+            "opportunities.search_opportunities", "calendars.list_calendar_events",
+            "contacts.get_contact_appointments", "conversations.get_messages_by_conversation",
+            "smsglobal.sent_message_status_changed", "smsglobal.new_incoming_sms"} <= instant
+    said = {e["operation"]: e["display"]["description"].startswith("Instant:")
+            for e in zapier.build(ops)["triggers"]}
+    assert said.keys() == {k for k, op in ops.items() if op.kind == "trigger"}
+    assert [k for k in said if said[k] != (k in instant)] == []
+    sections = docs.render().split("\n#### ")
+    marked = {k for k in ops if any(sec.startswith(f"`{k}`") and "**Instant:**" in sec
+                                    for sec in sections)}
+    assert marked == instant

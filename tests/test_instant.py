@@ -322,3 +322,66 @@ async def test_dropped_and_duplicated_events_still_deliver_every_item_once(
         ids_per_item[r["body"]["item_id"]].add(r["headers"]["webhook-id"])
     assert all(len(v) == 1 for v in ids_per_item.values())
     assert any(r["status"] >= 500 for r in receiver.received), "no delivery was tried again"
+
+
+# ----------------------------------------------------------------------------- SMSGlobal pushes
+
+
+async def test_an_sms_sent_by_a_flow_gets_its_receipt_and_reply_pushed_and_both_fire_at_once(
+        api, api_server, connection, smsglobal_connection, pushing, ghl, rt, receiver,
+        worker_factory):
+    worker_factory(ENGINE_PUBLIC_URL=api_server.url)
+    pushing.put("/_sandbox/smsglobal/config", json={"delivery_seconds": 0.5}).raise_for_status()
+    flow = api.post("/v1/flow-templates/ghl_contact_welcome/instantiate", json={
+        "connections": {"ghl": connection["id"], "smsglobal": smsglobal_connection["id"]},
+        "options": {"message": "Welcome {{ trigger.firstName }}", "interval_minutes": 15}})
+    assert flow.status_code == 201, flow.text
+    flow_sub = {"id": flow.json()["flows"][0]["subscription_id"]}
+    receipts = subscribe(api, smsglobal_connection, receiver, interval=15,
+                         trigger="smsglobal.sent_message_status_changed",
+                         params={"status": "delivered"})
+    replies = subscribe(api, smsglobal_connection, receiver, interval=15,
+                        trigger="smsglobal.new_incoming_sms")
+    for sub in (flow_sub, receipts, replies):
+        await primed(rt, sub)
+    await asyncio.sleep(0.5)
+
+    phone = "+6140000%04d" % (int(time.time() * 1000) % 10_000)
+    made = ghl.post("/contacts/", json={"locationId": DEFAULT_LOCATION, "firstName": "Wendy",
+                                       "phone": phone})
+    assert made.status_code == 201, made.text
+    number = phone.lstrip("+")
+
+    def sent() -> list[dict]:
+        return [m for m in pushing.get("/_sandbox/smsglobal/messages").json()["messages"]
+                if m["destination"] == number]
+
+    async def texted():
+        return bool(sent())
+
+    await wait_for(texted, 5, "the flow's welcome SMS", step=0.05)
+    sent_at = time.time()
+    (msg,) = sent()
+    assert msg["message"] == "Welcome Wendy"
+
+    async def receipt_fired():
+        return any(r["body"]["data"].get("outgoing_id") == msg["outgoing_id"] for r in received(receiver, receipts["id"]))
+
+    await wait_for(receipt_fired, 10, "the receipt trigger", step=0.05)
+    assert time.time() - sent_at < 0.5 + 2.0  # delivered after 0.5 s; pushed, polled, sent
+    (delivery,) = [r for r in received(receiver, receipts["id"])
+                   if r["body"]["data"].get("outgoing_id") == msg["outgoing_id"]]
+    assert delivery["body"]["data"]["status"] == "delivered"
+
+    replied_at = time.time()
+    pushing.post("/_sandbox/smsglobal/incoming", json={
+        "origin": number, "destination": msg["origin"], "message": "Yes please"}).raise_for_status()
+
+    async def reply_fired():
+        return any(r["body"]["data"].get("message") == "Yes please"
+                   for r in received(receiver, replies["id"]))
+
+    await wait_for(reply_fired, 10, "the inbound trigger", step=0.05)
+    assert time.time() - replied_at < 2.0
+    listed = {s["id"]: s for s in api.get("/v1/subscriptions").json()["subscriptions"]}
+    assert listed[receipts["id"]]["mode"] == listed[replies["id"]]["mode"] == "instant"

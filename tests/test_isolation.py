@@ -26,6 +26,10 @@ NOT_TENANT_DATA = {
     ("GET", "/v1/oauth/ghl/callback"),  # no API key: the signed state names the tenant
     ("POST", "/v1/connections"),  # creates in the caller's own tenant, from a token
     ("POST", "/v1/inbound/ghl"),  # no API key: a GHL-signed event, refused here (401)
+    # no API key: the hook token in the path is the credential (an unknown one gets 404)
+    ("POST", "/v1/inbound/ghl/{hook_token}"),
+    ("POST", "/v1/inbound/smsglobal/{hook_token}/receipt"),
+    ("POST", "/v1/inbound/smsglobal/{hook_token}/incoming"),
 }
 # path parameters that are not tenant-owned ids
 NOT_OWNED_PARAMS = {"key", "name"}

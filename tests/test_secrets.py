@@ -140,7 +140,9 @@ def test_no_secret_is_logged_returned_or_stored_in_clear(api, sandbox, sandbox_s
     app = create_app()
     spec = app.openapi()
     ids = {"conn_id": ghl_conn, "sub_id": sub_id, "delivery_id": "dlv_x", "flow_id": "flow_x",
-           "run_id": "run_x", "location_id": "loc_sandbox0000000001"}
+           "run_id": "run_x", "location_id": "loc_sandbox0000000001",
+           "hook_token": api.get(f"/v1/connections/{ghl_conn}/hook").json()["ghl_workflow_url"]
+           .rsplit("/", 1)[1]}
     for route in v1_routes(app):
         if route.path == "/v1/keys/rotate" or route.method == "DELETE":
             continue  # keep the key and the objects for the checks below

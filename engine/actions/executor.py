@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from engine.accounts import hooks
 from engine.accounts.connections import Connection
 from engine.core import keys, phones
 from engine.core.errors import InputInvalid
@@ -33,7 +34,7 @@ def _fill(op: Operation, values: dict[str, Any], conn: Connection) -> None:
     for field in op.inputs:
         if field.fill is None or values.get(field.name) not in (None, ""):
             continue
-        source = conn.location_id if field.fill == "location_id" else conn.company_id
+        source = {"location_id": conn.location_id, "company_id": conn.company_id}.get(field.fill)
         if source:
             values[field.name] = source
         elif field.required:
@@ -68,6 +69,20 @@ def build_call(op: Operation, values: dict[str, Any], conn: Connection) -> Call:
     return Call(method=op.upstream.method, path=path, version=op.upstream.version, query=query,
                 body=body if (body or op.upstream.method in ("POST", "PUT", "PATCH")) else None,
                 safe_to_retry=op.upstream.idempotent, response=op.upstream.response)
+
+
+async def _fill_push_urls(rt: Runtime, op: Operation, values: dict[str, Any],
+                          conn: Connection) -> None:
+    """Inputs marked ``notify_url`` / ``incoming_url`` left out get the connection's push URLs
+    when ENGINE_PUBLIC_URL is set (so SMSGlobal pushes receipts and replies to the engine)."""
+    base = rt.settings.public_url
+    wanted = [f for f in op.inputs if f.fill in hooks.PUSH_PATHS and values.get(f.name) in (None, "")]
+    if not base or not wanted:
+        return
+    hook_token = await hooks.token(rt.redis, rt.vault, conn.id)
+    if hook_token:
+        for field in wanted:
+            values[field.name] = hooks.push_url(base, field.fill, hook_token)
 
 
 async def call(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
@@ -119,6 +134,7 @@ async def run_action(rt: Runtime, conn: Connection, op: Operation, data: dict[st
     if region is None and _inputs.needs_region(op, data):
         region = await location_region(rt, conn)
     values = _inputs.validate(op, data, region=region)
+    await _fill_push_urls(rt, op, values, conn)
     resp = await call(rt, conn, op, values)
     return Result(data=resp.data, meta={"upstream_status": resp.status, "attempts": resp.attempts,
                                         "duration_ms": round(resp.duration_ms, 2)})

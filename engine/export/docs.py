@@ -69,6 +69,12 @@ def _operation(op: Operation) -> list[str]:
                   + (f"; time `{t.items.timestamp_field}`" if t.items.timestamp_field else ""),
                   f"- **Paging:** {_paginator(op)}",
                   f"- **Dedupe:** {_dedupe(op)}"]
+        if t.events is not None:
+            lines.append("- **Instant:** polls at once on the events "
+                         + ", ".join(f"`{e}`" for e in t.events.types)
+                         + (" (matched on " + ", ".join(f"`{p}`" for p in t.events.match) + ")"
+                            if t.events.match else "")
+                         + "; otherwise every reconciliation interval")
         if t.not_found_is_empty:
             lines.append("- **Not there yet:** a 404 answer means no item yet; the next poll "
                          "asks again")
@@ -83,8 +89,10 @@ def _operation(op: Operation) -> list[str]:
         lines += ["| Input | In | Required | Help |", "|---|---|---|---|"]
         for field in op.inputs:
             required = "yes" if field.required else "no"
-            if field.fill:
+            if field.fill in ("location_id", "company_id"):
                 required += f" (filled from the connection's {field.fill.replace('_id', '')})"
+            elif field.fill:
+                required += " (the engine's push URL when ENGINE_PUBLIC_URL is set)"
             help_text = field.help
             if field.enum:
                 help_text += " One of: " + ", ".join(f"`{v}`" for v in field.enum) + "."

@@ -331,6 +331,14 @@ def _sample(op: Operation) -> dict[str, Any]:
     return sample or {"success": True, "upstream_status": 200}
 
 
+def _instant(op: Operation) -> str:
+    """The words that tell a person a trigger fires on pushed events, not only on polls."""
+    if op.trigger is None or op.trigger.events is None:
+        return ""
+    pusher = "SMSGlobal" if op.app == "smsglobal" else "GoHighLevel"
+    return f"Instant: fires within seconds when {pusher} pushes an event. "
+
+
 def _entry(op: Operation, available: set[str], searches: set[str], *,
            kind: str) -> dict[str, Any]:
     hook = kind == "trigger"
@@ -340,7 +348,8 @@ def _entry(op: Operation, available: set[str], searches: set[str], *,
     entry: dict[str, Any] = {
         "key": zapier_key(op.key), "operation": op.key, "app": op.app, "category": op.category,
         "noun": _noun(op),
-        "display": {"label": label, "description": _clip(op.description, DESCRIPTION_MAX)},
+        "display": {"label": label, "description": _clip(_instant(op) + op.description,
+                                                          DESCRIPTION_MAX)},
         "inputFields": fields, "coerce": coerce, "sample": _sample(op),
     }
     if op.kind == "trigger":

@@ -24,10 +24,13 @@ import logging
 import time
 from datetime import datetime
 from typing import Any, Mapping
+from urllib.parse import parse_qsl
 
 from redis.exceptions import RedisError
 
-from engine.core.errors import Conflict, InputInvalid, RateLimited, Unauthorized
+from engine.accounts import hooks
+from engine.core import keys
+from engine.core.errors import Conflict, InputInvalid, NotFound, RateLimited, Unauthorized
 from engine.inbound import queue, signature
 from engine.runtime import Runtime
 
@@ -109,3 +112,47 @@ async def accept_ghl(rt: Runtime, raw: bytes, headers: Mapping[str, str],
                  else "sha256:" + hashlib.sha256(raw).hexdigest())
     await queue_or_refuse(rt, source="ghl", body=body, dedupe_id=dedupe_id)
     return body
+
+
+# the app a token URL's source belongs to
+_SOURCE_APP = {"ghl-hook": "ghl", "smsglobal-receipt": "smsglobal", "smsglobal-incoming": "smsglobal"}
+
+
+def parse_push_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A pushed body as a flat object: JSON, or a form (``application/x-www-form-urlencoded``,
+    as SMSGlobal may send). :class:`InputInvalid` naming ``body`` otherwise."""
+    if "form" in content_type.lower():
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+        except (ValueError, UnicodeDecodeError):
+            pairs = None
+        if pairs is not None:
+            return dict(pairs)
+        raise InputInvalid([{"field": "body", "location": "body",
+                             "message": "the form body cannot be read"}])
+    return parse_body(raw) if raw.strip() else {}
+
+
+async def accept_hook(rt: Runtime, hook_token: str, source: str, raw: bytes, content_type: str,
+                      event_type: str | None = None) -> str:
+    """Queue a push that arrived on a connection's token URL; returns the connection id.
+
+    The token authenticates it: an unknown or rotated token, or a token of another app's
+    connection, gets :class:`NotFound` and nothing is queued. The body only selects what to
+    poll, so it is taken as is (JSON or form). A body sent twice within the seen TTL is queued
+    once (and answered like the first: a sender that retries on 409 would only repeat it)."""
+    conn_id = await hooks.connection_for(rt.redis, hook_token)
+    app = await rt.redis.hget(keys.CONNECTION.format(conn_id=conn_id), "app") if conn_id else None
+    if app is None or app.decode() != _SOURCE_APP[source]:
+        raise NotFound("no connection has this hook URL (a rotated token stops working); see "
+                       "GET /v1/connections/{id}/hook", code="hook_not_found")
+    body = parse_push_body(raw, content_type)
+    if event_type and isinstance(event_type, str):
+        body.setdefault("type", event_type[:100])
+    digest = hashlib.sha256(conn_id.encode() + b"\n" + source.encode() + b"\n" + raw).hexdigest()
+    try:
+        await queue_or_refuse(rt, source=source, body=body, dedupe_id=f"{source}:{digest}",
+                              connection_id=conn_id)
+    except Conflict:
+        pass
+    return conn_id

@@ -55,7 +55,9 @@ class Input(_Part):
     example: Any = None
     items: InputType | None = None
     format: Literal["date-time", "date", "email", "uri", "phone", "msisdn"] | None = None
-    fill: Literal["location_id", "company_id"] | None = None
+    # location_id / company_id: the connection's; notify_url / incoming_url: the engine's push
+    # URLs for this connection (only when ENGINE_PUBLIC_URL is set)
+    fill: Literal["location_id", "company_id", "notify_url", "incoming_url"] | None = None
     label: str | None = None
 
     @model_validator(mode="after")
