@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.spec.model import Input
+from engine.spec.model import Input, Operation, Output
 
 
 def path(name: str, help: str, **kw: Any) -> Input:
@@ -18,6 +18,18 @@ def query(name: str, help: str, **kw: Any) -> Input:
 
 def body(name: str, help: str, **kw: Any) -> Input:
     return Input(name=name, location="body", help=help, **kw)
+
+
+def find_by_id(trigger: Operation, key: str, title: str, description: str) -> Operation:
+    """The search action that reads the one object ``trigger`` watches, by its id: the same
+    request and inputs, the object (at the trigger's items path) as the action's result."""
+    assert trigger.trigger is not None and trigger.trigger.items.single
+    items = trigger.trigger.items
+    return Operation(key=key, app=trigger.app, category=trigger.category, group=trigger.group,
+                     title=title, description=description, kind="action", search=True,
+                     upstream=trigger.upstream, inputs=trigger.inputs,
+                     output=Output(path=items.path, id_field=items.id_field),
+                     sample=trigger.sample if items.path == "$" else {items.path: trigger.sample})
 
 
 LOCATION_ID_QUERY = query(

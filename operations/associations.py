@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger, Upstream
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="other", group="associations")
@@ -175,6 +175,10 @@ DELETE_RELATION = op(
             LOCATION_ID_QUERY),
     sample=RELATION_SAMPLE)
 
+FIND_ASSOCIATION_BY_ID = find_by_id(
+    GET_ASSOCIATION, "other.find_association_by_id", "Find Association by ID",
+    "Returns one association (a kind of link between two objects) by its id.")
+
 SPECS = (FIND_ASSOCIATIONS, GET_ASSOCIATION, GET_ASSOCIATION_KEY, GET_ASSOCIATION_BY_KEYS,
          GET_RELATIONS, CREATE_ASSOCIATION, UPDATE_ASSOCIATION, DELETE_ASSOCIATION,
-         CREATE_RELATION, DELETE_RELATION)
+         CREATE_RELATION, DELETE_RELATION, FIND_ASSOCIATION_BY_ID)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Output, Trigger, Upstream
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="businesses")
@@ -87,4 +87,9 @@ DELETE_BUSINESS = op(
     upstream=Upstream(method="DELETE", path="/businesses/{businessId}", version=V, scopes=WRITE),
     inputs=(BUSINESS_ID,), sample={"success": True})
 
-SPECS = (GET_BUSINESS, LIST_BUSINESSES, CREATE_BUSINESS, UPDATE_BUSINESS, DELETE_BUSINESS)
+FIND_BUSINESS_BY_ID = find_by_id(
+    GET_BUSINESS, "businesses.find_business_by_id", "Find Business by ID",
+    "Returns one business (company record) by its id, with its address and contact details.")
+
+SPECS = (GET_BUSINESS, LIST_BUSINESSES, CREATE_BUSINESS, UPDATE_BUSINESS, DELETE_BUSINESS,
+         FIND_BUSINESS_BY_ID)

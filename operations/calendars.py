@@ -17,7 +17,7 @@ from engine.spec.model import (
     Trigger,
     Upstream,
 )
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
 
 V = "2021-04-15"
 op = partial(Operation, app="ghl", category="calendars")
@@ -291,14 +291,14 @@ DELETE_EVENT = op(
     description="Deletes an appointment or a blocked slot. To keep a record, set the "
                 "appointment's status to cancelled with Update Appointment instead.",
     upstream=Upstream(method="DELETE", path="/calendars/events/{eventId}", version=V,
-                      scopes=EVENTS_WRITE),
+                      scopes=EVENTS_WRITE, json_body=True),  # the document defines a JSON body
     inputs=(EVENT_ID,), sample={"succeeded": True})
 
 BLOCK_FIELDS = (
     LOCATION_ID_BODY,
-    body("calendarId", "Calendar to block. Give calendarId or assignedUserId, not both.",
-         example="CALexample0000000001"),
-    body("assignedUserId", "User whose time to block, instead of a calendar.",
+    body("calendarId", "Calendar to block (required by GHL's document for block slots).",
+         required=True, example="CALexample0000000001"),
+    body("assignedUserId", "User of the calendar whose time to block.",
          example="USRexample0000000001"),
     body("title", "Why the time is blocked, shown in the calendar.", example="Team offsite"),
     body("startTime", "Start of the block, " + ISO_TIME, format="date-time",
@@ -638,6 +638,19 @@ GET_RESOURCE = op(
                     dedupe=Dedupe(strategy="changed")),
     sample=RESOURCE_SAMPLE)
 
+FIND_CALENDAR_BY_ID = find_by_id(
+    GET_CALENDAR, "calendars.find_calendar_by_id", "Find Calendar by ID",
+    "Returns one calendar by its id, with its settings and team members.")
+FIND_APPOINTMENT_BY_ID = find_by_id(
+    GET_APPOINTMENT, "calendars.find_appointment_by_id", "Find Appointment by ID",
+    "Returns one appointment by its event id: times, status, contact and assigned user.")
+FIND_NOTIFICATION_BY_ID = find_by_id(
+    GET_NOTIFICATION, "calendars.find_calendar_notification_by_id",
+    "Find Calendar Notification by ID", "Returns one notification of a calendar by its id.")
+FIND_RESOURCE_BY_ID = find_by_id(
+    GET_RESOURCE, "calendars.find_calendar_resource_by_id", "Find Calendar Resource by ID",
+    "Returns one calendar resource (a room or equipment) by its type and id.")
+
 SPECS = (
     LIST_GROUPS, LIST_CALENDARS, GET_CALENDAR, GET_FREE_SLOTS, LIST_EVENTS, LIST_BLOCKED,
     GET_APPOINTMENT, LIST_APPT_NOTES, LIST_NOTIFICATIONS, GET_NOTIFICATION, LIST_RESOURCES,
@@ -647,4 +660,5 @@ SPECS = (
     DELETE_EVENT, CREATE_BLOCK_SLOT, UPDATE_BLOCK_SLOT, CREATE_APPT_NOTE, UPDATE_APPT_NOTE,
     DELETE_APPT_NOTE, CREATE_NOTIFICATION, UPDATE_NOTIFICATION, DELETE_NOTIFICATION,
     CREATE_RESOURCE, UPDATE_RESOURCE, DELETE_RESOURCE,
+    FIND_CALENDAR_BY_ID, FIND_APPOINTMENT_BY_ID, FIND_NOTIFICATION_BY_ID, FIND_RESOURCE_BY_ID,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.spec.model import Dedupe, Items, Operation, Trigger, Upstream
-from operations._fields import path
+from operations._fields import find_by_id, path
 
 GET_COMPANY = Operation(
     key="other.get_company", app="ghl", category="other", group="companies",
@@ -22,4 +22,8 @@ GET_COMPANY = Operation(
             "postalCode": "62701", "country": "US", "timezone": "America/Chicago", "plan": 2,
             "status": "active", "locationCount": 12, "customerType": "agency"})
 
-SPECS = (GET_COMPANY,)
+FIND_COMPANY_BY_ID = find_by_id(
+    GET_COMPANY, "other.find_company_by_id", "Find Company by ID",
+    "Returns the agency (company) by its id. Needs an agency-level connection.")
+
+SPECS = (GET_COMPANY, FIND_COMPANY_BY_ID)

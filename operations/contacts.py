@@ -27,6 +27,7 @@ from operations._fields import (
     TAGS,
     TASK_ID,
     body,
+    find_by_id,
     path,
     query,
 )
@@ -371,6 +372,36 @@ LIST_CONTACTS_DEPRECATED = op(
                     dedupe=Dedupe(strategy="new", order="newest_first")),
     sample=CONTACT_SAMPLE)
 
+NEW_CONTACT = op(
+    key="contacts.new_contact", kind="trigger", title="New Contact",
+    description="Fires once for each contact added to the location (not when one changes), "
+                "newest first by dateAdded, optionally only those matching the query and "
+                "filters. Reads POST /contacts/search sorted by dateAdded.",
+    upstream=SEARCH_CONTACTS.upstream,
+    inputs=tuple(
+        f.model_copy(update={"help": "Sort order; the trigger needs newest-added first "
+                                     "([{\"field\": \"dateAdded\", \"direction\": \"desc\"}]), "
+                                     "the default.",
+                             "default": [{"field": "dateAdded", "direction": "desc"}]})
+        if f.name == "sort" else f
+        for f in SEARCH_CONTACTS.inputs if f.name != "searchAfter"),
+    trigger=Trigger(events=Signal(types=("ContactCreate",)),
+                    items=Items(path="contacts", timestamp_field="dateAdded"),
+                    paginator=PagePaginator(page_param="page", size_param="pageLimit",
+                                            page_size=100, inject="body"),
+                    dedupe=Dedupe(strategy="new", order="newest_first")),
+    sample=CONTACT_SAMPLE)
+
+FIND_CONTACT_BY_ID = find_by_id(
+    GET_CONTACT, "contacts.find_contact_by_id", "Find Contact by ID",
+    "Returns one contact by its id, with its tags, custom fields and DND settings.")
+FIND_TASK_BY_ID = find_by_id(
+    GET_CONTACT_TASK, "contacts.find_contact_task_by_id", "Find Contact Task by ID",
+    "Returns one task of a contact by its id: title, due date, whether it is completed.")
+FIND_NOTE_BY_ID = find_by_id(
+    GET_CONTACT_NOTE, "contacts.find_contact_note_by_id", "Find Contact Note by ID",
+    "Returns one note of a contact by its id.")
+
 # Find Contact and Get Duplicate Contact share GET /contacts/search/duplicate; where one route
 # must answer for both (the sandbox), the first listed here, Find Contact, does.
 SPECS = (
@@ -380,4 +411,5 @@ SPECS = (
     UPDATE_NOTE, DELETE_NOTE, ADD_TO_CAMPAIGN, REMOVE_FROM_CAMPAIGN, REMOVE_FROM_ALL_CAMPAIGNS,
     GET_CONTACTS_BY_BUSINESS, GET_DUPLICATE_CONTACT, GET_CONTACT_APPOINTMENTS, GET_CONTACT_TASKS,
     GET_CONTACT_TASK, GET_CONTACT_NOTES, GET_CONTACT_NOTE, LIST_CONTACTS_DEPRECATED,
+    NEW_CONTACT, FIND_CONTACT_BY_ID, FIND_TASK_BY_ID, FIND_NOTE_BY_ID,
 )

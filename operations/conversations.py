@@ -6,7 +6,7 @@ from functools import partial
 
 from engine.spec.model import (CursorPaginator, Dedupe, Items, Operation, Signal, Token, Trigger,
     Upstream)
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
 
 V = "2021-04-15"
 op = partial(Operation, app="ghl", category="conversations")
@@ -146,9 +146,12 @@ GET_MESSAGES = op(
                   example=100),
             query("lastMessageId", "Paging cursor: the lastMessageId of the previous page. Filled "
                   "in by the engine while paging.", example="p1mRSHeLDhAms5q0LMr4")),
+    # live answers nest the page ({"messages": {..., "messages": [...]}}), the document shows
+    # it flat: the first of page_paths that holds an object is the page
     trigger=Trigger(events=Signal(types=("InboundMessage", "OutboundMessage"),
                         match={"conversationId": "conversationId"}),
                     items=Items(path="messages", timestamp_field="dateAdded"),
+                    page_paths=("messages", "$"),
                     paginator=CursorPaginator(tokens=(Token(param="lastMessageId",
                                                             path="lastMessageId"),),
                                               size_param="limit", page_size=100,
@@ -237,8 +240,19 @@ AGENT_TYPING = op(
                  required=True, example="tDtDnQdgm2LXpyiqYvZ6")),
     sample={"success": True})
 
+FIND_CONVERSATION_BY_ID = find_by_id(
+    GET_CONVERSATION, "conversations.find_conversation_by_id", "Find Conversation by ID",
+    "Returns one conversation by its id: contact, last message, unread count.")
+FIND_MESSAGE_BY_ID = find_by_id(
+    GET_MESSAGE_BY_ID, "conversations.find_message_by_id", "Find Message by ID",
+    "Returns one message by its id (SMS, email, call, chat...), with its body and status.")
+FIND_EMAIL_BY_ID = find_by_id(
+    GET_EMAIL_BY_ID, "conversations.find_email_by_id", "Find Email by ID",
+    "Returns one email message by its id, with subject, body and addresses.")
+
 SPECS = (
     SEARCH_CONVERSATIONS, GET_CONVERSATION, GET_EMAIL_BY_ID, GET_MESSAGE_BY_ID, GET_MESSAGES,
     GET_RECORDING, GET_TRANSCRIPTION, DOWNLOAD_TRANSCRIPTION,
     UPDATE_MESSAGE_STATUS, AGENT_TYPING,
+    FIND_CONVERSATION_BY_ID, FIND_MESSAGE_BY_ID, FIND_EMAIL_BY_ID,
 )

@@ -6,7 +6,8 @@ from functools import partial
 
 from engine.spec.model import (Dedupe, Items, Operation, Output, PagePaginator, Signal, Trigger,
     Upstream)
-from operations._fields import CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from operations._fields import (CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id,
+                               path, query)
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="opportunities")
@@ -198,5 +199,9 @@ LIST_PIPELINES = op(
     trigger=Trigger(items=Items(path="pipelines"), dedupe=Dedupe(strategy="new")),
     sample=PIPELINE_SAMPLE)
 
+FIND_BY_ID = find_by_id(
+    GET, "opportunities.find_opportunity_by_id", "Find Opportunity by ID",
+    "Returns one opportunity by its id: pipeline, stage, status, value and contact.")
+
 SPECS = (SEARCH, GET, LIST_PIPELINES, CREATE, UPDATE, DELETE, UPDATE_STATUS, UPSERT,
-         ADD_FOLLOWERS, REMOVE_FOLLOWERS)
+         ADD_FOLLOWERS, REMOVE_FOLLOWERS, FIND_BY_ID)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger, Upstream
-from operations._fields import LOCATION_ID_QUERY, body, path, query
+from operations._fields import LOCATION_ID_QUERY, body, find_by_id, path, query
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="users")
@@ -127,9 +127,11 @@ FILTER_BY_EMAIL = op(
             body("deleted", "true to find deleted users instead.", type="boolean", example=False),
             body("projection", "Fields to return: 'all' or a comma-separated list. GHL returns "
                  "only id and email without it, so the engine asks for all.", default="all"),
-            body("skip", "Users to skip; the engine pages for you.", type="integer", example=0),
-            body("limit", "Users per page; the engine pages for you.", type="integer",
-                 example=25)),
+            # strings in GHL's document (FilterByEmailDto), unlike every other skip and limit
+            body("skip", "Users to skip, as a string of digits; the engine pages for you.",
+                 example="0"),
+            body("limit", "Users per page, as a string of digits; the engine pages for you.",
+                 example="25")),
     trigger=Trigger(items=Items(path="users"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100, inject="body"),
@@ -155,4 +157,8 @@ LIST_BY_LOCATION = op(
                     items=Items(path="users"), dedupe=Dedupe(strategy="new")),
     sample=USER_SAMPLE)
 
-SPECS = (SEARCH, FILTER_BY_EMAIL, GET, LIST_BY_LOCATION, CREATE, UPDATE, DELETE)
+FIND_BY_ID = find_by_id(
+    GET, "users.find_user_by_id", "Find User by ID",
+    "Returns one user by id, with their role, sub-accounts and permissions.")
+
+SPECS = (SEARCH, FILTER_BY_EMAIL, GET, LIST_BY_LOCATION, CREATE, UPDATE, DELETE, FIND_BY_ID)

@@ -71,7 +71,7 @@ REMOVE_FROM_WORKFLOW = op(
     key="workflows.remove_from_workflow", kind="action", title="Remove from Workflow",
     description="Takes a contact out of a workflow, stopping its remaining steps.",
     upstream=Upstream(method="DELETE", path="/contacts/{contactId}/workflow/{workflowId}",
-                      version=V, scopes=CONTACTS_WRITE),
+                      version=V, scopes=CONTACTS_WRITE, json_body=True),  # the document's body
     inputs=(CONTACT_ID, WORKFLOW_ID, EVENT_START_TIME), sample={"succeded": True})
 
 ADD_FOLLOWERS = op(

@@ -199,8 +199,9 @@ def messages(ctx):
             return error(400, "lastMessageId is not a message of this conversation")
         items = items[ids.index(last) + 1:]
     page = items[:limit]
-    return ok({"lastMessageId": page[-1]["id"] if page else None,
-               "nextPage": len(items) > limit, "messages": page})
+    # the live API nests the page under "messages" (its document shows it flat)
+    return ok({"messages": {"lastMessageId": page[-1]["id"] if page else None,
+                            "nextPage": len(items) > limit, "messages": page}})
 
 
 def _call_message(ctx):

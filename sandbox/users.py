@@ -65,6 +65,10 @@ def filter_by_email(ctx):
     items = [u for u in ctx.store.all("users") if u.get("_companyId") == body["companyId"]
              and (u.get("email") or "").lower() in emails and bool(u.get("deleted")) == deleted]
     items.sort(key=lambda u: u["id"])
+    # FilterByEmailDto types skip and limit as strings of digits
+    for name in ("skip", "limit"):
+        if name in body and not (isinstance(body[name], str) and body[name].isdigit()):
+            return error(422, [f"{name} must be a number string"])
     skip, limit = int(body.get("skip") or 0), int(body.get("limit") or 25)
     page = items[skip:skip + limit]
     projection = str(body.get("projection") or "")

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from engine.accounts.connections import Connection
+from engine.actions.executor import build_call
 from engine.spec.model import Operation
 from engine.spec.registry import registry
 
@@ -88,9 +90,50 @@ UNDOCUMENTED_INPUTS: dict[tuple[str, str], tuple[set[str], str]] = {
                        "contactId"),
 }
 
+# body fields whose document type differs from the spec's input type: (document type, spec
+# type) and why the spec's type is the one sent
+BODY_TYPE_QUIRKS: dict[tuple[str, str, str], tuple[str, str, str]] = {
+    ("POST", "/contacts/", "dateOfBirth"): (
+        "object", "string", "the schema is an empty object; its description and example are a "
+                            "date string (YYYY-MM-DD), as GHL's reference page shows"),
+    ("PUT", "/contacts/{contactId}", "dateOfBirth"): (
+        "object", "string", "as for Create Contact: an empty object schema, a date in the example"),
+    ("POST", "/contacts/upsert", "dateOfBirth"): (
+        "object", "string", "as for Create Contact: an empty object schema, a date in the example"),
+    ("POST", "/opportunities/upsert", "monetaryValue"): (
+        "object", "number", "the schema is an empty object; its example is a number, as in "
+                            "Create Opportunity's schema"),
+    ("POST", "/associations/", "firstObjectLabel"): (
+        "object", "string", "an empty object schema whose example is a label string"),
+    ("POST", "/associations/", "firstObjectKey"): (
+        "object", "string", "an empty object schema whose example is an object key string"),
+    ("POST", "/associations/", "secondObjectLabel"): (
+        "object", "string", "an empty object schema whose example is a label string"),
+    ("POST", "/associations/", "secondObjectKey"): (
+        "object", "string", "an empty object schema whose example is an object key string"),
+    ("PUT", "/associations/{associationId}", "firstObjectLabel"): (
+        "object", "string", "an empty object schema whose example is a label string"),
+    ("PUT", "/associations/{associationId}", "secondObjectLabel"): (
+        "object", "string", "an empty object schema whose example is a label string"),
+}
+
+# body fields the document marks required that the spec leaves optional, and why
+OPTIONAL_BODY_FIELDS: dict[tuple[str, str], tuple[set[str], str]] = {
+    ("POST", "/opportunities/search"): (
+        {"query", "searchAfter", "page", "additionalDetails", "limit"},
+        "the document marks every field of the search required; the paging fields are filled "
+        "by the engine's paginator and the others narrow the search, so a caller may leave "
+        "them out"),
+    ("POST", "/opportunities/upsert"): (
+        {"followersActionType", "followers", "isRemoveAllFollowers"},
+        "the follower fields only matter when followers are changed; an upsert that does not "
+        "touch followers leaves them out"),
+}
+
 # endpoints two operations share, on purpose
 SHARED_ENDPOINTS: dict[tuple[str, str], set[str]] = {
     ("GET", "/contacts/search/duplicate"): {"contacts.find_contact", "contacts.get_duplicate_contact"},
+    ("POST", "/contacts/search"): {"contacts.search_contacts", "contacts.new_contact"},
 }
 
 # ----------------------------------------------------------------------------- documents
@@ -230,6 +273,24 @@ def _problems(op: Operation, documents, scope_table) -> list[str]:
         props, required = _object(doc, schema)
         for name in sorted(required - inputs_b):
             problems.append(f"{file}: required body field {name!r} has no body input")
+        optional_ok, _ = OPTIONAL_BODY_FIELDS.get(endpoint, (set(), ""))
+        for name in sorted(required & inputs_b):
+            field = op.input(name)
+            if not field.required and field.fill is None and name not in optional_ok:
+                problems.append(f"{file}: body field {name!r} is required by the document; "
+                                "the spec leaves it optional")
+        if _sent_body(op) is None:
+            problems.append(f"{file}: the document defines a JSON body; the request sends none "
+                            "(set upstream.json_body)")
+        for name in sorted(inputs_b & set(props)):
+            ours, theirs = op.input(name).type, _deref(doc, props[name]).get("type")
+            quirk = BODY_TYPE_QUIRKS.get((*endpoint, name))
+            if theirs and theirs != ours and not (theirs == "number" and ours == "integer"):
+                if quirk is None or quirk[:2] != (theirs, ours):
+                    problems.append(f"{file}: body field {name!r} is {theirs} in the document; "
+                                    f"the spec's input is {ours}")
+            elif quirk is not None:
+                problems.append(f"stale BODY_TYPE_QUIRKS entry for {name!r}: the types agree")
         if endpoint in UNDOCUMENTED_BODY_FIELDS:
             if props:
                 problems.append(f"{file}: the body schema now has properties: drop the "
@@ -286,6 +347,15 @@ def _problems(op: Operation, documents, scope_table) -> list[str]:
     return problems
 
 
+def _sent_body(op: Operation) -> Any:
+    """The JSON body the engine sends for ``op`` given only its required inputs."""
+    conn = Connection(id="conn_x", tenant="t", app="ghl", name="x", auth="token",
+                      location_id="loc_x", company_id="cmp_x")
+    values = {i.name: i.example if i.example is not None else "x"
+              for i in op.inputs if i.required and i.fill is None}
+    return build_call(op, values, conn).body
+
+
 @pytest.mark.parametrize("key", GHL)
 def test_spec_conforms_to_the_official_document(key, documents, scope_table):
     problems = _problems(registry()[key], documents, scope_table)
@@ -294,11 +364,22 @@ def test_spec_conforms_to_the_official_document(key, documents, scope_table):
                     pytrace=False)
 
 
+def _finds_by_id(op: Operation, keys: set[str]) -> bool:
+    """Whether ``op`` is the search action of a single-object trigger among ``keys``: the same
+    request and inputs (made by operations._fields.find_by_id)."""
+    return op.kind == "action" and op.search and any(
+        other.trigger is not None and other.trigger.items.single
+        and other.upstream == op.upstream and other.inputs == op.inputs
+        for other in (registry()[k] for k in keys))
+
+
 def test_no_two_operations_share_an_endpoint_unless_listed():
     users: dict[tuple[str, str], set[str]] = {}
     for key in GHL:
         op = registry()[key]
         users.setdefault((op.upstream.method, op.upstream.path), set()).add(key)
+    for keys in users.values():  # a search reading the one object a trigger watches
+        keys -= {k for k in set(keys) if _finds_by_id(registry()[k], keys)}
     shared = {endpoint: keys for endpoint, keys in users.items() if len(keys) > 1}
     for endpoint, keys in shared.items():
         assert SHARED_ENDPOINTS.get(endpoint) == keys, (
@@ -308,6 +389,29 @@ def test_no_two_operations_share_an_endpoint_unless_listed():
 
 def test_every_listed_quirk_names_a_documented_endpoint(documents):
     lists = (UNDECLARED_PATH_PARAMS, OPTIONAL_PATH_PARAMS, NO_VERSION_DECLARED,
-             NO_SCOPES_DECLARED, UNDOCUMENTED_BODY_FIELDS, UNDOCUMENTED_INPUTS, SHARED_ENDPOINTS)
+             NO_SCOPES_DECLARED, UNDOCUMENTED_BODY_FIELDS, UNDOCUMENTED_INPUTS, SHARED_ENDPOINTS,
+             OPTIONAL_BODY_FIELDS, {(m, p): None for (m, p, _) in BODY_TYPE_QUIRKS})
     unknown = [f"{m} {p}" for entries in lists for (m, p) in entries if (m, p) not in documents]
     assert not unknown, f"quirks listed for endpoints no document has: {unknown}"
+
+
+def test_request_shapes_that_once_differed_from_the_document(documents, scope_table):
+    """Block slots need calendarId in the body; deleting an event and removing a contact from a
+    workflow send the JSON body their documents define; filter-by-email pages with skip and
+    limit as strings, as FilterByEmailDto types them."""
+    from engine.polling.reader import _first_page, _next_page
+
+    specs = registry()
+    keys = ("calendars.create_block_slot", "calendars.update_block_slot", "calendars.delete_event",
+            "workflows.remove_from_workflow", "users.filter_users_by_email")
+    for key in keys:
+        assert _problems(specs[key], documents, scope_table) == [], key
+    for key in keys[:2]:
+        assert specs[key].input("calendarId").required
+    for key in keys[2:4]:
+        assert _sent_body(specs[key]) == {}
+    users = specs["users.filter_users_by_email"]
+    first = _first_page(users, {"companyId": "c", "emails": "a@example.com"})
+    assert (first["skip"], first["limit"]) == ("0", "100")
+    second = _next_page(users, first, {}, [{"id": str(n)} for n in range(100)])
+    assert (second["skip"], second["limit"]) == ("100", "100")

@@ -123,8 +123,10 @@ async def test_updated_strategy_get_contact_fires_on_change_only(api, connection
     assert (await poll(rt, sub["id"])).new == 0
     await deliver_all(rt, [sub["id"]])
     [body] = verified(receiver, sub["secret"])
-    assert body["data"]["firstName"] == "Changed" and body["data"]["object_id"] == contact
-    assert body["item_id"].startswith(contact + "@")
+    # data is the contact as GHL answers it, its own id included; item_id is the dedupe key
+    assert body["data"]["firstName"] == "Changed" and body["data"]["id"] == contact
+    assert "object_id" not in body["data"]
+    assert body["item_id"] == f"{contact}@{body['data']['dateUpdated']}"
 
 
 async def test_updated_strategy_get_opportunity(api, connection, sandbox, rt, receiver):
@@ -195,7 +197,7 @@ async def test_search_opportunities_fires_for_new_and_changed_only(api, connecti
     await deliver_all(rt, [sub["id"]])
     bodies = verified(receiver, sub["secret"])
     assert len(bodies) == 4
-    assert bodies[-1]["data"]["object_id"] == made[0] and bodies[-1]["data"]["status"] == "won"
+    assert bodies[-1]["data"]["id"] == made[0] and bodies[-1]["data"]["status"] == "won"
     assert len({r["headers"]["webhook-id"] for r in receiver.accepted()}) == 4
 
 
@@ -239,9 +241,9 @@ async def test_search_contacts_fires_for_new_and_changed_only(api, connection, s
     got = {s["id"]: [] for s in (sub, vip)}
     for r in receiver.accepted():
         got[r["body"]["subscription_id"]].append(r["body"]["data"])
-    assert [(d["object_id"], d.get("city")) for d in got[sub["id"]]] == [
+    assert [(d["id"], d.get("city")) for d in got[sub["id"]]] == [
         (made["id"], None), (old[5], "Dubbo"), (old[7], None)]
-    assert [(d["object_id"], d["tags"]) for d in got[vip["id"]]] == [(old[7], ["vip"])]
+    assert [(d["id"], d["tags"]) for d in got[vip["id"]]] == [(old[7], ["vip"])]
 
 
 async def test_deleted_object_and_revoked_token_pause_the_watch(api, connection, sandbox, rt,

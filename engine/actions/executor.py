@@ -67,7 +67,8 @@ def build_call(op: Operation, values: dict[str, Any], conn: Connection) -> Call:
     elif op.has_body:
         body = {k: v for k, v in values.items() if v is not None}
     return Call(method=op.upstream.method, path=path, version=op.upstream.version, query=query,
-                body=body if (body or op.upstream.method in ("POST", "PUT", "PATCH")) else None,
+                body=body if (body or op.upstream.method in ("POST", "PUT", "PATCH")
+                              or op.upstream.json_body) else None,
                 safe_to_retry=op.upstream.idempotent, response=op.upstream.response)
 
 

@@ -114,7 +114,13 @@ def render() -> str:
              "do not edit by hand.", "",
              f"{len(ops)} operations: {triggers} polling triggers and {len(ops) - triggers} actions.",
              "Run an action with `POST /v1/actions/{key}`; read a trigger with "
-             "`POST /v1/triggers/{key}/items` or subscribe to it.", ""]
+             "`POST /v1/triggers/{key}/items` or subscribe to it. Read one object by its id with "
+             "the search actions named *Find … by ID*.", "",
+             "A delivery is `{subscription_id, trigger, item_id, data}`: `data` is the upstream "
+             "object unchanged, with its own `id`; `item_id` is the key the engine dedupes on "
+             "(the object's id for new-item triggers, `<id>@<updated time>` or `<id>#<content "
+             "hash>` for triggers that fire on changes). Use `data.id` to act on the object "
+             "(flows see it as `trigger.id`) and `item_id` to tell deliveries apart.", ""]
     index = ["| Key | Kind | Title | Request |", "|---|---|---|---|"]
     index += [f"| [`{op.key}`](#{op.key}) | {op.kind} | {_cell(op.title)} | "
               f"`{op.upstream.method} {op.upstream.path}` |" for op in ops]

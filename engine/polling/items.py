@@ -31,9 +31,21 @@ def get_path(data: Any, path: str) -> Any:
     return node
 
 
-def extract(op: Operation, data: Any) -> list[dict[str, Any]]:
+def page_of(op: Operation, data: Any) -> Any:
+    """The page inside a response: at the first of the trigger's ``page_paths`` that holds an
+    object (the whole response when none does)."""
     assert op.trigger is not None
-    found = get_path(data, op.trigger.items.path)
+    for path in op.trigger.page_paths:
+        node = get_path(data, path)
+        if isinstance(node, dict):
+            return node
+    return data
+
+
+def extract(op: Operation, data: Any) -> list[dict[str, Any]]:
+    """The items of one response, read at the spec's items path inside its page."""
+    assert op.trigger is not None
+    found = get_path(page_of(op, data), op.trigger.items.path)
     if found is None:
         return []
     each = op.trigger.items.each

@@ -263,8 +263,8 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
     if new and sub_ids and not sub_records:  # read only when there is something to send them
         sub_records = await read_subscribers()
     for found in new:
-        presented = reader.present(op, found.item)
-        body = json.dumps(presented, separators=(",", ":"), default=str)
+        # the upstream object unchanged; the dedupe key travels beside it as item_id
+        body = json.dumps(found.item, separators=(",", ":"), default=str)
         for sub_id, sub in sub_records.items():
             if not receives(sub, found, last_poll_at):
                 continue

@@ -68,6 +68,17 @@ def prepare(op: Operation, conn: Connection, params: dict[str, Any]) -> dict[str
     return values
 
 
+def _typed(op: Operation, values: dict[str, Any]) -> dict[str, Any]:
+    """Page numbers and sizes written as the input declares them: a string where the document
+    has one (GHL's filter-by-email takes ``skip`` and ``limit`` as strings)."""
+    pag = op.trigger.paginator
+    for name in (getattr(pag, n, None) for n in ("offset_param", "page_param", "size_param")):
+        field = op.input(name) if name else None
+        if field is not None and field.type == "string" and isinstance(values.get(name), int):
+            values[name] = str(values[name])
+    return values
+
+
 def _first_page(op: Operation, values: dict[str, Any]) -> dict[str, Any]:
     pag = op.trigger.paginator
     values = dict(values)
@@ -77,7 +88,7 @@ def _first_page(op: Operation, values: dict[str, Any]) -> dict[str, Any]:
         values.setdefault(pag.offset_param, pag.start)
     elif pag.type == "page":
         values.setdefault(pag.page_param, pag.start)
-    return values
+    return _typed(op, values)
 
 
 def _next_page(op: Operation, values: dict[str, Any], data: Any,
@@ -86,15 +97,16 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
     pag = op.trigger.paginator
     if pag.type == "none" or not page:
         return None
+    data = items.page_of(op, data)
     size = int(values.get(getattr(pag, "size_param", None) or "", 0) or getattr(pag, "page_size", 0))
     if pag.type == "offset":
         if len(page) < size:
             return None
-        return {**values, pag.offset_param: int(values[pag.offset_param]) + len(page)}
+        return _typed(op, {**values, pag.offset_param: int(values[pag.offset_param]) + len(page)})
     if pag.type == "page":
         if len(page) < size:
             return None
-        return {**values, pag.page_param: int(values[pag.page_param]) + 1}
+        return _typed(op, {**values, pag.page_param: int(values[pag.page_param]) + 1})
     if pag.type == "cursor":
         if pag.more_path and items.get_path(data, pag.more_path) is False:
             return None

@@ -159,7 +159,9 @@ def _annotation(field: Input) -> Any:
 
 def _field(field: Input) -> tuple[Any, Any]:
     extra: dict[str, Any] = {"x-location": field.location}
-    if field.format:
+    if field.format and field.type == "array":
+        extra["items"] = {"type": field.items or "string", "format": field.format}
+    elif field.format:
         extra["format"] = field.format
     if field.fill:
         extra["x-fill"] = field.fill
@@ -206,7 +208,8 @@ def _build_model(op: Operation) -> type[BaseModel]:
             default=None, alias=EXTRA, title="Other body fields",
             description="JSON body fields this operation does not list, by their API name, "
                         "sent as given, e.g. {\"customField\": \"value\"}.",
-            json_schema_extra={"x-location": "body"}))
+            json_schema_extra={"x-location": "body", "propertyNames": {
+                "not": {"enum": [i.name for i in op.inputs]}}}))
     return create_model(f"Input_{op.key.replace('.', '_')}", __config__=config, **fields)
 
 

@@ -204,9 +204,19 @@ class Signal(_Part):
 
 
 class Trigger(_Part):
-    """How a trigger's response is read as items, paged and deduped."""
+    """How a trigger's response is read as items, paged and deduped.
+
+    ``page_paths`` says where the page is in a response when an endpoint answers in more than
+    one shape: the first of these dotted paths that holds an object is the page, and the items
+    path, the cursor tokens read from the response and ``more_path`` are read inside it. GHL's
+    live ``GET /conversations/{conversationId}/messages`` nests the page under ``messages``
+    (``{"messages": {"lastMessageId", "nextPage", "messages": [...]}}``, see
+    GoHighLevel/highlevel-api-docs#54) while its document shows it flat; ``("messages", "$")``
+    reads both.
+    """
 
     items: Items
+    page_paths: tuple[str, ...] = Field(default=("$",), min_length=1)
     paginator: Paginator = NoPagination()
     dedupe: Dedupe
     window: TimeWindow | None = None
@@ -232,6 +242,10 @@ class Upstream(_Part):
     response: Literal["json", "binary", "text"] = "json"
     safe_to_retry: bool | None = None  # None: GET, PUT and DELETE are; POST and PATCH are not
     body_input: str | None = None  # the JSON body is this one body input's value (an array body)
+    # a JSON body is sent even when no body field is given (an empty object at least): for a
+    # GET or DELETE whose official document defines a request body. None: POST, PUT and PATCH
+    # always send one, GET and DELETE only when a body field is given
+    json_body: bool | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -288,4 +302,5 @@ class Operation(_Part):
 
     @property
     def has_body(self) -> bool:
-        return self.upstream.method in ("POST", "PUT", "PATCH") or bool(self.inputs_at("body"))
+        return (bool(self.upstream.json_body) or self.upstream.method in ("POST", "PUT", "PATCH")
+                or bool(self.inputs_at("body")))

@@ -68,8 +68,11 @@ const hookTrigger = (entry) => {
     const body = bundle.cleanedRequest || {};
     const item = body.data;
     if (!item || typeof item !== 'object') return [];
+    // `data` is the upstream object with its own id; `item_id` is the engine's dedupe key. The
+    // item is shaped as the polling read shapes it: id = the dedupe key, object_id = the object's
     const out = Array.isArray(item) ? { items: item } : { ...item };
-    if (out.id === undefined || out.id === null) out.id = body.item_id;
+    if (out.id !== undefined && out.id !== null && out.id !== body.item_id) out.object_id = out.id;
+    if (body.item_id !== undefined && body.item_id !== null) out.id = body.item_id;
     return [out];
   };
 
