@@ -13,7 +13,7 @@ from urllib.parse import quote
 from engine.accounts import hooks
 from engine.accounts.connections import Connection
 from engine.core import keys, phones
-from engine.core.errors import InputInvalid
+from engine.core.errors import InputInvalid, UpstreamError
 from engine.runtime import Runtime
 from engine.spec import inputs as _inputs
 from engine.spec import registry
@@ -101,7 +101,8 @@ async def location_region(rt: Runtime, conn: Connection) -> str | None:
 
     Read once from ``GET /locations/{locationId}`` (GHL Locations API, field
     ``location.country``) and cached in Redis for a day; None for a SMSGlobal connection, a
-    connection without a location, or a location without a known country.
+    connection without a location, a location without a known country, or a token that may
+    not read the location (403, 404).
     """
     if conn.app != "ghl" or not conn.location_id:
         return None
@@ -110,7 +111,14 @@ async def location_region(rt: Runtime, conn: Connection) -> str | None:
     if cached is not None:
         return cached.decode() if cached != b"-" else None
     op = registry.get(LOCATION_OP)
-    resp = await call(rt, conn, op, {"locationId": conn.location_id})
+    try:
+        resp = await call(rt, conn, op, {"locationId": conn.location_id})
+    except UpstreamError as exc:
+        if exc.status not in (403, 404):
+            raise
+        # a token without locations.readonly: no default region (asked again in an hour)
+        await rt.redis.set(key, "-", ex=3600)
+        return None
     location = resp.data.get("location") if isinstance(resp.data, dict) else None
     try:
         region = phones.region_code((location or {}).get("country"))
