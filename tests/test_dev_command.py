@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from tests.receiver import Receiver
 from tests.support import free_port
 
 
@@ -47,6 +48,21 @@ def test_dev_starts_everything_and_its_curl_line_creates_a_contact(tmp_path):
         contact = resp.json()["data"]["contact"]
         assert contact["email"] == "ada@example.com" and contact["id"]
         assert proc.poll() is None  # api, worker and sandbox are still up
+        # the worker (another process) polls a new subscription; its count reaches /metrics
+        base = url.split("/v1/")[0]
+        receiver = Receiver().start()
+        try:
+            resp = httpx.post(base + "/v1/subscriptions", headers=headers, timeout=30, json={
+                "trigger": "contacts.search_contacts", "connection_id": body["connection_id"],
+                "target_url": receiver.url, "interval_minutes": 1})
+            assert resp.status_code == 201, resp.text
+            primed = 'ghl_engine_polls_total{outcome="primed",trigger="contacts.search_contacts"} 1.0'
+            deadline = time.time() + 30
+            while primed not in httpx.get(base + "/metrics", timeout=10).text:
+                assert time.time() < deadline, "the worker's poll never showed at /metrics"
+                time.sleep(0.3)
+        finally:
+            receiver.stop()
         assert re.search(r"API key \(tenant 'dev'\): ghle_", output)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

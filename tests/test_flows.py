@@ -151,7 +151,12 @@ def test_new_ghl_contact_gets_a_welcome_sms(api, sandbox, connection, smsglobal_
     assert (msg["destination"], msg["origin"], msg["message"]) == (
         "61400000031", "SandboxDen", "Hi Ada, welcome to Sandbox Dental")
     skipped = [r for r in runs(api, flow) if r["trigger"]["firstName"] == "Nophone"][0]
-    assert skipped["status"] == "succeeded" and skipped["steps"][0]["status"] == "skipped"
+    assert skipped["status"] == "skipped" and skipped["steps"][0]["status"] == "skipped"
+    assert skipped["reason"] == "every step was skipped"
+    done = api.get(f"/v1/flows/{flow['id']}/runs", params={"exclude": "skipped"}).json()["runs"]
+    assert [r["trigger"]["firstName"] for r in done] == ["Ada"]
+    only = api.get(f"/v1/flows/{flow['id']}/runs", params={"status": "skipped"}).json()["runs"]
+    assert [r["trigger"]["firstName"] for r in only] == ["Nophone"]
 
 
 @pytest.mark.covers("contacts.search_contacts", "contacts.update_contact", "smsglobal.send_sms")

@@ -61,13 +61,19 @@ async def resume_flow(flow_id: str, who: Principal = Depends(writer),
     return await flows.resume(rt, who.tenant, flow_id)
 
 
+RunStatus = Literal["running", "retrying", "succeeded", "failed", "skipped", "held"]
+
+
 @router.get("/flows/{flow_id}/runs")
 async def list_runs(flow_id: str, limit: int = Query(50, ge=1, le=500),
-                    status: Literal["running", "retrying", "succeeded", "failed", "skipped",
-                                    "held"] | None = None,
+                    status: RunStatus | None = Query(None, description="Only runs in this status."),
+                    exclude: RunStatus | None = Query(
+                        None, description="Leave out runs in this status, e.g. 'skipped' (runs in "
+                                          "which every step was skipped)."),
                     who: Principal = Depends(principal),
                     rt: Runtime = Depends(runtime)) -> dict[str, Any]:
-    return {"runs": await flows.list_runs(rt, who.tenant, flow_id, limit=limit, status=status)}
+    return {"runs": await flows.list_runs(rt, who.tenant, flow_id, limit=limit, status=status,
+                                          exclude=exclude)}
 
 
 @router.get("/flows/{flow_id}/runs/{run_id}")

@@ -1,7 +1,8 @@
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import runtime
+from engine.core import metrics
 from engine.runtime import Runtime
 
 router = APIRouter(tags=["health"])
@@ -19,3 +20,15 @@ async def readyz(rt: Runtime = Depends(runtime)):
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return JSONResponse({"status": "unavailable", "redis": type(exc).__name__}, status_code=503)
     return {"status": "ready", "redis": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics",
+            description="Polls, upstream requests and 429s, rate budget left per location, "
+                        "schedule lag, deliveries and their latency, outbox depth, dead letters, "
+                        "token refreshes and flow runs, in the Prometheus text format. The "
+                        "workers' series appear here when the API and the workers share "
+                        "PROMETHEUS_MULTIPROC_DIR (README, Metrics).",
+            response_class=Response)
+async def metrics_route(rt: Runtime = Depends(runtime)) -> Response:
+    body, content_type = await metrics.exposition(rt.redis)
+    return Response(body, media_type=content_type)

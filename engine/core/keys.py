@@ -31,6 +31,7 @@ DELIVERY = PREFIX + "dlv:{delivery_id}"         # hash: subscription, trigger, i
 SUB_QUEUE = PREFIX + "sub:{sub_id}:queue"       # list of delivery ids waiting, in order (head in flight)
 SUB_DELIVERIES = PREFIX + "sub:{sub_id}:dlvs"   # zset: delivery id -> created (ms), the delivery log
 SUB_DEAD = PREFIX + "sub:{sub_id}:dead"         # list of delivery ids that failed every try
+SUBS_WITH_DEAD = PREFIX + "subs:dead"           # set of subscription ids whose dead list may be non-empty
 SUB_LOCK = PREFIX + "sub:{sub_id}:lock"         # string: token of the delivery run sending now (expires)
 DELIVERIES_DUE = PREFIX + "dlv:due"             # zset: subscription id -> next delivery attempt (ms)
 

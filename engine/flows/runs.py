@@ -40,7 +40,7 @@ from jinja2 import TemplateError, UndefinedError
 
 from engine.accounts import connections
 from engine.actions import executor
-from engine.core import keys
+from engine.core import keys, metrics
 from engine.core.errors import EngineError, NotFound, RateLimited, UpstreamError, UpstreamUnavailable
 from engine.flows import templating
 from engine.flows.models import FlowIn, FlowStep
@@ -120,6 +120,7 @@ async def deliver(rt: Runtime, flow_id: str, delivery: dict[str, Any]) -> None:
     if flow.get("status") == "paused":
         run["status"] = "held"
         await _save_run(rt, run)
+        metrics.FLOW_RUNS.labels(outcome="held").inc()
         return
     await execute(rt, flow_id, flow, run, transient_raises=True)
 
@@ -253,6 +254,16 @@ def _inputs(rendered: dict[str, Any]) -> dict[str, Any]:
 
 
 async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str, Any], *,
+                  transient_raises: bool) -> dict[str, Any]:
+    """Run (or resume) a run's steps; returns the run as recorded. Raises ``_Transient`` when
+    ``transient_raises`` and a step failed in a way that may heal by waiting."""
+    try:
+        return await _execute(rt, flow_id, flow, run, transient_raises=transient_raises)
+    finally:
+        metrics.FLOW_RUNS.labels(outcome=run.get("status") or "failed").inc()
+
+
+async def _execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str, Any], *,
                    transient_raises: bool) -> dict[str, Any]:
     tenant = flow["tenant"]
     definition = FlowIn.model_validate_json(flow["definition"])
@@ -334,6 +345,11 @@ async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str
         record.update(status="succeeded", output=output, finished_at=time.time())
         run["steps"][step.id] = record
         await _save_run(rt, run)  # recorded before the next step starts
+    if run["steps"] and all(rec["status"] == "skipped" for rec in run["steps"].values()):
+        # nothing was done: recorded as such, so the run log can leave such runs out
+        run.update(status="skipped", finished_at=time.time(), reason="every step was skipped")
+        await _save_run(rt, run)
+        return run
     run.update(status="succeeded", finished_at=time.time())
     await _save_run(rt, run)
     return run

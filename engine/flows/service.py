@@ -306,13 +306,15 @@ async def resume(rt: Runtime, tenant: str, flow_id: str) -> dict[str, Any]:
 
 
 async def list_runs(rt: Runtime, tenant: str, flow_id: str, *, limit: int = 50,
-                    status: str | None = None) -> list[dict[str, Any]]:
+                    status: str | None = None, exclude: str | None = None) -> list[dict[str, Any]]:
+    """A flow's runs, newest first: only those in ``status`` if given, without those in
+    ``exclude`` if given."""
     await _record(rt, tenant, flow_id)
     ids = [m.decode() for m in await rt.redis.zrevrange(keys.FLOW_RUNS.format(flow_id=flow_id), 0, -1)]
     out = []
     for run_id in ids:
         run = await flow_runs.load_run(rt, run_id)
-        if run is None or (status and run["status"] != status):
+        if run is None or (status and run["status"] != status) or run["status"] == exclude:
             continue
         out.append(flow_runs.public_run(run))
         if len(out) >= limit:

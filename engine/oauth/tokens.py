@@ -33,7 +33,7 @@ from redis.exceptions import LockError
 
 from engine.accounts import connections
 from engine.accounts.connections import Connection
-from engine.core import keys
+from engine.core import keys, metrics
 from engine.core.errors import EngineError, InputInvalid, NotFound, UpstreamAuthError, UpstreamUnavailable
 from engine.core.settings import Settings
 from engine.runtime import Runtime
@@ -299,7 +299,15 @@ class TokenManager:
                 raise _reauth_error(conn, current.status_reason)
             renewed = current.secret.get("access_token") != stale
             if not renewed and (force or self._due(current)):
-                current.secret = await self._grant(current)
+                try:
+                    current.secret = await self._grant(current)
+                except ConnectionNeedsReauth:
+                    metrics.TOKEN_REFRESHES.labels(outcome="revoked").inc()
+                    raise
+                except Exception:
+                    metrics.TOKEN_REFRESHES.labels(outcome="failed").inc()
+                    raise
+                metrics.TOKEN_REFRESHES.labels(outcome="refreshed").inc()
                 if not await connections.replace_secret(rt.redis, rt.vault, current.id, current.secret):
                     raise NotFound(f"connection {conn.id!r} was deleted", code="connection_not_found")
                 log.info("refreshed the token of connection %s", conn.id)

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from engine.core import keys
+from engine.core import keys, metrics
 from engine.core.errors import Conflict, NotFound
 from engine.polling import subscriptions as subs
 from engine.polling import targets
@@ -217,7 +217,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 else:
                     outcome = await _post(rt, client, sub["target_url"], secret, did, body_of(d))
                 now_ms = int(time.time() * 1000)
+                kind = "flow" if sub.get("flow_id") else "webhook"
                 if outcome.gone:
+                    metrics.DELIVERIES.labels(outcome="gone", kind=kind).inc()
                     log.info("subscription %s: target answered 410 Gone; removing it", sub_id)
                     await subs.remove(rt, sub_id)
                     return {"sent": sent, "failed": failed + 1, "removed": 1}
@@ -227,6 +229,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                                         DONE_TTL_SECONDS, keys.DELIVERY.format(delivery_id=""))
                     sent += 1
                     next_at = now_ms
+                    metrics.DELIVERIES.labels(outcome="delivered", kind=kind).inc()
+                    metrics.DELIVERY_LATENCY.observe(
+                        max(0, now_ms - int(d.get("created_at") or now_ms)) / 1000)
                     continue
                 failed += 1
                 if attempts > len(schedule):
@@ -235,7 +240,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                                                  "last_error": outcome.error, "next_attempt": ""})
                         pipe.eval(POP_HEAD, 1, queue, did)
                         pipe.rpush(keys.SUB_DEAD.format(sub_id=sub_id), did)
+                        pipe.sadd(keys.SUBS_WITH_DEAD, sub_id)
                         await pipe.execute()
+                    metrics.DELIVERIES.labels(outcome="dead", kind=kind).inc()
                     log.warning("subscription %s: delivery %s failed %d times, dead-lettered (%s)",
                                 sub_id, did, attempts, outcome.error)
                     next_at = now_ms
@@ -243,6 +250,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 next_at = now_ms + int(schedule[attempts - 1] * 1000)
                 await r.hset(dkey, mapping={"status": "retrying", "attempts": attempts,
                                             "last_error": outcome.error, "next_attempt": next_at})
+                metrics.DELIVERIES.labels(outcome="retrying", kind=kind).inc()
                 log.info("subscription %s: delivery %s failed (%s), try %d again in %ss",
                          sub_id, did, outcome.error, attempts + 1, schedule[attempts - 1])
                 break

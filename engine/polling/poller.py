@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from engine.accounts import connections
-from engine.core import keys
+from engine.core import keys, metrics
 from engine.core.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
 from engine.polling import cursor, reader
 from engine.polling import subscriptions as subs
@@ -72,7 +72,10 @@ async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500)
                               rt.settings.min_interval_seconds * 1000,
                               int(rt.settings.reconcile_interval_seconds * 1000),
                               int(rt.settings.event_fallback_seconds * 1000))
-    return [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+    claimed = [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+    for _, slot in claimed:
+        metrics.SCHEDULE_LAG.observe(max(0, now_ms - slot) / 1000)
+    return claimed
 
 
 def delivery_id(sub_id: str, key: str, version: int | None = None) -> str:
@@ -132,14 +135,20 @@ async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
         # an event's poll must not be lost to the running one, which may have read too early
         await _script(r, REPOKE)(keys=[keys.WATCH_POKE.format(watch_id=watch_id), keys.WATCHES_DUE],
                                  args=[int(time.time() * 1000) + REPOKE_DELAY_MS, watch_id])
+        metrics.POLLS.labels(trigger="", outcome="skipped").inc()
         return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
     _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
     lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has
+    watch = _pairs(watch_raw)
+    outcome = "error"
     try:
-        return await _poll(rt, watch_id, (_pairs(watch_raw), sub_raw,
-                                          cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
-                                          _pairs(conn_raw)), lock=lock)
+        result = await _poll(rt, watch_id, (watch, sub_raw,
+                                            cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
+                                            _pairs(conn_raw)), lock=lock)
+        outcome = result.outcome
+        return result
     finally:
+        metrics.POLLS.labels(trigger=(watch.get(b"trigger") or b"").decode(), outcome=outcome).inc()
         if not lock.get("released"):
             await _script(r, UNLOCK)(keys=[lock_key], args=[token])
 

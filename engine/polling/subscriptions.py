@@ -328,6 +328,7 @@ async def remove(rt: Runtime, sub_id: str, sub: dict[str, str] | None = None) ->
             pipe.delete(keys.DELIVERY.format(delivery_id=delivery_id))
         pipe.srem(keys.TENANT_SUBSCRIPTIONS.format(tenant=sub["tenant"]), sub_id)
         pipe.zrem(keys.DELIVERIES_DUE, sub_id)
+        pipe.srem(keys.SUBS_WITH_DEAD, sub_id)
         await pipe.execute()
     if sub.get("watch"):
         await _leave(rt, sub_id, sub["watch"])

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from engine.accounts.connections import Connection
+from engine.core import metrics
 from engine.core.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from engine.core.settings import Settings
 from engine.upstream.apps import APPS
@@ -83,6 +84,24 @@ def _upstream_message(data: Any) -> str:
     return "no message"
 
 
+def _count(conn: Connection, resp: httpx.Response) -> None:
+    """Count an answer in /metrics, with the budget upstream reports left (GHL's
+    X-RateLimit-Remaining and X-RateLimit-Daily-Remaining headers, per GHL's API v2 rate
+    limits documentation)."""
+    metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status=str(resp.status_code)).inc()
+    if resp.status_code == 429:
+        metrics.UPSTREAM_RATE_LIMITED.labels(app=conn.app).inc()
+    for header, window in (("x-ratelimit-remaining", "burst"),
+                           ("x-ratelimit-daily-remaining", "daily")):
+        value = resp.headers.get(header)
+        if value is not None:
+            try:
+                left = float(value)
+            except ValueError:
+                continue
+            metrics.RATE_BUDGET_REMAINING.labels(scope=conn.rate_scope, window=window).set(left)
+
+
 class Upstream:
     def __init__(self, settings: Settings, budget: Budget,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -142,12 +161,14 @@ class Upstream:
             try:
                 resp = await self.http.send(request)
             except _NOT_SENT as exc:
+                metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
                 last_error = f"could not connect to {app.label}: {type(exc).__name__}"
                 if final:
                     break
                 await asyncio.sleep(self._backoff(attempts))
                 continue
             except _MAYBE_SENT as exc:
+                metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
                 await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
                 last_error = f"{app.label} did not answer in time: {type(exc).__name__}"
                 if final or not call.safe_to_retry:
@@ -158,6 +179,7 @@ class Upstream:
                 await asyncio.sleep(self._backoff(attempts))
                 continue
 
+            _count(conn, resp)
             retry_after = retry_after_seconds(resp.headers)
             observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
                                            retry_after, slot)
