@@ -39,6 +39,16 @@ class SMSGlobalConnectionIn(Strict):
                                   description="The secret shown once beside that API key.")
 
 
+class ConnectionPatch(Strict):
+    """New credentials or a new name for a connection; only the fields of its app."""
+    name: str | None = Field(None, min_length=1, max_length=200)
+    token: SecretStr | None = Field(None, description="GHL: a new Private Integration token.")
+    api_key: SecretStr | None = Field(None, min_length=8, max_length=200,
+                                      description="SMSGlobal: a new REST API key.")
+    api_secret: SecretStr | None = Field(None, min_length=8, max_length=200,
+                                         description="SMSGlobal: the secret of that key.")
+
+
 def _connection_app(value: Any) -> str:
     app = value.get("app", "ghl") if isinstance(value, dict) else getattr(value, "app", "ghl")
     return app if app in ("ghl", "smsglobal") else "unknown"

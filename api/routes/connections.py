@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import principal, runtime, writer
-from api.models import ConnectionIn, GHLConnectionIn
+from api.models import ConnectionIn, ConnectionPatch, GHLConnectionIn
 from engine.accounts import connections, hooks
 from engine.accounts.tenants import Principal
-from engine.core.errors import EngineError, NotFound
+from engine.core.errors import NotFound
+from engine.polling import health
 from engine.runtime import Runtime
-from engine.upstream.apps import APPS
-from engine.upstream.call import Call
 
 router = APIRouter(prefix="/v1", tags=["connections"])
 
@@ -82,17 +80,24 @@ def _hook_urls(rt: Runtime, request: Request, conn, hook_token: str | None) -> d
     return {"connection_id": conn.id, **{k: hooks.push_url(base, k, hook_token) for k in kinds}}
 
 
-@router.post("/connections/{conn_id}/test")
+@router.post("/connections/{conn_id}/test", summary="Test a connection",
+             description="Sends the app's cheapest read (GHL: the location; SMSGlobal: the "
+                         "balance) with the stored credentials. When it passes, the connection "
+                         "is active again and the subscriptions and flows its failure paused "
+                         "resume (`resumed` counts their watches).")
 async def test_connection(conn_id: str, who: Principal = Depends(writer),
                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
-    conn = await connections.get(rt.redis, who.tenant, conn_id, rt.vault)
-    app = APPS[conn.app]
-    call: Call = app.test_call(conn)
-    started = time.perf_counter()
-    try:
-        resp = await rt.upstream.send(conn, call)
-    except EngineError as exc:
-        return {"ok": False, "error": exc.body()["error"],
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return {"ok": True, "upstream_status": resp.status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return await health.test(rt, who.tenant, conn_id)
+
+
+@router.patch("/connections/{conn_id}", summary="Update a connection's credentials or name",
+              description="GHL private-token connections take `token`; SMSGlobal connections "
+                          "take `api_key` and `api_secret` together; both take `name`. New "
+                          "credentials are stored encrypted and tested at once; when the test "
+                          "passes, what the old credentials' failure paused resumes. Returns "
+                          "`{connection, test, resumed}`; the credentials are never returned.")
+async def update_connection(conn_id: str, body: ConnectionPatch, who: Principal = Depends(writer),
+                            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    given = {k: v.get_secret_value() for k in ("token", "api_key", "api_secret")
+             if (v := getattr(body, k)) is not None}
+    return await health.update(rt, who.tenant, conn_id, name=body.name, credentials=given)

@@ -88,6 +88,24 @@ async def retry_run(flow_id: str, run_id: str, who: Principal = Depends(writer),
     return await flows.retry_run(rt, who.tenant, flow_id, run_id)
 
 
+class FlowTestIn(Strict):
+    item: dict[str, Any] | None = Field(
+        None, description="The trigger item to run on, as the trigger delivers it; left out: "
+                          "the trigger's newest item, read now.",
+        examples=[{"id": "ocQHyuzHvysMo5N5VsXc", "firstName": "Ada", "phone": "+61400000031"}])
+
+
+@router.post("/flows/{flow_id}/test", summary="Test-run a flow",
+             description="Runs the flow's steps once, now, on the given item or on the newest "
+                         "item its trigger reads, and returns the run step by step. The run is "
+                         "kept in the run log with `test: true`. Its steps really act upstream "
+                         "(an SMS step sends the SMS).")
+async def test_flow(flow_id: str, body: FlowTestIn | None = None,
+                    who: Principal = Depends(writer),
+                    rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await flows.test_run(rt, who.tenant, flow_id, body.item if body else None)
+
+
 class InstantiateIn(Strict):
     connections: dict[str, str] = Field(
         description="The connections the template needs, by role: e.g. {\"ghl\": \"conn_…\", "

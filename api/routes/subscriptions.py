@@ -14,7 +14,7 @@ from pydantic import Field
 from api.deps import principal, runtime, writer
 from api.models import Strict
 from engine.accounts.tenants import Principal
-from engine.polling import delivery, subscriptions
+from engine.polling import delivery, poller, subscriptions
 from engine.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
@@ -102,3 +102,33 @@ async def list_deliveries(sub_id: str, who: Principal = Depends(principal),
 async def replay_delivery(sub_id: str, delivery_id: str, who: Principal = Depends(writer),
                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     return await delivery.replay(rt, who.tenant, sub_id, delivery_id)
+
+
+@router.post("/subscriptions/{sub_id}/poll", summary="Poll now",
+             description="Polls the subscription's trigger at once instead of at its next slot, "
+                         "and returns what the poll found: `outcome` (primed: the first read, "
+                         "which sets the starting point; polled; paused, with `detail`; skipped: "
+                         "paused or another poll of it is running), `new` items and "
+                         "`deliveries` queued (workers send them).")
+async def poll_subscription(sub_id: str, who: Principal = Depends(writer),
+                            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    result = await poller.poll_now(rt, who.tenant, sub_id)
+    return {"outcome": result.outcome, "new": result.new, "deliveries": result.deliveries,
+            "requests": result.requests, "detail": result.detail or None,
+            "subscription": await subscriptions.get(rt, who.tenant, sub_id)}
+
+
+@router.post("/subscriptions/{sub_id}/pause", summary="Pause a subscription's deliveries",
+             description="Stops sending; its trigger is still read, so new items wait in its "
+                         "queue and go out in order on resume.")
+async def pause_subscription(sub_id: str, who: Principal = Depends(writer),
+                             rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await subscriptions.pause(rt, who.tenant, sub_id)
+
+
+@router.post("/subscriptions/{sub_id}/resume", summary="Resume a subscription",
+             description="Sends its queue again, and polls its trigger at once if it was paused "
+                         "(e.g. after the connection was fixed).")
+async def resume_subscription(sub_id: str, who: Principal = Depends(writer),
+                              rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    return await subscriptions.resume(rt, who.tenant, sub_id)

@@ -118,6 +118,10 @@ async def set_status(redis: Redis, conn_id: str, status: str, reason: str | None
                      mapping={"status": status, "status_reason": reason or ""})
 
 
+async def rename(redis: Redis, conn_id: str, name: str) -> None:
+    await redis.hset(keys.CONNECTION.format(conn_id=conn_id), "name", name)
+
+
 def _decode(conn_id: str, raw: dict[bytes, bytes], vault: Vault | None) -> Connection:
     d = {k.decode(): v.decode() for k, v in raw.items()}
     return Connection(

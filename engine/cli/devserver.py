@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from engine.cli import devstate
+
 KEY_FILE = Path(".engine-keys")
 
 
@@ -50,7 +52,9 @@ def main() -> None:
     embedded = None
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731
 
+    key_file = None  # the key file this stack reads, for other commands (the state file)
     if not env.get("ENGINE_SECRET_KEYS"):
+        key_file = str(KEY_FILE.resolve())
         if not KEY_FILE.exists():
             from engine.accounts.vault import Vault
 
@@ -94,6 +98,8 @@ def main() -> None:
     procs.append(subprocess.Popen([*exe, "worker"], env=env))
     _wait(api_url + "/readyz")
     say(f"API on {api_url} (OpenAPI docs at {api_url}/docs); worker started")
+    devstate.save({"redis_url": env["REDIS_URL"], "api_url": api_url, "sandbox_url": sandbox_url,
+                   "secret_keys_file": key_file})
 
     from redis.asyncio import Redis
 

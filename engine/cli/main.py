@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from engine.cli import devstate, ops
+
 app = typer.Typer(help="ghl-engine: polling triggers and actions for GoHighLevel and SMSGlobal.",
                   no_args_is_help=True)
 keys_app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)
@@ -21,6 +23,14 @@ zapier_app = typer.Typer(help="The Zapier app in integrations/zapier.", no_args_
 app.add_typer(zapier_app, name="zapier")
 provider_app = typer.Typer(help="SMSGlobal as a GHL location's SMS provider.", no_args_is_help=True)
 app.add_typer(provider_app, name="sms-provider")
+ops.register(app)
+
+
+@app.callback()
+def _settings_of_make_dev() -> None:
+    """Commands run where `make dev` runs use its Redis and key file (its state file), unless
+    the environment says otherwise."""
+    devstate.apply()
 
 
 async def _with_redis(fn):

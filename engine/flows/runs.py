@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -41,7 +42,7 @@ from jinja2 import TemplateError, UndefinedError
 from engine.accounts import connections
 from engine.actions import executor
 from engine.core import keys, metrics
-from engine.core.errors import EngineError, NotFound, RateLimited, UpstreamError, UpstreamUnavailable
+from engine.core.errors import EngineError, InputInvalid, NotFound, RateLimited, UpstreamError, UpstreamUnavailable
 from engine.flows import templating
 from engine.flows.models import FlowIn, FlowStep
 from engine.polling import items, reader
@@ -123,6 +124,30 @@ async def deliver(rt: Runtime, flow_id: str, delivery: dict[str, Any]) -> None:
         metrics.FLOW_RUNS.labels(outcome="held").inc()
         return
     await execute(rt, flow_id, flow, run, transient_raises=True)
+
+
+async def test_run(rt: Runtime, flow_id: str, flow: dict[str, str],
+                   item: dict[str, Any] | None) -> dict[str, Any]:
+    """Run a flow once, now, on ``item`` (an item as its trigger delivers it) or, when none is
+    given, on the newest item its trigger reads now. The run is recorded like any other, with
+    ``test: true``; its steps really act upstream. Raises InputInvalid when the trigger has no
+    item to test with."""
+    definition = FlowIn.model_validate_json(flow["definition"])
+    if item is None:
+        op = registry.get(definition.trigger.key)
+        conn = await connections.get(rt.redis, flow["tenant"], definition.trigger.connection_id,
+                                     rt.vault)
+        found = (await reader.list_items(rt, conn, op, definition.trigger.params, 1))["items"]
+        if not found:
+            raise InputInvalid([{"field": "item", "location": "body", "message": (
+                f"the trigger {op.key} has no item to test with now; give one in 'item' (its "
+                f"shape: GET /v1/operations/{op.key}, 'sample')")}])
+        item = found[0]
+    run = await _new_run(rt, flow_id, "run_" + secrets.token_hex(12), {
+        "delivery_id": None, "subscription_id": flow.get("subscription_id"),
+        "item_id": str(item.get("id", "")), "data": item})
+    run["test"] = True
+    return await execute(rt, flow_id, flow, run, transient_raises=False)
 
 
 def _context(run: dict[str, Any], region: str | None = None) -> dict[str, Any]:
@@ -360,5 +385,6 @@ def public_run(run: dict[str, Any]) -> dict[str, Any]:
     return {"id": run["id"], "flow_id": run["flow_id"], "status": run["status"],
             "error": run.get("error"), "reason": run.get("reason"), "item_id": run.get("item_id"),
             "delivery_id": run.get("delivery_id"), "trigger": run.get("trigger"), "steps": steps,
-            "attempts": run.get("attempts", 0), "created_at": run.get("created_at"),
+            "attempts": run.get("attempts", 0), "test": bool(run.get("test")),
+            "created_at": run.get("created_at"),
             "finished_at": run.get("finished_at")}

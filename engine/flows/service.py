@@ -34,7 +34,7 @@ from engine.spec import registry
 
 __all__ = ["FlowIn", "FlowPatch", "FlowStep", "FlowTrigger", "MAX_STEPS", "create", "delete",
            "deliver", "get", "get_run", "list_for", "list_runs", "pause", "resume",
-           "retry_run", "update", "validate"]
+           "retry_run", "test_run", "update", "validate"]
 
 log = logging.getLogger("engine.flows.service")
 
@@ -211,8 +211,30 @@ async def create(rt: Runtime, tenant: str, flow: FlowIn, *, template: str | None
     return await get(rt, tenant, flow_id)
 
 
+async def _shown(rt: Runtime, tenant: str, flow_id: str, flow: dict[str, str]) -> dict[str, Any]:
+    """A flow as the API shows it, its ``status`` telling the truth: ``paused`` when paused on
+    request or when its trigger is paused (``status_reason`` says why and what to do),
+    ``failing`` when its trigger's deliveries keep failing, else ``active``."""
+    out = _public(flow_id, flow)
+    out["status_reason"] = None
+    if out["status"] == "paused":
+        out["status_reason"] = ("paused on request: new items wait as held runs and run on "
+                                f"resume (POST /v1/flows/{flow_id}/resume)")
+        return out
+    sub_id = out["subscription_id"]
+    if sub_id:
+        try:
+            trigger = await subscriptions.get(rt, tenant, sub_id)
+        except NotFound:
+            return out
+        if trigger["status"] != "active":
+            out["status"] = trigger["status"]
+            out["status_reason"] = f"its trigger is {trigger['status']}: {trigger['status_reason']}"
+    return out
+
+
 async def get(rt: Runtime, tenant: str, flow_id: str) -> dict[str, Any]:
-    return _public(flow_id, await _record(rt, tenant, flow_id))
+    return await _shown(rt, tenant, flow_id, await _record(rt, tenant, flow_id))
 
 
 async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
@@ -221,7 +243,7 @@ async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
     for flow_id in ids:
         raw = await rt.redis.hgetall(keys.FLOW.format(flow_id=flow_id))
         if raw:
-            out.append(_public(flow_id, flow_runs.decode(raw)))
+            out.append(await _shown(rt, tenant, flow_id, flow_runs.decode(raw)))
     return out
 
 
@@ -286,10 +308,16 @@ async def pause(rt: Runtime, tenant: str, flow_id: str) -> dict[str, Any]:
 
 
 async def resume(rt: Runtime, tenant: str, flow_id: str) -> dict[str, Any]:
-    """Run steps again, starting with the runs held while paused (oldest first)."""
-    await _record(rt, tenant, flow_id)
+    """Run steps again, starting with the runs held while paused (oldest first), and poll its
+    trigger again if it was paused (a paused trigger shows as a paused flow)."""
+    record = await _record(rt, tenant, flow_id)
     fkey = keys.FLOW.format(flow_id=flow_id)
     await rt.redis.hset(fkey, mapping={"status": "active", "updated_at": int(time.time())})
+    if record.get("subscription_id"):
+        try:
+            await subscriptions.resume(rt, tenant, record["subscription_id"])
+        except NotFound:
+            pass
     flow = flow_runs.decode(await rt.redis.hgetall(fkey))
     held = 0
     for run_id in [m.decode() for m in await rt.redis.zrange(keys.FLOW_RUNS.format(flow_id=flow_id), 0, -1)]:
@@ -328,6 +356,14 @@ async def get_run(rt: Runtime, tenant: str, flow_id: str, run_id: str) -> dict[s
     if run is None or run["flow_id"] != flow_id:
         raise NotFound(f"run {run_id!r} not found in flow {flow_id}", code="run_not_found")
     return flow_runs.public_run(run)
+
+
+async def test_run(rt: Runtime, tenant: str, flow_id: str,
+                   item: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the flow once now on ``item`` or its trigger's newest item, marked as a test run
+    (see :func:`engine.flows.runs.test_run`)."""
+    flow = await _record(rt, tenant, flow_id)
+    return flow_runs.public_run(await flow_runs.test_run(rt, flow_id, flow, item))
 
 
 async def retry_run(rt: Runtime, tenant: str, flow_id: str, run_id: str) -> dict[str, Any]:

@@ -186,6 +186,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
             await r.delete(queue)
             await r.zrem(keys.DELIVERIES_DUE, sub_id)
             return {"sent": 0, "failed": 0}
+        if sub.get("paused"):  # its queue waits for the resume, which schedules it again
+            await r.zrem(keys.DELIVERIES_DUE, sub_id)
+            return {"sent": 0, "failed": 0, "paused": 1}
         secret = await subs.secret_of(rt, sub)
         schedule = rt.settings.retry_schedule()
         timeout = httpx.Timeout(rt.settings.delivery_timeout_seconds)
@@ -287,6 +290,34 @@ async def list_for(rt: Runtime, tenant: str, sub_id: str, *, status: str | None 
         out.append(_public(did, d))
         if len(out) >= limit:
             break
+    return out
+
+
+async def get(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dict[str, Any]:
+    """One delivery of a subscription with its payload (``data``, the item as POSTed)."""
+    await subs._record(rt, tenant, sub_id)
+    d = subs._d(await rt.redis.hgetall(keys.DELIVERY.format(delivery_id=delivery_id)))
+    if not d or d.get("subscription") != sub_id:
+        raise NotFound(f"delivery {delivery_id!r} not found for subscription {sub_id}; list them "
+                       f"with GET /v1/subscriptions/{sub_id}/deliveries",
+                       code="delivery_not_found")
+    return {**_public(delivery_id, d), "data": json.loads(d.get("data") or "null")}
+
+
+async def dead_letters(rt: Runtime, *, tenant: str | None = None,
+                       sub_id: str | None = None) -> list[tuple[str, str, str]]:
+    """Every dead letter as (tenant, subscription id, delivery id), oldest first per
+    subscription; only one tenant's or one subscription's when given. Read from the index of
+    subscriptions with dead letters, not by scanning keys."""
+    r = rt.redis
+    ids = [sub_id] if sub_id else sorted(m.decode() for m in await r.smembers(keys.SUBS_WITH_DEAD))
+    out = []
+    for sid in ids:
+        owner = await r.hget(keys.SUBSCRIPTION.format(sub_id=sid), "tenant")
+        if owner is None or (tenant and owner.decode() != tenant):
+            continue
+        for did in await r.lrange(keys.SUB_DEAD.format(sub_id=sid), 0, -1):
+            out.append((owner.decode(), sid, did.decode()))
     return out
 
 

@@ -99,14 +99,22 @@ def _label(app: str) -> str:
     return found.label if found else app
 
 
-def _refused_credentials(app: str, exc: UpstreamAuthError) -> str:
+def _refused_credentials(app: str, exc: UpstreamAuthError, conn_id: str) -> str:
     """Why a watch paused when upstream refused its connection's credentials, naming the app."""
     label = _label(app)
     status = (exc.details or {}).get("upstream_status") or exc.status
     said = exc.message.rstrip(". ")  # the upstream client's words, naming the app already
     if not said.startswith(label):
         said = f"{label} refused the connection's credentials ({status}: {said})"
-    return f"{said}. Reconnect, then subscribe again."
+    return (f"{said}. To fix: PATCH /v1/connections/{conn_id} with new credentials; once they "
+            "pass their test, what this paused resumes.")
+
+
+async def poll_now(rt: Runtime, tenant: str, sub_id: str) -> "PollResult":
+    """Poll a subscription's watch at once, outside its schedule (the next scheduled poll
+    stays where it was). Its new items are queued for delivery as a scheduled poll's are."""
+    sub = await subs._record(rt, tenant, sub_id)
+    return await poll_watch(rt, sub["watch"])
 
 
 @dataclass
@@ -229,7 +237,10 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         read = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
                                  priority="background", max_wait=5.0)
     except UpstreamAuthError as exc:
-        await subs.pause_watch(rt, watch_id, _refused_credentials(conn.app, exc))
+        reason = _refused_credentials(conn.app, exc, conn.id)
+        await subs.pause_watch(rt, watch_id, reason, cause="credentials")
+        if conn.status == "active":  # the connection says so too (an OAuth one says more)
+            await connections.set_status(r, conn.id, "failing", reason)
         return PollResult(watch_id, "paused", detail=exc.message)
     except RateLimited as exc:
         log.info("watch %s: rate budget exhausted, waiting for the next slot", watch_id)

@@ -228,15 +228,53 @@ async def _record(rt: Runtime, tenant: str, sub_id: str) -> dict[str, str]:
     return sub
 
 
+def _when(ms: Any) -> float | None:
+    """A time kept in ms (a Redis score or field) as Unix seconds."""
+    return int(float(ms)) / 1000 if ms not in (None, b"", "") else None
+
+
 async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, Any]:
-    watch = _d(await rt.redis.hgetall(keys.WATCH.format(watch_id=sub.get("watch", ""))))
-    status = watch.get("status") or "active"
+    """A subscription as the API shows it. ``status`` tells the truth, first match wins:
+    ``paused`` (its watch cannot poll, or it was paused on request: ``status_reason`` says
+    which), ``failing`` (the delivery at the head of its queue failed and waits for its next
+    try: ``last_error``, and ``waiting`` counts it and those behind it), else ``active``."""
+    r = rt.redis
+    watch_id = sub.get("watch", "")
+    queue = keys.SUB_QUEUE.format(sub_id=sub_id)
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.WATCH.format(watch_id=watch_id))
+        pipe.lindex(queue, 0)
+        pipe.llen(queue)
+        pipe.llen(keys.SUB_DEAD.format(sub_id=sub_id))
+        pipe.zscore(keys.WATCHES_DUE, watch_id)
+        watch_raw, head, waiting, dead, next_ms = await pipe.execute()
+    watch = _d(watch_raw)
     event_ms = int(watch.get("last_event_at") or 0)
+    status, reason, last_error = "active", None, None
+    head_record = _d(await r.hgetall(keys.DELIVERY.format(delivery_id=head.decode()))) if head else {}
+    if head_record.get("status") == "retrying":
+        last_error = head_record.get("last_error") or None
+    if watch.get("status") == "paused":
+        status, reason = "paused", watch.get("status_reason") or "paused"
+    elif sub.get("paused"):
+        status, reason = "paused", ("paused on request: new items are queued and sent on "
+                                    "resume (POST /v1/subscriptions/{id}/resume)")
+    elif last_error:
+        attempts = int(head_record.get("attempts") or 0)
+        next_at = _when(head_record.get("next_attempt"))
+        when = (time.strftime("%H:%M:%S UTC", time.gmtime(next_at)) if next_at else "soon")
+        status = "failing"
+        reason = (f"delivery {head.decode()} failed {attempts} time{'s' if attempts != 1 else ''}"
+                  f" (last error: {last_error}); next try at {when}; {waiting - 1} more wait "
+                  "behind it")
     return {"id": sub_id, "trigger": sub["trigger"], "connection_id": sub["connection_id"],
             "params": json.loads(sub.get("params") or "{}"),
             "target_url": sub.get("target_url") or None, "flow_id": sub.get("flow_id") or None,
             "interval_minutes": int(sub["interval_minutes"]), "status": status,
-            "status_reason": (watch.get("status_reason") or None) if status != "active" else None,
+            "status_reason": reason, "last_error": last_error, "waiting": int(waiting),
+            "dead_letters": int(dead),
+            "last_poll_at": float(watch["last_poll_at"]) if watch.get("last_poll_at") else None,
+            "next_poll_at": _when(next_ms) if watch.get("status") != "paused" else None,
             "mode": mode(rt, event_ms), "last_event_at": event_ms // 1000 or None,
             "created_at": int(sub["created_at"])}
 
@@ -342,14 +380,16 @@ async def secret_of(rt: Runtime, sub: dict[str, str]) -> str:
 # ----------------------------------------------------------------------------- pausing
 
 
-async def pause_watch(rt: Runtime, watch_id: str, reason: str) -> None:
-    """Stop polling a watch that cannot succeed; its subscriptions show the reason."""
+async def pause_watch(rt: Runtime, watch_id: str, reason: str, cause: str = "") -> None:
+    """Stop polling a watch that cannot succeed; its subscriptions show the reason. ``cause``
+    ("credentials": the connection was refused) lets the fix resume exactly what it paused."""
     r = rt.redis
     wkey = keys.WATCH.format(watch_id=watch_id)
     if not await r.exists(wkey):
         return
     async with r.pipeline(transaction=True) as pipe:
-        pipe.hset(wkey, mapping={"status": "paused", "status_reason": reason})
+        pipe.hset(wkey, mapping={"status": "paused", "status_reason": reason,
+                                 "status_cause": cause})
         pipe.zrem(keys.WATCHES_DUE, watch_id)
         await pipe.execute()
     log.warning("watch %s paused: %s", watch_id, reason)
@@ -360,24 +400,56 @@ async def resume_watch(rt: Runtime, watch_id: str) -> None:
     wkey = keys.WATCH.format(watch_id=watch_id)
     if not await r.exists(wkey):
         return
-    await r.hset(wkey, mapping={"status": "active", "status_reason": ""})
+    await r.hset(wkey, mapping={"status": "active", "status_reason": "", "status_cause": ""})
     await _refresh_watch(rt, watch_id, due_now=True)
 
 
-async def pause_watches_for_connection(rt: Runtime, conn_id: str, reason: str) -> int:
+async def pause_watches_for_connection(rt: Runtime, conn_id: str, reason: str,
+                                       cause: str = "credentials") -> int:
     """Pause every watch reading through a connection (e.g. its refresh token was revoked).
     Returns how many were paused."""
     ids = [m.decode() for m in await rt.redis.smembers(
         keys.CONNECTION_WATCHES.format(conn_id=conn_id))]
     for watch_id in ids:
-        await pause_watch(rt, watch_id, reason)
+        await pause_watch(rt, watch_id, reason, cause)
     return len(ids)
 
 
-async def resume_watches_for_connection(rt: Runtime, conn_id: str) -> int:
-    """Resume the watches of a connection whose credentials work again."""
+async def resume_watches_for_connection(rt: Runtime, conn_id: str,
+                                        cause: str | None = None) -> int:
+    """Resume the paused watches of a connection whose credentials work again; with ``cause``,
+    only those paused for it. Returns how many were resumed."""
     ids = [m.decode() for m in await rt.redis.smembers(
         keys.CONNECTION_WATCHES.format(conn_id=conn_id))]
+    resumed = 0
     for watch_id in ids:
-        await resume_watch(rt, watch_id)
-    return len(ids)
+        status, why = await rt.redis.hmget(keys.WATCH.format(watch_id=watch_id),
+                                           "status", "status_cause")
+        if status == b"paused" and (cause is None or (why or b"").decode() == cause):
+            await resume_watch(rt, watch_id)
+            resumed += 1
+    return resumed
+
+
+async def pause(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
+    """Stop sending a subscription's deliveries. Its watch keeps polling (other subscribers
+    may share it), so new items wait in its queue and go out, in order, on :func:`resume`."""
+    await _record(rt, tenant, sub_id)
+    async with rt.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), "paused", "1")
+        pipe.zrem(keys.DELIVERIES_DUE, sub_id)
+        await pipe.execute()
+    return await get(rt, tenant, sub_id)
+
+
+async def resume(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
+    """Send a paused subscription's queue again, and poll its watch again if it was paused
+    (now, so a fixed cause shows at once)."""
+    sub = await _record(rt, tenant, sub_id)
+    r = rt.redis
+    await r.hdel(keys.SUBSCRIPTION.format(sub_id=sub_id), "paused")
+    if await r.llen(keys.SUB_QUEUE.format(sub_id=sub_id)):
+        await r.zadd(keys.DELIVERIES_DUE, {sub_id: int(time.time() * 1000)})
+    if (await r.hget(keys.WATCH.format(watch_id=sub["watch"]), "status") or b"") == b"paused":
+        await resume_watch(rt, sub["watch"])
+    return await get(rt, tenant, sub_id)
