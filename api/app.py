@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodySizeLimit
+from api.requestids import RequestIds
 from api.routes import (actions, connections, flows, health, inbound, keys, oauth, operations,
                         subscriptions, triggers)
 from api.routes import sms_provider
@@ -26,7 +27,7 @@ ROUTERS += [sms_provider.router]
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     registry()  # a malformed spec stops the start, naming it
 
     @asynccontextmanager
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Polling triggers and actions for the GoHighLevel API v2 and SMSGlobal.")
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIds)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from engine.accounts import tenants
+from engine.core import logs
 from engine.core.errors import Forbidden, RateLimited, Unauthorized
 from engine.runtime import Runtime
 
@@ -29,6 +30,7 @@ async def principal(request: Request, rt: Runtime = Depends(runtime)) -> tenants
                           "(ENGINE_KEY_RATE_LIMIT); wait for Retry-After seconds", retry_after=wait,
                           details={"limit_per_minute": limit})
     request.state.principal = who
+    logs.bind(tenant=who.tenant)
     return who
 
 

@@ -42,7 +42,8 @@ class SMSGlobalConnectionIn(Strict):
 class ConnectionPatch(Strict):
     """New credentials or a new name for a connection; only the fields of its app."""
     name: str | None = Field(None, min_length=1, max_length=200)
-    token: SecretStr | None = Field(None, description="GHL: a new Private Integration token.")
+    token: SecretStr | None = Field(None, min_length=1, max_length=4000,
+                                    description="GHL: a new Private Integration token.")
     api_key: SecretStr | None = Field(None, min_length=8, max_length=200,
                                       description="SMSGlobal: a new REST API key.")
     api_secret: SecretStr | None = Field(None, min_length=8, max_length=200,

@@ -54,7 +54,7 @@ def context(rt: Runtime, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     context(await open_runtime(settings), ctx)
     consumer = Consumer(ctx["rt"], event_dispatcher(), name=f"worker-{os.getpid()}")
     ctx["events"] = asyncio.create_task(_consume_events(ctx, consumer))

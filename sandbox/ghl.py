@@ -66,6 +66,7 @@ class State:
     stats: Counter = field(default_factory=Counter)
     requests: deque = field(default_factory=lambda: deque(maxlen=2000))
     faults: list[Fault] = field(default_factory=list)
+    hooks: deque = field(default_factory=lambda: deque(maxlen=1000))  # what /_sandbox/hooks got
     lock: threading.Lock = field(default_factory=threading.Lock)
     pusher: push.Pusher = field(default_factory=push.Pusher)
 
@@ -150,6 +151,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
         state.daily.clear()
         state.stats.clear()
         state.requests.clear()
+        state.hooks.clear()
         state.faults.clear()
         state.pusher.reset()
         if do_seed:
@@ -176,6 +178,17 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
     @app.get("/_sandbox/requests")
     async def _requests() -> dict:
         return {"requests": list(state.requests)}
+
+    @app.post("/_sandbox/hooks")
+    async def _hook(request: Request) -> dict:
+        """A webhook receiver for trying subscriptions: keeps what it gets, answers 200."""
+        body = await handlers.read_json(request)
+        state.hooks.append({"t": time.time(), "headers": dict(request.headers), "body": body})
+        return {"ok": True}
+
+    @app.get("/_sandbox/hooks")
+    async def _hooks() -> dict:
+        return {"hooks": list(state.hooks)}
 
     @app.post("/_sandbox/faults")
     async def _faults(request: Request) -> dict:

@@ -1,72 +1,142 @@
-"""`make dev` (ghl-engine dev) starts everything, and the curl line it prints works."""
+"""`make dev` (ghl-engine dev) starts everything; what it prints works, every shell example of
+the README runs as written against it, other `ghl-engine` commands find its Redis, its log is
+quiet."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shlex
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import ROOT
 from tests.receiver import Receiver
 from tests.support import free_port
 
 
-def test_dev_starts_everything_and_its_curl_line_creates_a_contact(tmp_path):
+class DevStack:
+    """`ghl-engine dev` running in ``cwd``; ``lines`` is everything it printed so far."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.cwd, self.env = cwd, env
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "dev"], cwd=cwd,
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),
+                         daemon=True).start()
+        deadline = time.time() + 120
+        while not any("Ctrl-C stops everything" in line for line in self.lines):
+            assert self.proc.poll() is None and time.time() < deadline, "".join(self.lines)
+            time.sleep(0.2)
+        self.ready_at = time.time()
+        self.output = "".join(self.lines)
+        self.exports = re.search(r"^export (.+)$", self.output, re.M).group(1)
+        self.values = dict(part.split("=", 1) for part in self.exports.split())
+
+    def shell(self, script: str) -> subprocess.CompletedProcess:
+        """``script`` in bash (-e, pipefail) after the printed export line, from ``cwd``."""
+        return subprocess.run(["bash", "-c", f"set -eo pipefail\nexport {self.exports}\n{script}"],
+                              cwd=self.cwd, env={k: v for k, v in self.env.items()
+                                                 if k != "ENGINE_PORT"},
+                              capture_output=True, text=True, timeout=120)
+
+    def stop(self) -> None:
+        """Stop it as Ctrl-C does, and wait until its Redis no longer answers."""
+        if self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        port = json.loads((self.cwd / ".dev/state.json").read_text())["ports"]["redis"]
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    return
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("dev")
+    (cwd / ".venv").symlink_to(ROOT / ".venv")  # the README runs .venv/bin/ghl-engine
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "GHL_BASE_URL", "SMSGLOBAL_BASE_URL", "ENGINE_SECRET_KEYS")}
     env["ENGINE_PORT"] = str(free_port())
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "dev"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    lines: list[str] = []
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Ctrl-C stops everything" in line:
-                break
-        output = "".join(lines)
-        assert "Ctrl-C stops everything" in output, output
-        assert "generated a local encryption key" in output
-        assert (tmp_path / ".engine-keys").exists()
-        curl = output[output.index("curl "):output.index("Ctrl-C")].replace("\\\n", " ")
-        args = shlex.split(curl)
-        url = next(a for a in args if a.startswith("http"))
-        headers = dict(args[i + 1].split(": ", 1) for i, a in enumerate(args) if a == "-H")
-        body = json.loads(args[args.index("-d") + 1])
-        resp = httpx.post(url, headers=headers, json=body, timeout=30)
-        assert resp.status_code == 200, resp.text
-        contact = resp.json()["data"]["contact"]
-        assert contact["email"] == "ada@example.com" and contact["id"]
-        assert proc.poll() is None  # api, worker and sandbox are still up
-        # the worker (another process) polls a new subscription; its count reaches /metrics
-        base = url.split("/v1/")[0]
-        receiver = Receiver().start()
-        try:
-            resp = httpx.post(base + "/v1/subscriptions", headers=headers, timeout=30, json={
-                "trigger": "contacts.search_contacts", "connection_id": body["connection_id"],
-                "target_url": receiver.url, "interval_minutes": 1})
-            assert resp.status_code == 201, resp.text
-            primed = 'ghl_engine_polls_total{outcome="primed",trigger="contacts.search_contacts"} 1.0'
-            deadline = time.time() + 30
-            while primed not in httpx.get(base + "/metrics", timeout=10).text:
-                assert time.time() < deadline, "the worker's poll never showed at /metrics"
-                time.sleep(0.3)
-        finally:
-            receiver.stop()
-        assert re.search(r"API key \(tenant 'dev'\): ghle_", output)
+    stack = DevStack(cwd, env)
+    yield stack
+    stack.stop()
+
+
+def test_dev_prints_exports_and_a_curl_line_that_creates_a_contact(dev):
+    assert "generated a local encryption key" in dev.output
+    assert (dev.cwd / ".engine-keys").exists()
+    assert set(dev.values) == {"ENGINE_URL", "ENGINE_KEY", "GHL_CONN", "SMS_CONN", "SANDBOX_URL"}
+    assert dev.values["ENGINE_KEY"].startswith("ghle_")
+    curl = dev.output[dev.output.index("curl "):dev.output.index("Ctrl-C")]
+    done = dev.shell(curl)
+    assert done.returncode == 0, done.stdout + done.stderr
+    contact = json.loads(done.stdout)["data"]["contact"]
+    assert contact["email"] == "ada@example.com" and contact["id"]
+    headers = {"Authorization": f"Bearer {dev.values['ENGINE_KEY']}"}
+    conns = httpx.get(dev.values["ENGINE_URL"] + "/v1/connections", headers=headers).json()
+    assert sorted(c["app"] for c in conns["connections"]) == ["ghl", "smsglobal"]
+    sms = httpx.post(dev.values["ENGINE_URL"] + f"/v1/connections/{dev.values['SMS_CONN']}/test",
+                     headers=headers).json()
+    assert sms["ok"] is True
+
+
+def test_every_shell_example_of_the_readme_runs_as_written(dev):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        done = dev.shell(block)
+        assert done.returncode == 0, f"README block failed:\n{block}\n{done.stdout}\n{done.stderr}"
+    hooks = httpx.get(dev.values["SANDBOX_URL"] + "/_sandbox/hooks").json()["hooks"]
+    assert [h["body"]["data"]["firstName"] for h in hooks] == ["Lin"], hooks
+    assert hooks[0]["headers"]["webhook-signature"].startswith("v1,")
+
+
+def test_the_worker_counts_reach_metrics_and_other_commands_find_the_stack(dev):
+    base = dev.values["ENGINE_URL"]
+    headers = {"Authorization": f"Bearer {dev.values['ENGINE_KEY']}"}
+    receiver = Receiver().start()
+    try:  # the worker (another process) polls a new subscription; its count reaches /metrics
+        resp = httpx.post(base + "/v1/subscriptions", headers=headers, timeout=30, json={
+            "trigger": "contacts.search_contacts", "connection_id": dev.values["GHL_CONN"],
+            "target_url": receiver.url, "interval_minutes": 1, "params": {"query": "metrics"}})
+        assert resp.status_code == 201, resp.text
+        primed = re.compile(r'ghl_engine_polls_total\{[^}]*outcome="primed"[^}]*\} [1-9]')
+        deadline = time.time() + 30
+        while not primed.search(httpx.get(base + "/metrics", timeout=10).text):
+            assert time.time() < deadline, "the worker's poll never showed at /metrics"
+            time.sleep(0.3)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        receiver.stop()
+    listed = dev.shell("COLUMNS=250 .venv/bin/ghl-engine subscriptions list")
+    assert resp.json()["id"] in listed.stdout, listed.stdout + listed.stderr
+    made = dev.shell(".venv/bin/ghl-engine keys create --tenant ops")
+    new_key = made.stdout.split("api key: ")[1].strip()
+    assert httpx.get(base + "/v1/connections", timeout=10,
+                     headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
+
+
+def test_the_log_is_quiet_at_info(dev):
+    """A worker ticking every second, polling, writes no line per tick at INFO."""
+    time.sleep(max(0.0, dev.ready_at + 5 - time.time()))
+    later = dev.lines[len(dev.output.splitlines(True)):]
+    ticking = [line for line in later if re.search(r"scheduler_tick|cron:|primed:|polled:", line)]
+    assert ticking == [], "".join(later)

@@ -144,3 +144,11 @@ def test_a_subscription_whose_head_delivery_keeps_failing_shows_failing(
     listed = {s["id"]: s for s in api.get("/v1/subscriptions").json()["subscriptions"]}
     assert listed[sub["id"]]["status"] == "failing"
     receiver.status = 200
+
+
+def test_patch_connection_refuses_an_empty_token_and_stores_nothing(api, sandbox, connection):
+    for token in ("", "   "):
+        resp = api.patch(f"/v1/connections/{connection['id']}", json={"token": token})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["details"][0]["field"] == "token"
+    assert api.post(f"/v1/connections/{connection['id']}/test").json()["ok"] is True

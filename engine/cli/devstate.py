@@ -29,11 +29,15 @@ def load(path: Path = STATE_FILE) -> dict[str, Any]:
 
 
 def apply(path: Path = STATE_FILE) -> dict[str, Any]:
-    """Fill REDIS_URL and ENGINE_SECRET_KEYS_FILE from the state file when the environment does
-    not set them. Returns the state."""
+    """Fill REDIS_URL, GHL_BASE_URL and SMSGLOBAL_BASE_URL (the sandbox, when the stack runs
+    one) and ENGINE_SECRET_KEYS_FILE from the state file when the environment does not set
+    them. Returns the state."""
     state = load(path)
-    if state.get("redis_url") and not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = state["redis_url"]
+    for name, value in (("REDIS_URL", state.get("redis_url")),
+                        ("GHL_BASE_URL", state.get("sandbox_url")),
+                        ("SMSGLOBAL_BASE_URL", state.get("sandbox_url"))):
+        if value and not os.environ.get(name):
+            os.environ[name] = value
     key_file = state.get("secret_keys_file")
     if key_file and not (os.environ.get("ENGINE_SECRET_KEYS")
                          or os.environ.get("ENGINE_SECRET_KEYS_FILE")):

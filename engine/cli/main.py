@@ -235,7 +235,7 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     import uvicorn
 
     uvicorn.run("api.app:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", log_config=None)  # its lines go through engine.core.logs
 
 
 @app.command()

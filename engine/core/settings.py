@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,10 @@ class Settings(BaseSettings):
     allow_private_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_PRIVATE_TARGETS")
     allow_http_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_HTTP_TARGETS")
     log_level: str = Field("INFO", validation_alias="ENGINE_LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field(
+        "json", validation_alias="ENGINE_LOG_FORMAT",
+        description="json: one JSON object per line (production); console: readable lines "
+                    "(make dev).")
 
     # GHL OAuth 2.0 (authorization-code flow): the marketplace app's credentials
     ghl_client_id: str = Field("", validation_alias="GHL_CLIENT_ID")

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from engine.core import keys, metrics
+from engine.core import keys, logs, metrics
 from engine.core.errors import Conflict, NotFound
 from engine.polling import subscriptions as subs
 from engine.polling import targets
@@ -171,6 +171,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
     lease_ms = int(max(settings.delivery_lease_seconds, settings.delivery_timeout_seconds + 1) * 1000)
     stop_at = time.monotonic() + settings.delivery_lease_seconds / 2
     token = secrets.token_hex(8)
+    logs.bind(subscription_id=sub_id)
     if not await r.set(lock_key, token, nx=True, px=lease_ms):
         return {"sent": 0, "failed": 0, "locked": 1}
     queue = keys.SUB_QUEUE.format(sub_id=sub_id)

@@ -62,12 +62,14 @@ async def update(rt: Runtime, tenant: str, conn_id: str, *, name: str | None = N
     credentials). Raises InputInvalid naming a field of the wrong app or a missing partner;
     nothing is stored then."""
     conn = await connections.get(rt.redis, tenant, conn_id, rt.vault)
-    given = {k: v for k, v in (credentials or {}).items() if v is not None}
+    given = {k: v.strip() for k, v in (credentials or {}).items() if v is not None}
     own = CREDENTIALS[conn.app]
     label = APPS[conn.app].label
     problems = [{"field": f, "location": "body",
                  "message": f"a {label} connection has no {f}; it takes {', '.join(('name',) + own)}"}
                 for f in given if f not in own]
+    problems += [{"field": f, "location": "body", "message": "must not be empty"}
+                 for f, v in given.items() if f in own and not v]
     if "token" in given and conn.auth != "private_token":
         problems.append({"field": "token", "location": "body", "message": (
             "this connection was authorized with OAuth: authorize the location again with GET "

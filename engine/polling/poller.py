@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from engine.accounts import connections
-from engine.core import keys, metrics
+from engine.core import keys, logs, metrics
 from engine.core.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
 from engine.polling import cursor, reader
 from engine.polling import subscriptions as subs
@@ -148,6 +148,7 @@ async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
     _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
     lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has
     watch = _pairs(watch_raw)
+    logs.bind(watch_id=watch_id)
     outcome = "error"
     try:
         result = await _poll(rt, watch_id, (watch, sub_raw,
@@ -320,7 +321,7 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         return PollResult(watch_id, "conflict", requests=read.requests,
                           detail="another poll of this watch committed first")
     outcome = "polled" if state.primed else "primed"
-    log.info("watch %s %s: %d pages, %d new items, %d deliveries", watch_id, outcome, read.pages,
-             len(new), written)
+    log.debug("watch %s %s: %d pages, %d new items, %d deliveries", watch_id, outcome,
+              read.pages, len(new), written)
     return PollResult(watch_id, outcome, new=len(new), deliveries=int(written),
                       requests=read.requests, items=[f.key for f in new])
