@@ -10,8 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.core import keys
-from engine.polling import delivery, scheduler
-from tests.polling_support import deliver_all, poll, receiver, rt, subscribe  # noqa: F401
+from engine.polling import delivery, poller
+from tests.polling_support import deliver_all, poll, receiver, rt, subscribe, watch_of  # noqa: F401
 
 SERIES = ["ghl_engine_polls", "ghl_engine_upstream_requests", "ghl_engine_upstream_rate_limited",
           "ghl_engine_rate_budget_remaining", "ghl_engine_schedule_lag_seconds",
@@ -45,7 +45,9 @@ async def test_metrics_expose_every_series_and_move_with_polls_and_deliveries(
         assert name in before, f"/metrics lacks {name}"
 
     sub = subscribe(api, connection, receiver)
-    await scheduler.run_due(rt)  # the new watch is due now: claimed (lag observed) and primed
+    due = [w for w, _slot in await poller.claim_due(rt)]  # the new watch is due now (lag observed)
+    assert await watch_of(rt, sub["id"]) in due
+    assert (await poll(rt, sub["id"])).outcome == "primed"
     api.post("/v1/actions/contacts.create_contact", json={
         "connection_id": connection["id"], "input": {"firstName": "Mo", "email": "mo@example.com"}}
              ).raise_for_status()
