@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.limits import BodySizeLimit
@@ -38,7 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.runtime.close()
 
-    app = FastAPI(title="ghl-engine", version="0.1.0", lifespan=lifespan,
+    # /docs and /redoc from assets packaged with fastapi-offline: they work without a CDN
+    app = FastAPIOffline(title="ghl-engine", version="0.1.0", lifespan=lifespan,
                   description="Polling triggers and actions for the GoHighLevel API v2 and SMSGlobal.")
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -24,6 +24,49 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _json_position(text: str, offset: int) -> str:
+    """Where a character offset is, as people count: line and column, both from 1."""
+    before = text[:offset]
+    line = before.count("\n") + 1
+    column = offset - (before.rfind("\n") + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def _not_json(err: dict, request: Request) -> bool:
+    """Whether the body was refused as a whole because it was not sent as JSON."""
+    loc = tuple(err.get("loc", ()))
+    return (err.get("type") in ("model_attributes_type", "dict_type", "model_type")
+            and loc[:1] == ("body",) and len(loc) <= 2
+            and "json" not in (request.headers.get("content-type") or ""))
+
+
+def _wording(err: dict, request: Request, raw: object) -> str:
+    """One validation error in words a caller can act on."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown field; remove it"
+    if kind == "json_invalid":
+        loc = err.get("loc", ())
+        offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+        where = f" at {_json_position(text, offset)}" if offset is not None else ""
+        return f"request body is not valid JSON{where}: {ctx.get('error') or 'cannot parse it'}"
+    if _not_json(err, request):
+        sent = request.headers.get("content-type") or "no Content-Type"
+        return ("the body must be a JSON object; send it with 'Content-Type: application/json' "
+                f"(this request sent {sent})")
+    if kind in ("too_short", "string_too_short") and "min_length" in ctx:
+        if kind == "string_too_short" or isinstance(err.get("input"), str) or \
+                "SecretStr" in type(err.get("input")).__name__:
+            return f"must be at least {ctx['min_length']} characters"
+    if kind in ("too_long", "string_too_long") and "max_length" in ctx:
+        if kind == "string_too_long" or isinstance(err.get("input"), str) or \
+                "SecretStr" in type(err.get("input")).__name__:
+            return f"must be at most {ctx['max_length']} characters"
+    return err.get("msg", "invalid")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError) -> JSONResponse:
@@ -35,13 +78,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
+        raw = getattr(exc, "body", None)
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
-            message = err.get("msg", "invalid")
-            if err.get("type") == "extra_forbidden":
-                message = "unknown field; remove it"
-            elif err.get("type") == "json_invalid":
-                message = "request body is not valid JSON"
+            message = _wording(err, request, raw)
+            if err.get("type") == "json_invalid" or _not_json(err, request):
+                loc = ("body",)  # not a field's fault (a JSON error's offset is in the message)
             problems.append({"field": _field(loc), "location": str(loc[0]) if loc else "body",
                              "message": message})
         names = ", ".join(p["field"] for p in problems)

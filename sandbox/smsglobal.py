@@ -587,10 +587,17 @@ def install(app: FastAPI) -> None:
                 "failure_share": sg.account()["failure_share"]}
 
     @control.post("/credentials")
-    async def credentials(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
-        sg.credentials[str(body["api_key"])] = str(body["api_secret"])
-        return {"api_key": body["api_key"]}
+    async def credentials(request: Request) -> Response:
+        body = await handlers.read_json(request)
+        body = body if isinstance(body, dict) else {}
+        missing = [f for f in ("api_key", "api_secret")
+                   if not isinstance(body.get(f), str) or not body[f].strip()]
+        if missing:
+            return JSONResponse({"message": f"give {' and '.join(missing)} (non-empty strings): "
+                                            "the key pair to accept from now on"},
+                                status_code=422)
+        sg.credentials[body["api_key"]] = body["api_secret"]
+        return JSONResponse({"api_key": body["api_key"]})
 
     before = len(app.router.routes)
     app.include_router(control)

@@ -71,3 +71,17 @@ def test_cli_operations_show_unknown_key_suggests_the_closest():
     assert result.exit_code == 1
     assert "unknown operation 'other.create_blog_pots'" in result.output
     assert "did you mean other.create_blog_post" in result.output
+
+
+def test_the_api_docs_load_their_assets_from_the_engine_not_a_cdn(api_server):
+    import re
+
+    import httpx
+
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(api_server.url + page, timeout=30).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets and all(a.startswith("/") for a in assets), (page, assets)
+        for asset in assets:
+            assert httpx.get(api_server.url + asset, timeout=30).status_code == 200, asset
+    assert httpx.get(api_server.url + "/openapi.json", timeout=30).json()["paths"]

@@ -237,3 +237,12 @@ def test_new_group_contact(api, sandbox, smsglobal_connection):
     missing = api.post("/v1/triggers/smsglobal.new_group_contact/items",
                        json={"connection_id": conn["id"], "params": {}})
     assert missing.status_code == 422 and "groupId" in missing.text
+
+
+def test_the_sandbox_credentials_route_refuses_an_empty_body_clearly(sandbox):
+    for body in ({}, {"api_key": "k" * 10}, {"api_key": "", "api_secret": "s" * 10}):
+        resp = sandbox.post("/_sandbox/smsglobal/credentials", json=body)
+        assert resp.status_code == 422 and "api_" in resp.json()["message"], resp.text
+    ok = sandbox.post("/_sandbox/smsglobal/credentials",
+                      json={"api_key": "k" * 32, "api_secret": "s" * 32})
+    assert ok.status_code == 200 and ok.json() == {"api_key": "k" * 32}

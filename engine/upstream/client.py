@@ -70,6 +70,19 @@ def _decode(resp: httpx.Response, kind: str) -> Any:
         return {"text": resp.text}
 
 
+def readable_errors(errors: Any, field: str = "") -> str:
+    """Field errors as text: SMSGlobal's ``{"errors": {field: {"errors": [message, …]}}}`` (or
+    ``{field: [message]}``, or a list) → ``"field: message; other: message"``."""
+    if isinstance(errors, dict):
+        if set(errors) == {"errors"}:
+            return readable_errors(errors["errors"], field)
+        return "; ".join(readable_errors(v, f"{field}.{k}" if field else str(k))
+                         for k, v in errors.items())
+    if isinstance(errors, list):
+        return "; ".join(readable_errors(e, field) for e in errors)
+    return f"{field}: {errors}" if field else str(errors)
+
+
 def _upstream_message(data: Any) -> str:
     if isinstance(data, dict):
         msg = data.get("message") or data.get("error") or data.get("msg")
@@ -78,7 +91,7 @@ def _upstream_message(data: Any) -> str:
         if msg:
             return str(msg)
         if isinstance(data.get("errors"), (dict, list)):
-            return str(data["errors"])
+            return readable_errors(data["errors"])
         if data.get("text"):
             return str(data["text"])[:300]
     return "no message"
