@@ -10,8 +10,8 @@ from fastapi_offline import FastAPIOffline
 from api import errors
 from api.limits import BodySizeLimit
 from api.requestids import RequestIds
-from api.routes import (actions, connections, flows, health, inbound, keys, oauth, operations,
-                        subscriptions, triggers)
+from api.routes import (actions, connections, console, flows, health, inbound, keys, oauth,
+                        operations, subscriptions, triggers)
 from api.routes import sms_provider
 from engine.core.logs import setup_logging
 from engine.core.settings import Settings, get_settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIds)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)
     return app
 
 
