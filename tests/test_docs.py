@@ -85,3 +85,12 @@ def test_the_api_docs_load_their_assets_from_the_engine_not_a_cdn(api_server):
         for asset in assets:
             assert httpx.get(api_server.url + asset, timeout=30).status_code == 200, asset
     assert httpx.get(api_server.url + "/openapi.json", timeout=30).json()["paths"]
+
+
+def test_every_route_has_a_summary_and_a_description():
+    from api.app import create_app
+
+    spec = create_app().openapi()
+    bare = [f"{method.upper()} {path}" for path, ops in spec["paths"].items()
+            for method, op in ops.items() if not op.get("summary") or not op.get("description")]
+    assert bare == [], "routes without a summary or a description: " + ", ".join(bare)

@@ -25,6 +25,11 @@ router = APIRouter(prefix="/v1", tags=["actions"])
 async def run_action(key: str, body: ActionIn, who: Principal = Depends(writer),
                      rt: Runtime = Depends(runtime),
                      idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+    """Run one action with a connection's credentials: the input is validated against the
+    operation's JSON Schema (422 naming each bad field, nothing sent), then sent through the
+    location's rate budget with retries. Returns `{data, meta: {upstream_status, attempts,
+    duration_ms}}`. An `Idempotency-Key` header replays the stored answer for 24 h instead of
+    acting twice."""
     op = registry.get(key)
     if op is None:
         raise unknown_operation(key)

@@ -20,6 +20,9 @@ router = APIRouter(prefix="/v1", tags=["connections"])
 @router.post("/connections", status_code=201)
 async def create_connection(body: ConnectionIn, who: Principal = Depends(writer),
                             rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Store a GHL Private Integration token (`token`, `location_id`) or an SMSGlobal REST key
+    pair (`app: smsglobal`, `api_key`, `api_secret`), encrypted at rest. The credentials are
+    never returned."""
     if not isinstance(body, GHLConnectionIn):
         conn = await connections.create(
             rt.redis, rt.vault, tenant=who.tenant, app="smsglobal", name=body.name, auth="mac",
@@ -36,18 +39,23 @@ async def create_connection(body: ConnectionIn, who: Principal = Depends(writer)
 @router.get("/connections")
 async def list_connections(who: Principal = Depends(principal),
                            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """The tenant's connections with their status (`active`, `failing` with the reason when
+    upstream refused them, `needs_reauth` for OAuth)."""
     return {"connections": [c.public() for c in await connections.list_for(rt.redis, who.tenant)]}
 
 
 @router.get("/connections/{conn_id}")
 async def get_connection(conn_id: str, who: Principal = Depends(principal),
                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """One connection, without its credentials."""
     return (await connections.get(rt.redis, who.tenant, conn_id)).public()
 
 
 @router.delete("/connections/{conn_id}", status_code=204)
 async def delete_connection(conn_id: str, who: Principal = Depends(writer),
                             rt: Runtime = Depends(runtime)) -> Response:
+    """Delete a connection. Subscriptions reading through it pause at their next poll, naming
+    the deleted connection."""
     await connections.get(rt.redis, who.tenant, conn_id)
     await hooks.forget(rt.redis, rt.vault, conn_id)
     await connections.delete(rt.redis, who.tenant, conn_id)

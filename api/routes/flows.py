@@ -21,30 +21,38 @@ router = APIRouter(prefix="/v1", tags=["flows"])
 @router.post("/flows", status_code=201)
 async def create_flow(body: flows.FlowIn, who: Principal = Depends(writer),
                       rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Check a flow (every problem named by its field) and subscribe it to its trigger: each
+    new item runs its steps."""
     return await flows.create(rt, who.tenant, body)
 
 
 @router.get("/flows")
 async def list_flows(who: Principal = Depends(principal),
                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """The tenant's flows. `status` is `paused` when paused on request or when its trigger is
+    paused (e.g. by a refused connection), with `status_reason` saying why."""
     return {"flows": await flows.list_for(rt, who.tenant)}
 
 
 @router.get("/flows/{flow_id}")
 async def get_flow(flow_id: str, who: Principal = Depends(principal),
                    rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """One flow with its status and why."""
     return await flows.get(rt, who.tenant, flow_id)
 
 
 @router.patch("/flows/{flow_id}")
 async def update_flow(flow_id: str, body: flows.FlowPatch, who: Principal = Depends(writer),
                       rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Change a flow; a changed trigger moves it to a new subscription that gets items from now
+    on."""
     return await flows.update(rt, who.tenant, flow_id, body)
 
 
 @router.delete("/flows/{flow_id}", status_code=204)
 async def delete_flow(flow_id: str, who: Principal = Depends(writer),
                       rt: Runtime = Depends(runtime)) -> Response:
+    """Delete a flow, its subscription and its runs."""
     await flows.delete(rt, who.tenant, flow_id)
     return Response(status_code=204)
 
@@ -52,12 +60,14 @@ async def delete_flow(flow_id: str, who: Principal = Depends(writer),
 @router.post("/flows/{flow_id}/pause")
 async def pause_flow(flow_id: str, who: Principal = Depends(writer),
                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Stop running steps; new items wait as `held` runs and run in order on resume."""
     return await flows.pause(rt, who.tenant, flow_id)
 
 
 @router.post("/flows/{flow_id}/resume")
 async def resume_flow(flow_id: str, who: Principal = Depends(writer),
                       rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Run the held runs, and poll the flow's trigger again if it was paused."""
     return await flows.resume(rt, who.tenant, flow_id)
 
 
@@ -72,6 +82,9 @@ async def list_runs(flow_id: str, limit: int = Query(50, ge=1, le=500),
                                           "which every step was skipped)."),
                     who: Principal = Depends(principal),
                     rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """The flow's runs, newest first, each step with its input and output or error. Filter with
+    `status`, or leave some out with `exclude` (e.g. `skipped`: runs in which every step was
+    skipped)."""
     return {"runs": await flows.list_runs(rt, who.tenant, flow_id, limit=limit, status=status,
                                           exclude=exclude)}
 
@@ -79,12 +92,14 @@ async def list_runs(flow_id: str, limit: int = Query(50, ge=1, le=500),
 @router.get("/flows/{flow_id}/runs/{run_id}")
 async def get_run(flow_id: str, run_id: str, who: Principal = Depends(principal),
                   rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """One run, step by step."""
     return await flows.get_run(rt, who.tenant, flow_id, run_id)
 
 
 @router.post("/flows/{flow_id}/runs/{run_id}/retry")
 async def retry_run(flow_id: str, run_id: str, who: Principal = Depends(writer),
                     rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Run a failed run again from its failed step; steps that succeeded are not repeated."""
     return await flows.retry_run(rt, who.tenant, flow_id, run_id)
 
 
@@ -117,12 +132,14 @@ class InstantiateIn(Strict):
 
 @router.get("/flow-templates")
 async def list_templates(who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Ready-made SMSGlobal ↔ GHL flows, with the connections and options each needs."""
     return {"templates": flow_templates.catalog()}
 
 
 @router.post("/flow-templates/{name}/instantiate", status_code=201)
 async def instantiate(name: str, body: InstantiateIn, who: Principal = Depends(writer),
                       rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Create the flows of a template from your connections and its options."""
     created = await flow_templates.instantiate(rt, who.tenant, name, connections=body.connections,
                                                options=body.options, title=body.name)
     return {"flows": created}

@@ -10,11 +10,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict:
+    """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
 async def readyz(rt: Runtime = Depends(runtime)):
+    """Readiness: Redis answers (503 with the error's kind when it does not)."""
     try:
         await rt.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready

@@ -30,6 +30,8 @@ router = APIRouter(prefix="/v1", tags=["oauth"])
 async def authorize(who: Principal = Depends(writer), rt: Runtime = Depends(runtime),
                     redirect: bool = Query(True, description="false: answer the URL as JSON "
                                                              "instead of redirecting")) -> Any:
+    """Start connecting a GHL location or agency by OAuth consent: redirects to GHL's consent
+    page."""
     url = await oauth.authorize_url(rt, who.tenant, who.key_id)
     if not redirect:
         return JSONResponse({"authorize_url": url, "expires_in": rt.settings.oauth_state_ttl_seconds})
@@ -41,6 +43,7 @@ async def callback(rt: Runtime = Depends(runtime),
                    code: str | None = Query(None, max_length=2000),
                    state: str = Query(..., min_length=1, max_length=4000),
                    error: str | None = Query(None, max_length=200)) -> dict[str, Any]:
+    """GHL's redirect after consent: exchanges the code and stores (or renews) the connection."""
     tenant = await oauth.consume_state(rt, state)
     if error or not code:
         raise InputInvalid([{"field": "code", "location": "query",
@@ -61,6 +64,7 @@ class LocationTokenIn(Strict):
 @router.post("/connections/{conn_id}/location-token", status_code=201)
 async def location_token(conn_id: str, body: LocationTokenIn, who: Principal = Depends(writer),
                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Mint a location connection from an agency OAuth connection."""
     agency = await connections.get(rt.redis, who.tenant, conn_id, rt.vault)
     conn = await oauth.mint_location_token(rt, agency, body.location_id, body.name)
     return conn.public()

@@ -18,6 +18,8 @@ router = APIRouter(prefix="/v1", tags=["operations"], dependencies=[Depends(prin
 async def list_operations(kind: Literal["trigger", "action"] | None = None,
                           app: Literal["ghl", "smsglobal"] | None = None,
                           category: str | None = None) -> dict[str, Any]:
+    """The catalog: every trigger and action with its inputs as JSON Schema, a sample and the
+    upstream method, path, Version and scopes; filter by `kind`, `app` and `category`."""
     ops = [op for op in registry.registry().values()
            if (kind is None or op.kind == kind) and (app is None or op.app == app)
            and (category is None or op.category == category)]
@@ -26,6 +28,7 @@ async def list_operations(kind: Literal["trigger", "action"] | None = None,
 
 @router.get("/operations/{key}")
 async def get_operation(key: str) -> dict[str, Any]:
+    """One operation of the catalog; an unknown key is a 404 naming the closest keys."""
     op = registry.get(key)
     if op is None:
         raise unknown_operation(key)

@@ -52,24 +52,30 @@ async def _create(rt: Runtime, who: Principal, trigger: str, body: SubscriptionB
 @router.post("/subscriptions", status_code=201)
 async def create_subscription(body: SubscriptionIn, who: Principal = Depends(writer),
                               rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Subscribe a webhook URL to a polling trigger (a REST hook). Each new item is POSTed
+    once, signed with Standard Webhooks headers; the signing `secret` is returned this once."""
     return await _create(rt, who, body.trigger, body)
 
 
 @router.post("/triggers/{key}/subscriptions", status_code=201)
 async def subscribe_to_trigger(key: str, body: SubscriptionBase, who: Principal = Depends(writer),
                                rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """The same subscribe with the trigger in the path, as REST-hook tools call it."""
     return await _create(rt, who, key, body)
 
 
 @router.get("/subscriptions")
 async def list_subscriptions(who: Principal = Depends(principal),
                              rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """The tenant's subscriptions with `status` (`active`, `paused` with `status_reason`, or
+    `failing` with `last_error` and `waiting`), last and next poll and dead letters."""
     return {"subscriptions": await subscriptions.list_for(rt, who.tenant)}
 
 
 @router.get("/subscriptions/{sub_id}")
 async def get_subscription(sub_id: str, who: Principal = Depends(principal),
                            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """One subscription with its status and what waits."""
     return await subscriptions.get(rt, who.tenant, sub_id)
 
 
@@ -77,6 +83,8 @@ async def get_subscription(sub_id: str, who: Principal = Depends(principal),
 async def update_subscription(sub_id: str, body: SubscriptionPatch,
                               who: Principal = Depends(writer),
                               rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Change the interval, params or target URL; editing a paused subscription tries its
+    trigger again."""
     return await subscriptions.update(rt, who.tenant, sub_id,
                                       interval_minutes=body.interval_minutes, params=body.params,
                                       target_url=body.target_url)
@@ -85,6 +93,7 @@ async def update_subscription(sub_id: str, body: SubscriptionPatch,
 @router.delete("/subscriptions/{sub_id}", status_code=204)
 async def delete_subscription(sub_id: str, who: Principal = Depends(writer),
                               rt: Runtime = Depends(runtime)) -> Response:
+    """Unsubscribe: its queue and delivery log go too."""
     await subscriptions.delete(rt, who.tenant, sub_id)
     return Response(status_code=204)
 
@@ -94,6 +103,8 @@ async def list_deliveries(sub_id: str, who: Principal = Depends(principal),
                           rt: Runtime = Depends(runtime),
                           status: Literal["pending", "retrying", "delivered", "dead"] | None = Query(None),
                           limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """The subscription's deliveries, newest first, with status, attempts and last error;
+    filter with `status` (`dead`: the dead letters)."""
     return {"deliveries": await delivery.list_for(rt, who.tenant, sub_id, status=status,
                                                   limit=limit)}
 
@@ -101,6 +112,7 @@ async def list_deliveries(sub_id: str, who: Principal = Depends(principal),
 @router.post("/subscriptions/{sub_id}/deliveries/{delivery_id}/replay", status_code=202)
 async def replay_delivery(sub_id: str, delivery_id: str, who: Principal = Depends(writer),
                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Send a delivered or dead delivery again, with the same webhook-id, after what is queued."""
     return await delivery.replay(rt, who.tenant, sub_id, delivery_id)
 
 

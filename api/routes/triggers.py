@@ -29,6 +29,8 @@ class ItemsIn(Strict):
 @router.post("/triggers/{key}/items")
 async def trigger_items(key: str, body: ItemsIn, who: Principal = Depends(principal),
                         rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Read a trigger now as a newest-first list of items with stable ids (samples, pull-mode
+    polling); nothing is remembered."""
     op = registry.get(key)
     if op is None:
         raise unknown_operation(key)
