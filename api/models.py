@@ -13,6 +13,7 @@ class Strict(BaseModel):
 
 
 class GHLConnectionIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Acme Dental", "token": "pit-…", "location_id": "ve9EPM428h8vShlRW1KT"}]})
     app: Literal["ghl"] = "ghl"
     name: str = Field("GHL location", min_length=1, max_length=200)
     token: SecretStr = Field(description="A GHL Private Integration token (Settings > Private "
@@ -30,6 +31,7 @@ class GHLConnectionIn(Strict):
 
 
 class SMSGlobalConnectionIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"app": "smsglobal", "name": "Acme SMS", "api_key": "…", "api_secret": "…"}]})
     app: Literal["smsglobal"]
     name: str = Field("SMSGlobal account", min_length=1, max_length=200)
     api_key: SecretStr = Field(min_length=8, max_length=200,
@@ -41,6 +43,7 @@ class SMSGlobalConnectionIn(Strict):
 
 class ConnectionPatch(Strict):
     """New credentials or a new name for a connection; only the fields of its app."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{"token": "pit-…"}]})
     name: str | None = Field(None, min_length=1, max_length=200)
     token: SecretStr | None = Field(None, min_length=1, max_length=4000,
                                     description="GHL: a new Private Integration token.")
@@ -65,5 +68,6 @@ ConnectionIn = Annotated[
 
 
 class ActionIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "input": {"firstName": "Ada", "email": "ada@example.com"}}]})
     connection_id: str = Field(min_length=1, max_length=100)
     input: dict[str, Any] = Field(default_factory=dict)

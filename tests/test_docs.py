@@ -94,3 +94,28 @@ def test_every_route_has_a_summary_and_a_description():
     bare = [f"{method.upper()} {path}" for path, ops in spec["paths"].items()
             for method, op in ops.items() if not op.get("summary") or not op.get("description")]
     assert bare == [], "routes without a summary or a description: " + ", ".join(bare)
+
+
+def test_every_request_body_has_an_example():
+    from api.app import create_app
+
+    spec = create_app().openapi()
+    schemas = spec["components"]["schemas"]
+
+    def has_example(schema: dict) -> bool:
+        if "$ref" in schema:
+            schema = schemas[schema["$ref"].split("/")[-1]]
+        if "examples" in schema or "example" in schema:
+            return True
+        parts = schema.get("anyOf") or schema.get("oneOf") or []
+        parts = [p for p in parts if p.get("type") != "null"]
+        return bool(parts) and all(has_example(p) for p in parts)
+
+    bare = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for media in (op.get("requestBody") or {}).get("content", {}).values():
+                if not ("example" in media or "examples" in media
+                        or has_example(media.get("schema", {}))):
+                    bare.append(f"{method.upper()} {path}")
+    assert bare == [], "request bodies without an example: " + ", ".join(bare)

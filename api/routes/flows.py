@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.deps import principal, runtime, writer
 from api.models import Strict
@@ -104,6 +104,7 @@ async def retry_run(flow_id: str, run_id: str, who: Principal = Depends(writer),
 
 
 class FlowTestIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"item": {"id": "ocQHyuzHvysMo5N5VsXc", "firstName": "Ada", "phone": "+61400000031"}}]})
     item: dict[str, Any] | None = Field(
         None, description="The trigger item to run on, as the trigger delivers it; left out: "
                           "the trigger's newest item, read now.",
@@ -122,6 +123,7 @@ async def test_flow(flow_id: str, body: FlowTestIn | None = None,
 
 
 class InstantiateIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connections": {"ghl": "conn_3f9c2a1b7d4e5f60a1b2", "smsglobal": "conn_8a7b6c5d4e3f2a1b0c9d"}, "options": {"message": "Hi {{ trigger.firstName }}, welcome!"}}]})
     connections: dict[str, str] = Field(
         description="The connections the template needs, by role: e.g. {\"ghl\": \"conn_…\", "
                     "\"smsglobal\": \"conn_…\"} (see the template's 'connections').")

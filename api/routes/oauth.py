@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.deps import runtime, writer
 from api.models import Strict
@@ -56,6 +56,7 @@ async def callback(rt: Runtime = Depends(runtime),
 
 
 class LocationTokenIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"location_id": "ve9EPM428h8vShlRW1KT", "name": "Acme Dental"}]})
     location_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
                              description="The sub-account (location) to mint a token for.")
     name: str | None = Field(None, min_length=1, max_length=200)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.deps import principal, runtime, writer
 from api.models import Strict
@@ -24,6 +24,7 @@ Interval = Field(None, ge=1, le=15, description="Minutes between polls, 1 to 15 
 
 
 class SubscriptionBase(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "params": {}, "target_url": "https://hooks.example.com/ghl/contacts", "interval_minutes": 5}]})
     connection_id: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict, description="The trigger's inputs.")
     target_url: str = Field(min_length=1, max_length=2000,
@@ -32,11 +33,13 @@ class SubscriptionBase(Strict):
 
 
 class SubscriptionIn(SubscriptionBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"trigger": "contacts.search_contacts", "connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "params": {}, "target_url": "https://hooks.example.com/ghl/contacts", "interval_minutes": 5}]})
     trigger: str = Field(min_length=1, max_length=200, description="A trigger key, e.g. "
                                                                    "contacts.search_contacts.")
 
 
 class SubscriptionPatch(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"interval_minutes": 1}]})
     interval_minutes: int | None = Interval
     params: dict[str, Any] | None = None
     target_url: str | None = Field(None, min_length=1, max_length=2000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.deps import principal, runtime
 from api.models import Strict
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["triggers"])
 
 
 class ItemsIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "params": {}, "limit": 3}]})
     connection_id: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
     limit: int = Field(25, ge=1, le=500)

@@ -52,6 +52,7 @@ class FlowStep(_Model):
 
 
 class FlowIn(_Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Inbound SMS to note", "trigger": {"key": "smsglobal.new_incoming_sms", "connection_id": "conn_8a7b6c5d4e3f2a1b0c9d", "interval_minutes": 1}, "steps": [{"id": "find", "action": "contacts.find_contact", "connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "input": {"number": "{{ trigger.origin }}"}}]}]})
     name: str = Field(min_length=1, max_length=200)
     trigger: FlowTrigger
     steps: list[FlowStep] = Field(min_length=1, max_length=MAX_STEPS)
@@ -62,6 +63,7 @@ class FlowIn(_Model):
 
 
 class FlowPatch(_Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Inbound SMS to a note"}]})
     name: str | None = Field(None, min_length=1, max_length=200)
     region: Region = None
     trigger: FlowTrigger | None = None

@@ -53,7 +53,8 @@ def _keywords(values: list[str]) -> list[str]:
 class ProviderPatch(BaseModel):
     """Fields of a provider set-up that may change (each left out keeps its value)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"sender": "AcmeDental"}]})
 
     ghl_connection_id: str | None = Field(None, min_length=1, max_length=100)
     smsglobal_connection_id: str | None = Field(None, min_length=1, max_length=100)
@@ -81,6 +82,7 @@ class ProviderPatch(BaseModel):
 
 class ProviderIn(ProviderPatch):
     """A new provider set-up (POST /v1/sms-provider)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ghl_connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "smsglobal_connection_id": "conn_8a7b6c5d4e3f2a1b0c9d", "sender": "61400000999"}]})
 
     ghl_connection_id: str = Field(min_length=1, max_length=100, description=(
         "The GHL connection of the location (its token needs conversations/message.write, "
