@@ -21,6 +21,9 @@ from engine.core.settings import get_settings
 from engine.inbound import pokes
 from engine.inbound.queue import Consumer, Dispatcher
 from engine.polling import delivery, poller
+from engine.provider import loop as provider_loop
+from engine.provider import outbound as provider_outbound
+from engine.provider import replies as provider_replies
 from engine.runtime import Runtime
 from engine.wiring import open_runtime
 
@@ -58,12 +61,17 @@ async def startup(ctx: dict[str, Any]) -> None:
     context(await open_runtime(settings), ctx)
     consumer = Consumer(ctx["rt"], event_dispatcher(), name=f"worker-{os.getpid()}")
     ctx["events"] = asyncio.create_task(_consume_events(ctx, consumer))
+    ctx["provider"] = asyncio.create_task(provider_loop.serve(ctx["rt"]))
 
 
 def event_dispatcher() -> Dispatcher:
     """The handlers of pushed events, by event type (see :mod:`engine.inbound.queue`): every
-    event pokes the watches it signals."""
-    return Dispatcher().on(None, pokes.poke)
+    event pokes the watches it signals; GHL's ProviderOutboundMessage and SMSGlobal's receipts
+    and replies also go to the SMS provider (:mod:`engine.provider`)."""
+    return (Dispatcher().on(None, pokes.poke)
+            .on("ProviderOutboundMessage", provider_outbound.on_outbound_event)
+            .on("SmsDeliveryReceipt", provider_outbound.on_receipt_event)
+            .on("SmsIncoming", provider_replies.on_incoming_event))
 
 
 async def _consume_events(ctx: dict[str, Any], consumer: Consumer) -> None:
@@ -81,10 +89,11 @@ async def _consume_events(ctx: dict[str, Any], consumer: Consumer) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    events = ctx.get("events")
-    if events is not None:
-        events.cancel()
-        await asyncio.gather(events, return_exceptions=True)
+    for name in ("events", "provider"):
+        task = ctx.get(name)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
     polls = ctx.get("polls") or set()
     for task in list(polls):
         task.cancel()

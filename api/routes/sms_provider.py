@@ -1,5 +1,4 @@
-"""SMSGlobal as a GHL conversation provider: the set-up per location, and the URLs SMSGlobal
-pushes delivery receipts and replies to."""
+"""SMSGlobal as a GHL conversation provider: the set-up per location."""
 
 from __future__ import annotations
 
@@ -53,3 +52,4 @@ async def delete_provider(location_id: str, who: Principal = Depends(writer),
     """Stop carrying a location's SMS through SMSGlobal."""
     await setup.delete(rt.redis, who.tenant, location_id)
     return Response(status_code=204)
+

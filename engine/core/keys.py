@@ -60,9 +60,8 @@ WATCH_POKE = PREFIX + "watch:{watch_id}:poke"   # string: time (ms) of the last 
 LOCATION_COUNTRY = PREFIX + "conn:{conn_id}:country"  # string: the GHL location's country (ISO 3166-1 alpha-2, "-" for none; expires)
 
 # SMSGlobal as GHL's conversation provider
-PROVIDER = PREFIX + "provider:{location_id}"    # hash: tenant, ghl_connection_id, smsglobal_connection_id, sender, default_region, kind, conversation_provider_id, keywords, push_token, ...
+PROVIDER = PREFIX + "provider:{location_id}"    # hash: tenant, ghl_connection_id, smsglobal_connection_id, sender, default_region, kind, conversation_provider_id, keywords, ...
 TENANT_PROVIDERS = PREFIX + "tenant:{tenant}:providers"  # set of location ids with a provider
-PROVIDER_PUSH = PREFIX + "provider:push:{token}"  # string: location id whose SMSGlobal pushes use this token
 PROVIDER_WORK = PREFIX + "pwork:{work_id}"      # hash: one keyed piece of provider work (an outbound message or a reply) and its state
 PROVIDER_DUE = PREFIX + "pwork:due"             # zset: work id -> next attempt (ms); a claim leases it
 PROVIDER_READY = PREFIX + "pwork:ready"         # list: wake-up signals for the provider loop

@@ -69,13 +69,20 @@ class Event:
         return value if isinstance(value, str) and value else None
 
 
+PROVIDER_CHANNELS = ("SMS", "Email")
+
+
 def event_type(source: str, body: dict[str, Any]) -> str:
-    """The dispatch type of a body from a source (SMSGlobal pushes carry no ``type``)."""
+    """The dispatch type of a body from a source (SMSGlobal pushes carry no ``type``; GHL's
+    ProviderOutboundMessage carries its channel, SMS or Email, in ``type``, beside a
+    ``messageId``: ghl-openapi docs, webhook-events/ProviderOutboundMessage.md)."""
     if source == "smsglobal-receipt":
         return "SmsDeliveryReceipt"
     if source == "smsglobal-incoming":
         return "SmsIncoming"
     value = body.get("type")
+    if value in PROVIDER_CHANNELS and "messageId" in body:
+        return "ProviderOutboundMessage"
     return value if isinstance(value, str) else ""
 
 

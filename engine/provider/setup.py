@@ -1,8 +1,8 @@
 """The provider set-up of one GHL location: which connections carry its SMS, and how.
 
 One location has at most one provider set-up, whichever tenant made it (GHL's events name the
-location, not the tenant). It is kept in Redis at ``keys.PROVIDER`` as a hash; the token in
-its SMSGlobal push URLs (delivery receipts and replies) maps back to the location.
+location, not the tenant). It is kept in Redis at ``keys.PROVIDER`` as a hash. SMSGlobal pushes
+receipts and replies to the SMSGlobal connection's hook URLs (:mod:`engine.accounts.hooks`).
 
 GHL facts (ghl-openapi docs, marketplace-modules/ConversationProviders.md): a provider of the
 ``default`` kind replaces the location's SMS provider and adds inbound messages without a
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import time
 from typing import Any, Literal
 
@@ -104,7 +103,7 @@ class ProviderIn(ProviderPatch):
 
 FIELDS = ("tenant", "location_id", "ghl_connection_id", "smsglobal_connection_id", "sender",
           "default_region", "kind", "conversation_provider_id", "stop_keywords",
-          "start_keywords", "push_token", "created_at", "updated_at")
+          "start_keywords", "created_at", "updated_at")
 
 
 def normalize_sender(sender: str, region: str) -> str:
@@ -136,21 +135,12 @@ def decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
     return out
 
 
-def push_urls(settings: Settings, push_token: str) -> dict[str, str | None]:
-    """Where GHL and SMSGlobal reach the engine for this provider (None while ENGINE_PUBLIC_URL
-    is unset)."""
-    base = settings.public_url.rstrip("/")
-    if not base:
-        return {"delivery_url": None, "notify_url": None, "incoming_url": None}
-    return {"delivery_url": base + GHL_EVENT_PATH,
-            "notify_url": f"{base}/v1/sms-provider/smsglobal/{push_token}/receipt",
-            "incoming_url": f"{base}/v1/sms-provider/smsglobal/{push_token}/reply"}
-
-
 def public(settings: Settings, provider: dict[str, Any]) -> dict[str, Any]:
-    """A provider set-up as the API shows it: no tenant, the push token only inside its URLs."""
-    shown = {k: provider.get(k) for k in FIELDS if k not in ("tenant", "push_token")}
-    return {**shown, **push_urls(settings, provider["push_token"])}
+    """A provider set-up as the API shows it (no tenant), with the Delivery URL to give GHL
+    (None while ENGINE_PUBLIC_URL is unset)."""
+    base = settings.public_url.rstrip("/")
+    return {**{k: provider.get(k) for k in FIELDS if k != "tenant"},
+            "delivery_url": base + GHL_EVENT_PATH if base else None}
 
 
 async def _check_connections(redis: Redis, tenant: str, values: dict[str, Any]) -> str:
@@ -190,7 +180,7 @@ async def create(redis: Redis, tenant: str, data: ProviderIn) -> dict[str, Any]:
     location_id = await _check_connections(redis, tenant, values)
     now = int(time.time())
     provider = {**values, "tenant": tenant, "location_id": location_id,
-                "push_token": secrets.token_urlsafe(24), "created_at": now, "updated_at": now}
+                "created_at": now, "updated_at": now}
     key = keys.PROVIDER.format(location_id=location_id)
     mapping = _encode(provider)
     created = await redis.hsetnx(key, "tenant", tenant)
@@ -201,7 +191,6 @@ async def create(redis: Redis, tenant: str, data: ProviderIn) -> dict[str, Any]:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping=mapping)
         pipe.sadd(keys.TENANT_PROVIDERS.format(tenant=tenant), location_id)
-        pipe.set(keys.PROVIDER_PUSH.format(token=provider["push_token"]), location_id)
         await pipe.execute()
     return provider
 
@@ -217,13 +206,7 @@ def _encode(provider: dict[str, Any]) -> dict[str, str]:
 async def load(redis: Redis, location_id: str) -> dict[str, Any] | None:
     """The provider set-up of a location, whoever owns it (None when there is none)."""
     raw = await redis.hgetall(keys.PROVIDER.format(location_id=location_id))
-    return decode(raw) if raw and raw.get(b"push_token") else None
-
-
-async def by_push_token(redis: Redis, token: str) -> dict[str, Any] | None:
-    """The provider set-up whose SMSGlobal push URLs carry ``token``."""
-    location_id = await redis.get(keys.PROVIDER_PUSH.format(token=token))
-    return await load(redis, location_id.decode()) if location_id else None
+    return decode(raw) if raw and raw.get(b"created_at") else None
 
 
 async def get(redis: Redis, tenant: str, location_id: str) -> dict[str, Any]:
@@ -274,9 +257,8 @@ async def update(redis: Redis, tenant: str, location_id: str, patch: ProviderPat
 
 
 async def delete(redis: Redis, tenant: str, location_id: str) -> None:
-    provider = await get(redis, tenant, location_id)
+    await get(redis, tenant, location_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(keys.PROVIDER.format(location_id=location_id))
         pipe.srem(keys.TENANT_PROVIDERS.format(tenant=tenant), location_id)
-        pipe.delete(keys.PROVIDER_PUSH.format(token=provider["push_token"]))
         await pipe.execute()

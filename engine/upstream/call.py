@@ -17,3 +17,6 @@ class Call:
     body: Any = None
     safe_to_retry: bool = True
     response: str = "json"
+    # False: a 401 is the answer, not a reason to refresh the OAuth token and send again (GHL's
+    # status calls are refused with 401 for a few seconds after a send, whatever the token)
+    reauthorize: bool = True

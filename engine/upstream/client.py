@@ -158,6 +158,7 @@ class Upstream:
         attempts = 0
         last_error = "no attempt made"
         reauthorized = False
+        may_have_arrived = False  # whether a failed attempt may have reached upstream
         while True:
             attempts += 1
             final = attempts >= self.settings.max_attempts
@@ -182,6 +183,7 @@ class Upstream:
                 continue
             except _MAYBE_SENT as exc:
                 metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
+                may_have_arrived = True
                 await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
                 last_error = f"{app.label} did not answer in time: {type(exc).__name__}"
                 if final or not call.safe_to_retry:
@@ -226,7 +228,7 @@ class Upstream:
                 wait = retry_after if retry_after is not None else self._backoff(attempts)
                 await asyncio.sleep(min(wait, self.settings.max_retry_after_seconds))
                 continue
-            if (status == 401 and not reauthorized and self.tokens is not None
+            if (status == 401 and call.reauthorize and not reauthorized and self.tokens is not None
                     and await self.tokens.after_unauthorized(conn)):
                 reauthorized = True  # a fresh token, sent once more
                 continue
@@ -242,4 +244,5 @@ class Upstream:
                                 details={"upstream_status": status, "upstream": data},
                                 attempts=attempts)
         raise UpstreamUnavailable(last_error, status=504 if "in time" in last_error else 502,
-                                  details={"attempts": attempts}, attempts=attempts)
+                                  details={"attempts": attempts, "may_have_arrived": may_have_arrived},
+                                  attempts=attempts)
