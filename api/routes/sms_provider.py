@@ -18,8 +18,8 @@ router = APIRouter(prefix="/v1", tags=["sms-provider"])
 async def create_provider(body: setup.ProviderIn, who: Principal = Depends(writer),
                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """Make SMSGlobal carry a GHL location's SMS: which GHL and SMSGlobal connections, and how
-    (one set-up per location). Returns it with the push URLs SMSGlobal sends delivery receipts
-    and replies to."""
+    (one set-up per location). Returns it with the Delivery URL to give GHL's provider; SMSGlobal
+    pushes receipts and replies to the SMSGlobal connection's hook URLs."""
     return setup.public(rt.settings, await setup.create(rt.redis, who.tenant, body))
 
 
