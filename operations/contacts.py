@@ -11,7 +11,6 @@ from engine.spec.model import (
     OffsetPaginator,
     Operation,
     Output,
-    PagePaginator,
     Signal,
     Token,
     Trigger,
@@ -243,15 +242,19 @@ SEARCH_CONTACTS = op(
                  "\"desc\"}]; field dateAdded or dateUpdated. The trigger needs the default, "
                  "newest-updated first, to see every change.", type="array", items="object",
                  default=[{"field": "dateUpdated", "direction": "desc"}]),
-            body("page", "Page number, from 1.", type="integer", example=1),
-            body("pageLimit", "Contacts per page, 1 to 500.", type="integer", example=100),
-            body("searchAfter", "Cursor from the last contact of the previous page "
-                 "(its searchAfter value), instead of page numbers.", type="array")),
+            body("pageLimit", "Contacts per page, 1 to 500; the engine pages for you.",
+                 type="integer", example=100),
+            body("searchAfter", "Where to start: the searchAfter value of a contact, to read the "
+                 "contacts after it; the engine pages for you.", type="array")),
     trigger=Trigger(events=Signal(types=("ContactCreate", "ContactUpdate", "ContactTagUpdate",
                         "ContactDndUpdate")),
                     items=Items(path="contacts", timestamp_field="dateUpdated"),
-                    paginator=PagePaginator(page_param="page", size_param="pageLimit",
-                                            page_size=100, inject="body"),
+                    # searchAfter, not page numbers: a position that stays put while new
+                    # contacts arrive, so a read cut short resumes where it stopped
+                    paginator=CursorPaginator(
+                        tokens=(Token(param="searchAfter", path="searchAfter",
+                                      source="last_item"),),
+                        size_param="pageLimit", page_size=100, inject="body"),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated",
                                   order="newest_first")),
     sample={**CONTACT_SAMPLE, "dateUpdated": "2026-02-03T09:12:44.000Z"})

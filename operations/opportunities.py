@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import (Dedupe, Items, Operation, Output, PagePaginator, Signal, Trigger,
-    Upstream)
+from engine.spec.model import (CursorPaginator, Dedupe, Items, Operation, Output, Signal, Token,
+                               Trigger, Upstream)
 from operations._fields import (CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id,
                                path, query)
 
@@ -155,8 +155,8 @@ SEARCH = op(
                  "\"desc\"}]; field createdAt or updatedAt. The trigger needs the default, "
                  "newest-updated first, to see every change.", type="array", items="object",
                  default=[{"field": "updatedAt", "direction": "desc"}]),
-            body("page", "Page number, from 1; the engine pages for you.", type="integer",
-                 example=1),
+            body("page", "Page number; GHL requires the field. The engine pages by "
+                 "searchAfter, from page 1.", type="integer", default=1),
             body("limit", "Opportunities per page, 1 to 500.", type="integer", example=100),
             body("searchAfter", "Cursor from the last opportunity of the previous page (its "
                  "sort values), instead of page numbers. GHL requires the field; empty on the "
@@ -170,8 +170,9 @@ SEARCH = op(
                         "OpportunityStageUpdate", "OpportunityStatusUpdate",
                         "OpportunityMonetaryValueUpdate", "OpportunityAssignedToUpdate")),
                     items=Items(path="opportunities", timestamp_field="updatedAt"),
-                    paginator=PagePaginator(page_param="page", size_param="limit",
-                                            page_size=100, inject="body"),
+                    paginator=CursorPaginator(
+                        tokens=(Token(param="searchAfter", path="sort", source="last_item"),),
+                        size_param="limit", page_size=100, inject="body"),
                     dedupe=Dedupe(strategy="updated", updated_field="updatedAt",
                                   order="newest_first")),
     sample={**OPPORTUNITY_SAMPLE, "pipelineStageId": "STGexample0000000002",

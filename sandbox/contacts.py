@@ -4,6 +4,7 @@ and the deprecated cursor list."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from engine.core import phones
@@ -150,10 +151,17 @@ def complete_task(ctx):
     return ok({"task": task})
 
 
+SEARCH_WINDOW = 10_000  # page x pageLimit beyond this is refused: deeper reads use searchAfter
+
+
 @special("contacts.search_contacts")
 def search(ctx):
     """POST /contacts/search as GHL documents it publicly: locationId, page + pageLimit or
-    searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back."""
+    searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back.
+
+    Each contact carries ``searchAfter``: its sort values, [time in epoch ms, id]. Sent back, it
+    gives the contacts after that one in the same order, a position that new contacts do not
+    move. Page numbers reach only the first 10,000 matches, as on GHL."""
     body = ctx.body
     if not body.get("locationId"):
         return error(422, ["locationId should not be empty"])
@@ -175,19 +183,25 @@ def search(ctx):
     if field not in ("dateAdded", "dateUpdated"):
         return error(422, ["sort field must be one of dateAdded, dateUpdated"])
     reverse = sort.get("direction", "desc") == "desc"
-    items.sort(key=lambda c: (str(c.get(field) or ""), c["id"]), reverse=reverse)
-    for c in items:
-        c["searchAfter"] = [c.get(field), c["id"]]
+    keyed = sorted(((_ms(c[field]) if c.get(field) else 0, c["id"], c) for c in items),
+                   key=lambda t: (t[0], t[1]), reverse=reverse)
+    total = len(keyed)
     after = body.get("searchAfter")
     if after:
-        key = (str(after[0]), str(after[1]))
-        items = [c for c in items if ((str(c.get(field) or ""), c["id"]) < key) == reverse
-                 and (str(c.get(field) or ""), c["id"]) != key]
-        page = items[:size]
+        if not isinstance(after, list) or len(after) != 2:
+            return error(422, ["searchAfter must be the searchAfter value of a contact: "
+                               "[sort value, id]"])
+        mark = (_ms(after[0]), str(after[1]))
+        keyed = [t for t in keyed if ((t[0], t[1]) < mark if reverse else (t[0], t[1]) > mark)]
+        chosen = keyed[:size]
     else:
         page_no = max(1, int(body.get("page") or 1))
-        page = items[(page_no - 1) * size: page_no * size]
-    return ok({"contacts": page, "total": len(items) if not after else len(items)})
+        if page_no * size > SEARCH_WINDOW:
+            return error(422, [f"page x pageLimit must not be greater than {SEARCH_WINDOW}; "
+                               "use searchAfter to read further"])
+        chosen = keyed[(page_no - 1) * size: page_no * size]
+    return ok({"contacts": [{**c, "searchAfter": [at, cid]} for at, cid, c in chosen],
+               "total": total})
 
 
 def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
@@ -238,11 +252,10 @@ def list_deprecated(ctx):
 
 
 def _ms(value: Any) -> int:
-    from datetime import datetime
-
+    """Epoch milliseconds from epoch ms (number or digits) or an ISO 8601 time."""
     if isinstance(value, (int, float)) or str(value).isdigit():
         return int(value)
-    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
+    return round(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @special("contacts.get_contacts_by_business")

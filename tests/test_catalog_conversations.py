@@ -32,7 +32,7 @@ def test_search_conversations_pages_newest_first_with_sort_cursor(api, connectio
     assert calls[0]["query"]["locationId"] == connection["location_id"]
     assert "startAfterDate" not in calls[0]["query"]
     assert calls[1]["query"]["startAfterDate"] == str(found[1]["lastMessageDate"])
-    assert len(calls) == 3 and calls[2]["query"]["startAfterDate"] == str(found[2]["lastMessageDate"])
+    assert len(calls) == 2  # the second page came back short (1 of 2): it was the last
 
     unread = items(api, connection, "conversations.search_conversations", status="unread")
     assert unread and all(i["unreadCount"] > 0 for i in unread)

@@ -93,8 +93,11 @@ def test_search_pages_filters_and_orders(api, connection, sandbox):
     assert stamps == sorted(stamps, reverse=True)  # newest-updated first
     assert all(r["body"]["sort"] == [{"field": "updatedAt", "direction": "desc"}]
                for r in sent(sandbox, "opportunities.search_opportunities"))
-    pages = [r["body"]["page"] for r in sent(sandbox, "opportunities.search_opportunities")]
-    assert pages[:4] == [1, 2, 3, 4]
+    bodies = [r["body"] for r in sent(sandbox, "opportunities.search_opportunities")]
+    assert bodies[0]["searchAfter"] == [] and bodies[0]["page"] == 1
+    # later pages continue from the last opportunity's sort values: [updatedAt, id]
+    afters = [b["searchAfter"] for b in bodies[1:3]]
+    assert all(len(a) == 2 for a in afters) and afters[0] != afters[1]
     assert all(r["body"]["locationId"] == connection["location_id"] and "searchAfter" in r["body"]
                for r in sent(sandbox, "opportunities.search_opportunities"))
 

@@ -23,5 +23,7 @@ def test_trigger_items_search_contacts_pages(api, connection, sandbox):
     assert body["meta"]["pages"] == 3
     sent = [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
             if r["route"] == "contacts.search_contacts"]
-    assert [r["body"]["page"] for r in sent] == [1, 2, 3]
+    # pages after the first continue from the last contact's searchAfter position
+    assert [len(r["body"].get("searchAfter") or []) for r in sent] == [0, 2, 2]
+    assert "page" not in sent[0]["body"]
     assert all(r["body"]["locationId"] for r in sent)

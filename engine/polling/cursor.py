@@ -19,12 +19,31 @@ inside an overlap window** below it, bounded in number:
 The first poll primes the cursor: it delivers only items stamped after the subscription was
 made, never the backlog. :func:`diff` is pure; the caller writes
 its :class:`Advance` with the outbox entries in one transaction (see :mod:`engine.polling.poller`).
+
+**How deep a poll reads** (``time`` mode, newest-first lists). Items reach a list late (GHL's
+search index lags its writes by seconds). The cursor keeps the worst lateness seen, ``late_s``:
+for an item first seen now, how long before the previous poll it was stamped. Every item
+stamped more than :func:`margin_s` before the previous poll was visible to that poll, so a poll
+reads down to ``last poll - margin`` (:func:`head_floor`) and no further: on a quiet watch one
+page. Every :data:`DEEP_READ_EVERY_S` a deep read goes down to the whole overlap window instead,
+catching the rare item later than the margin (which then widens it). The dedupe memory always
+covers the whole window.
+
+**Resumable reads** (:class:`Backlog`). A read cut short by the per-poll page budget (the
+trigger's ``max_pages``) or by the rate budget saves where it stopped: the paginator's values for
+the next page (for the contact and opportunity searches the ``searchAfter`` position, which new
+items do not move). The next poll first reads the newest items down to known ground or to that
+position, then spends what is left of its page budget on the backlog, from the saved position
+down to the floor it was aiming for. Delivery order: each poll's new items go out oldest first;
+across polls the live head comes before the backlog, and the backlog is read from its newest end
+down, so a big import is delivered in newest-first chunks while new items never wait behind it.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from redis.asyncio import Redis
@@ -38,6 +57,34 @@ Mode = Literal["single", "time", "keys"]
 
 MAX_SEEN = 10_000  # dedupe keys kept per watch at most (the newest by score)
 KEYS_RETENTION_SECONDS = 7 * 24 * 3600  # keys mode: forget a key not read again for this long
+LATE_MARGIN_MIN_S = 10.0  # the read-depth margin when no item was ever late
+DEEP_READ_EVERY_S = 900.0  # a poll reads the whole overlap window this often
+
+
+@dataclass
+class Backlog:
+    """Where a read cut short stopped, and what is left to read below it.
+
+    ``after``: the paginator's values for the next page (e.g. ``{"searchAfter": [ms, id]}``);
+    ``floor``: read down to items older than this (epoch s); ``since``: when the watch began
+    catching up (epoch s); ``at``/``key``: time and dedupe key of the last item read, where a
+    later poll's head read stops; ``prime_since``: set when the backlog is a priming read's, whose
+    items are new only from this time on; ``read``: items read in the backlog so far."""
+
+    after: dict[str, Any]
+    floor: float
+    since: float
+    at: float | None = None
+    key: str | None = None
+    prime_since: float | None = None
+    read: int = 0
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> "Backlog | None":
+        return cls(**json.loads(text)) if text else None
 
 
 @dataclass
@@ -48,6 +95,9 @@ class State:
     floor: float | None = None  # raised above hwm - overlap when the seen set hit its bound
     last: str | None = None
     seen: dict[str, float] = field(default_factory=dict)
+    late_s: float = 0.0  # the worst lateness seen (s): how long before a poll an unseen item was stamped
+    deep_at: float | None = None  # when the last deep read ran (epoch s)
+    backlog: Backlog | None = None
 
     def window_floor(self, overlap: float) -> float:
         """Items older than this are known ground."""
@@ -67,6 +117,8 @@ class Advance:
     trim_below: float | None
     floor: float | None = None
     rank_cap: int = 0  # keys mode: keep at most this many keys (0: no cap by count)
+    fields: dict[str, str] = field(default_factory=dict)  # more cursor fields to set
+    unset: list[str] = field(default_factory=list)  # cursor fields to delete
 
 
 @dataclass
@@ -109,7 +161,10 @@ def parse(data: dict, seen: list) -> State:
     return State(version=int(d.get("version") or 0), primed=d.get("primed") == "1",
                  hwm=float(d["hwm"]) if d.get("hwm") else None, last=d.get("last") or None,
                  floor=float(d["floor"]) if d.get("floor") else None,
-                 seen={k.decode(): float(s) for k, s in seen})
+                 seen={k.decode(): float(s) for k, s in seen},
+                 late_s=float(d.get("late_s") or 0),
+                 deep_at=float(d["deep_at"]) if d.get("deep_at") else None,
+                 backlog=Backlog.load(d.get("backlog")))
 
 
 async def load(redis: Redis, watch_id: str) -> State:
@@ -119,10 +174,52 @@ async def load(redis: Redis, watch_id: str) -> State:
     return parse(data, seen)
 
 
-def stopper(op: Operation, state: State) -> Stop | None:
-    """The reader's ``stop``: a newest-first read stops at the first page reaching below the
-    overlap window (known ground), or, for ``new`` items without a time, at the first page whose
-    items are all known. Reads that are not newest first read on (up to the page cap)."""
+def resumable(op: Operation) -> bool:
+    """Whether a read cut short can resume on the next poll: a time-keyed, newest-first list
+    with pages (the search endpoints page by ``searchAfter``)."""
+    trig = op.trigger
+    assert trig is not None
+    return (mode(op) == "time" and trig.dedupe.order == "newest_first"
+            and trig.paginator.type != "none")
+
+
+def margin_s(state: State) -> float:
+    """How far below the previous poll a poll reads (s): twice the worst lateness seen, at least
+    :data:`LATE_MARGIN_MIN_S`."""
+    return max(LATE_MARGIN_MIN_S, 2 * state.late_s)
+
+
+def deep_due(state: State, now: float) -> bool:
+    """Whether this poll reads the whole overlap window: when priming, and every
+    :data:`DEEP_READ_EVERY_S`."""
+    return not state.primed or state.deep_at is None or now - state.deep_at >= DEEP_READ_EVERY_S
+
+
+def head_floor(op: Operation, state: State, last_poll_at: float | None, deep: bool) -> float:
+    """Where a poll's read from the newest item stops (epoch s): items older than this are known
+    ground. The overlap window's floor on a deep read, else ``last_poll_at - margin_s``."""
+    window = state.window_floor(op.trigger.dedupe.overlap_seconds)
+    if deep or last_poll_at is None:
+        return window
+    return max(window, last_poll_at - margin_s(state))
+
+
+def lateness(found: list["Found"], last_poll_at: float | None) -> float:
+    """The worst lateness among items first seen now (s): how long before the previous poll the
+    latest-arriving one was stamped; 0 when none was."""
+    if last_poll_at is None:
+        return 0.0
+    return max((last_poll_at - f.at for f in found if f.at is not None and f.at < last_poll_at),
+               default=0.0)
+
+
+def stopper(op: Operation, state: State, floor: float | None = None,
+            until: Backlog | None = None) -> Stop | None:
+    """The reader's ``stop``: a newest-first read stops at the first page reaching below
+    ``floor`` (default: the overlap window, moving up with the newest item read) or reaching the
+    position ``until`` (where a backlog begins), or, for ``new`` items without a time, at the
+    first page whose items are all known. Reads that are not newest first read on (up to the page
+    cap)."""
     trig = op.trigger
     assert trig is not None
     if trig.dedupe.order != "newest_first":
@@ -142,22 +239,31 @@ def stopper(op: Operation, state: State) -> Stop | None:
 
     def stop(page: list[dict[str, Any]]) -> bool:
         times = [t for t in (item_time(op, i) for i in page) if t is not None]
+        if until is not None and (
+                (until.at is not None and any(t < until.at for t in times))
+                or any(_items.dedupe_key(op, i) == until.key for i in page)):
+            return True
         if not times:
             return False
+        if floor is not None:
+            return min(times) < floor
         top[0] = max([t for t in (top[0], *times) if t is not None])
-        floor = max(top[0] - overlap, state.floor if state.floor is not None else float("-inf"))
-        return min(times) < floor
+        low = max(top[0] - overlap, state.floor if state.floor is not None else float("-inf"))
+        return min(times) < low
 
     return stop
 
 
 def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | None = None,
-         since: float | None = None) -> tuple[list[Found], Advance]:
+         since: float | None = None, accept_floor: float | None = None,
+         keep_floor: float | None = None) -> tuple[list[Found], Advance]:
     """The new items of a read, oldest first, and the cursor's next state.
 
     The first (priming) poll records what exists; of it, only items whose time is at or after
     ``since`` (when the first subscriber joined) are new: what appeared between subscribing and
-    the first poll is not lost, and nothing older floods the subscriber."""
+    the first poll is not lost, and nothing older floods the subscriber. ``accept_floor`` lowers
+    the floor below which items count as known ground (a backlog's items may be older than the
+    window); ``keep_floor`` keeps dedupe keys down to it (those a backlog may read again)."""
 
     def fresh(f: Found) -> bool:
         return since is not None and f.at is not None and f.at >= since
@@ -192,6 +298,8 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | 
 
     overlap = trig.dedupe.overlap_seconds
     floor = state.window_floor(overlap)
+    if accept_floor is not None:
+        floor = min(floor, accept_floor)
     times = [f.at for f in read if f.at is not None]
     hwm = max([t for t in (state.hwm, *times) if t is not None], default=None)
     new: list[Found] = []
@@ -214,6 +322,8 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | 
     trim_below = (hwm - overlap) if hwm is not None else None
     if state.floor is not None and (trim_below is None or state.floor > trim_below):
         trim_below = state.floor
+    if keep_floor is not None and trim_below is not None:
+        trim_below = min(trim_below, keep_floor)
     kept = sorted((score for key, score in {**state.seen, **add}.items()
                    if trim_below is None or score >= trim_below), reverse=True)
     if len(kept) > MAX_SEEN:
@@ -251,7 +361,9 @@ local c = {'version', v + 1, 'primed', '1', 'polled_at', a.now_ms}
 if a.hwm ~= '' then c[#c + 1] = 'hwm'; c[#c + 1] = a.hwm end
 if a.last ~= '' then c[#c + 1] = 'last'; c[#c + 1] = a.last end
 if a.floor ~= '' then c[#c + 1] = 'floor'; c[#c + 1] = a.floor end
+for k, val in pairs(a.fields) do c[#c + 1] = k; c[#c + 1] = val end
 redis.call('HSET', a.cursor, unpack(c))
+if #a.unset > 0 then redis.call('HDEL', a.cursor, unpack(a.unset)) end
 local z = {}
 for _, p in ipairs(a.add) do
   z[#z + 1] = p[1]; z[#z + 1] = p[2]

@@ -7,8 +7,11 @@ moves the watch to its next slot in the same atomic step. The interval is the wa
 inside the interval, so watches spread over it instead of all polling at once. Each claim becomes one ``poll_watch``
 job whose arq job id carries the slot.
 
-A poll reads newest pages until known ground (the cursor's ``stop``), finds the new items, then
-writes one outbox entry per (subscription, item) and the cursor advance in one Lua script. A crash
+A poll reads newest pages until known ground (the cursor's :func:`~engine.polling.cursor.head_floor`,
+or the whole overlap window on a periodic deep read), then, within what is left of its page
+budget, continues a backlog a previous read left (see :mod:`engine.polling.cursor`). It finds the
+new items, then writes one outbox entry per (subscription, item) and the cursor advance in one
+Lua script. A crash
 before that script repeats the poll at the next slot; a crash after it leaves the deliveries
 queued. Transient upstream errors (429, 5xx, network) wait for the next slot; errors that cannot
 heal by waiting (401, the watched object gone) pause the watch.
@@ -21,14 +24,14 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
 from engine.accounts import connections
 from engine.core import keys, logs, metrics
 from engine.core.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
-from engine.polling import cursor, reader
+from engine.polling import cursor, items, reader
 from engine.polling import subscriptions as subs
 from engine.runtime import Runtime
 from engine.spec import registry
@@ -126,10 +129,14 @@ class PollResult:
     requests: int = 0
     detail: str = ""
     items: list[str] = field(default_factory=list)
+    pages: int = 0
+    catching_up: bool = False  # a backlog is left for the next polls
+    deep: bool = False  # this poll read the whole overlap window
 
 
-async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
-    """Poll one watch once (the job the scheduler enqueues)."""
+async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None) -> PollResult:
+    """Poll one watch once (the job the scheduler enqueues). ``now`` (epoch s) is the poll's
+    clock, the current time unless given."""
     r = rt.redis
     lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
     token = secrets.token_hex(8)
@@ -153,7 +160,7 @@ async def poll_watch(rt: Runtime, watch_id: str) -> PollResult:
     try:
         result = await _poll(rt, watch_id, (watch, sub_raw,
                                             cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
-                                            _pairs(conn_raw)), lock=lock)
+                                            _pairs(conn_raw)), lock=lock, now=now)
         outcome = result.outcome
         return result
     finally:
@@ -200,7 +207,7 @@ def _script(r, text: str):
 
 
 async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
-                lock: dict | None = None) -> PollResult:
+                lock: dict | None = None, now: float | None = None) -> PollResult:
     r = rt.redis
     if pre is None:
         pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
@@ -233,10 +240,10 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         return PollResult(watch_id, "paused")
 
     state = pre[2]
-    started = time.time()
+    started = time.time() if now is None else now
+    last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
     try:
-        read = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
-                                 priority="background", max_wait=5.0)
+        got = await _read(rt, conn, op, values, state, last_poll_at, started)
     except UpstreamAuthError as exc:
         reason = _refused_credentials(conn.app, exc, conn.id)
         await subs.pause_watch(rt, watch_id, reason, cause="credentials")
@@ -261,8 +268,8 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
     except httpx.HTTPError as exc:
         log.info("watch %s: network error %s, waiting for the next slot", watch_id, type(exc).__name__)
         return PollResult(watch_id, "failed", detail=type(exc).__name__)
-    if not read.complete:
-        log.warning("watch %s: the page cap (%s) cut the read short", watch_id, read.pages)
+    if got.head.complete is False and not cursor.resumable(op):
+        log.warning("watch %s: the page cap (%s) cut the read short", watch_id, got.head.pages)
 
     async def read_subscribers() -> dict[str, dict[str, str]]:
         async with r.pipeline(transaction=False) as pipe:
@@ -276,8 +283,27 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
     if not state.primed and sub_ids:  # priming: items stamped after the first subscriber joined
         sub_records = await read_subscribers()
         since = min((float(s.get("joined_at") or 0) for s in sub_records.values()), default=None)
-    new, advance = cursor.diff(op, state, read.items, now=started, since=since)
-    last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
+    backlog = got.backlog(op, state, started, since)
+    floors = [b.floor for b in (state.backlog, backlog) if b is not None]
+    new, advance = cursor.diff(op, state, got.head.items + got.back_items, now=started,
+                               since=since, accept_floor=min(floors, default=None),
+                               keep_floor=backlog.floor if backlog is not None else None)
+    if state.backlog is not None and state.backlog.prime_since is not None and got.back_items:
+        # a priming read's backlog: what was there before the first subscriber joined is known
+        held = {items.dedupe_key(op, i) for i in got.back_items}
+        new = [f for f in new if f.key not in held or
+               (f.at is not None and f.at >= state.backlog.prime_since)]
+    if cursor.resumable(op):
+        head_keys = {items.dedupe_key(op, i) for i in got.head.items}
+        late = cursor.lateness([f for f in new if f.key in head_keys], last_poll_at)
+        if late > state.late_s:
+            advance.fields["late_s"] = repr(min(late, float(op.trigger.dedupe.overlap_seconds)))
+        if got.deep:
+            advance.fields["deep_at"] = repr(started)
+        if backlog is not None:
+            advance.fields["backlog"] = backlog.dump()
+        elif state.backlog is not None:
+            advance.unset.append("backlog")
     now_ms = int(time.time() * 1000)
     single = op.trigger.items.single
     deliveries = []
@@ -310,6 +336,7 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         "last": advance.last or "",
         "trim_below": repr(advance.trim_below) if advance.trim_below is not None else "",
         "add": [[repr(score), key] for key, score in advance.add.items()],
+        "fields": advance.fields, "unset": advance.unset,
         "deliveries": deliveries,
     }
     if lock is not None:  # released by the commit, in the same atomic step
@@ -318,10 +345,85 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
     if lock is not None:
         lock["released"] = True
     if written == -1:
-        return PollResult(watch_id, "conflict", requests=read.requests,
+        return PollResult(watch_id, "conflict", requests=got.requests, pages=got.pages,
                           detail="another poll of this watch committed first")
     outcome = "polled" if state.primed else "primed"
-    log.debug("watch %s %s: %d pages, %d new items, %d deliveries", watch_id, outcome,
-              read.pages, len(new), written)
+    log.debug("watch %s %s: %d pages, %d new items, %d deliveries%s", watch_id, outcome,
+              got.pages, len(new), written, ", catching up" if backlog is not None else "")
     return PollResult(watch_id, outcome, new=len(new), deliveries=int(written),
-                      requests=read.requests, items=[f.key for f in new])
+                      requests=got.requests, items=[f.key for f in new], pages=got.pages,
+                      catching_up=backlog is not None, deep=got.deep)
+
+
+@dataclass
+class _Reads:
+    """What one poll read: the head (newest items down to known ground) and, after it, a part
+    of the backlog."""
+
+    head: reader.Read
+    deep: bool
+    head_floor: float = 0.0  # where the head read stopped by time (epoch s)
+    back: reader.Read | None = None
+
+    @property
+    def back_items(self) -> list[dict]:
+        return self.back.items if self.back is not None else []
+
+    @property
+    def pages(self) -> int:
+        return self.head.pages + (self.back.pages if self.back else 0)
+
+    @property
+    def requests(self) -> int:
+        return self.head.requests + (self.back.requests if self.back else 0)
+
+    def backlog(self, op, state: cursor.State, now: float,
+                since: float | None) -> cursor.Backlog | None:
+        """The backlog left after this poll: none when every read reached known ground."""
+        old = state.backlog
+        if not self.head.complete and self.head.resume is not None and self.head.items:
+            last = self.head.items[-1]  # the head was cut short: the backlog starts below it
+            return cursor.Backlog(
+                after=self.head.resume,
+                floor=min(old.floor, self.head_floor) if old else self.head_floor,
+                since=old.since if old else now,
+                at=cursor.item_time(op, last), key=items.dedupe_key(op, last),
+                prime_since=old.prime_since if old else (None if state.primed else since or now),
+                read=(old.read if old else 0) + len(self.head.items))
+        if old is None or self.back is None:
+            return old
+        if self.back.complete:
+            return None  # caught up
+        last = self.back.items[-1] if self.back.items else None
+        return replace(old, after=self.back.resume or old.after,
+                       at=cursor.item_time(op, last) if last else old.at,
+                       key=items.dedupe_key(op, last) if last else old.key,
+                       read=old.read + len(self.back.items))
+
+
+async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
+                last_poll_at: float | None, now: float) -> _Reads:
+    """The head read, then the backlog within what is left of the page budget (the trigger's
+    ``max_pages``); the rate budget running out mid-read cuts a resumable read short."""
+    budget = op.trigger.max_pages
+    if not cursor.resumable(op):
+        head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
+                                 priority="background", max_wait=5.0)
+        return _Reads(head=head, deep=False)
+    deep = cursor.deep_due(state, now)
+    floor = cursor.head_floor(op, state, last_poll_at, deep)
+    head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state, floor, state.backlog),
+                             max_pages=budget, priority="background", max_wait=5.0,
+                             budget_cuts=True)
+    out = _Reads(head=head, deep=deep, head_floor=floor)
+    left = budget - head.pages
+    if state.backlog is None or left <= 0 or not head.complete:
+        return out
+    try:
+        out.back = await reader.read(rt, conn, op, values, start=state.backlog.after,
+                                     stop=cursor.stopper(op, state, state.backlog.floor),
+                                     max_pages=left, priority="background", max_wait=5.0,
+                                     budget_cuts=True)
+    except RateLimited:
+        pass  # the head's items still commit; the backlog waits for the next poll
+    return out

@@ -2,7 +2,9 @@
 
 Every page keeps the locationId and every filter of the first; a repeated cursor stops the read,
 and so does the page cap. A caller that knows where its known ground starts (the poller) passes
-``stop``, which sees each page and says whether to read on.
+``stop``, which sees each page and says whether to read on. A read cut short by the page cap (or,
+when the caller allows it, by the rate budget) says where it stopped: ``Read.resume``, the
+paginator's values for the next page, which a later read passes back as ``start``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from engine.accounts.connections import Connection
 from engine.actions import executor
-from engine.core.errors import InputInvalid, UpstreamError
+from engine.core.errors import InputInvalid, RateLimited, UpstreamError
 from engine.polling import items
 from engine.runtime import Runtime
 from engine.spec import inputs
@@ -30,8 +32,9 @@ class Read:
     items: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
     requests: int = 0
-    complete: bool = True  # False when the page cap cut the read short
+    complete: bool = True  # False when the page cap (or the rate budget) cut the read short
     stopped_early: bool = False
+    resume: dict[str, Any] | None = None  # when cut short: the paginator's values for the next page
 
 
 def _window_value(window: TimeWindow, moment: datetime) -> Any:
@@ -110,6 +113,8 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
     if pag.type == "cursor":
         if pag.more_path and items.get_path(data, pag.more_path) is False:
             return None
+        if pag.size_param and len(page) < size:
+            return None  # a short page is the last, as with offsets and page numbers
         token = {}
         for part in pag.tokens:
             source = page[-1] if part.source == "last_item" else data
@@ -127,22 +132,33 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
     return None
 
 
-def _token(op: Operation, values: dict[str, Any]) -> str:
+def position_params(op: Operation) -> list[str]:
+    """The names of the values that say where a read is: offset, page number or cursor tokens."""
     pag = op.trigger.paginator
     names = [getattr(pag, n, None) for n in ("offset_param", "page_param")]
     names += [t.param for t in getattr(pag, "tokens", ())]
-    return repr(sorted((n, str(values.get(n))) for n in names if n))
+    return [n for n in names if n]
+
+
+def _token(op: Operation, values: dict[str, Any]) -> str:
+    return repr(sorted((n, str(values.get(n))) for n in position_params(op)))
 
 
 async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
                limit: int | None = None, stop: Stop | None = None, max_pages: int | None = None,
-               priority: Priority = "interactive", max_wait: float | None = None) -> Read:
-    """Read pages of ``op`` with already-prepared ``values``."""
+               priority: Priority = "interactive", max_wait: float | None = None,
+               start: dict[str, Any] | None = None, budget_cuts: bool = False) -> Read:
+    """Read pages of ``op`` with already-prepared ``values``.
+
+    ``start`` (a ``Read.resume`` of an earlier read) continues from where that read stopped.
+    With ``budget_cuts``, a rate budget exhausted after the first page ends the read like the
+    page cap does (``complete`` False, ``resume`` set) instead of raising
+    :class:`~engine.core.errors.RateLimited`."""
     assert op.trigger is not None
     cap = max_pages or op.trigger.max_pages
     out = Read()
     seen: set[str] = set()
-    page_values: dict[str, Any] | None = _first_page(op, values)
+    page_values: dict[str, Any] | None = {**_first_page(op, values), **(start or {})}
     while page_values is not None:
         token = _token(op, page_values)
         if token in seen:
@@ -151,6 +167,12 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
         try:
             resp = await executor.call(rt, conn, op, page_values, priority=priority,
                                        max_wait=max_wait)
+        except RateLimited:
+            if not (budget_cuts and out.pages):
+                raise
+            out.complete = False
+            out.resume = {n: page_values[n] for n in position_params(op) if n in page_values}
+            break
         except UpstreamError as exc:
             if exc.status == 404 and op.trigger.not_found_is_empty:
                 out.requests += exc.attempts
@@ -169,6 +191,7 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
         page_values = _next_page(op, page_values, resp.data, page)
         if page_values is not None and out.pages >= cap:
             out.complete = False
+            out.resume = {n: page_values[n] for n in position_params(op) if n in page_values}
             break
     return out
 

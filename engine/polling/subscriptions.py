@@ -6,7 +6,9 @@ share one **watch**: one cursor and one upstream poll, run at the smallest inter
 
 A subscriber that joins a watch already running gets only items that appear after it joined
 (see :func:`engine.polling.poller.receives`). A watch that cannot succeed (revoked token, watched object
-deleted) is paused; its subscriptions show ``status="paused"`` and the reason.
+deleted) is paused; its subscriptions show ``status="paused"`` and the reason. A watch whose
+reads were cut short by the page budget (a bulk import) shows ``catching_up`` and how far
+behind it is (:func:`catch_up`).
 
 Python API (for the flows code and the OAuth code)::
 
@@ -30,7 +32,7 @@ from typing import Any
 from engine.accounts import connections
 from engine.core import keys
 from engine.core.errors import InputInvalid, NotFound
-from engine.polling import reader, targets
+from engine.polling import cursor, reader, targets
 from engine.runtime import Runtime
 from engine.spec import registry
 
@@ -228,6 +230,20 @@ async def _record(rt: Runtime, tenant: str, sub_id: str) -> dict[str, str]:
     return sub
 
 
+def catch_up(raw: bytes | None, now: float | None = None) -> dict[str, Any] | None:
+    """A watch's backlog as the API shows it, from its cursor's ``backlog`` field; None when
+    the watch is not catching up. ``since_at``: when it began (epoch s); ``behind_seconds``:
+    how long the oldest unread items have waited, at least; ``items_read``: items read from the
+    backlog so far; ``resume_at``: the time of the item the next read continues below."""
+    backlog = cursor.Backlog.load(raw.decode() if raw else None)
+    if backlog is None:
+        return None
+    now = time.time() if now is None else now
+    return {"since_at": round(backlog.since, 3),
+            "behind_seconds": round(max(0.0, now - backlog.since), 1),
+            "items_read": backlog.read, "resume_at": backlog.at}
+
+
 def _when(ms: Any) -> float | None:
     """A time kept in ms (a Redis score or field) as Unix seconds."""
     return int(float(ms)) / 1000 if ms not in (None, b"", "") else None
@@ -247,9 +263,11 @@ async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, An
         pipe.llen(queue)
         pipe.llen(keys.SUB_DEAD.format(sub_id=sub_id))
         pipe.zscore(keys.WATCHES_DUE, watch_id)
-        watch_raw, head, waiting, dead, next_ms = await pipe.execute()
+        pipe.hget(keys.CURSOR.format(watch_id=watch_id), "backlog")
+        watch_raw, head, waiting, dead, next_ms, backlog_raw = await pipe.execute()
     watch = _d(watch_raw)
     event_ms = int(watch.get("last_event_at") or 0)
+    backlog = catch_up(backlog_raw)
     status, reason, last_error = "active", None, None
     head_record = _d(await r.hgetall(keys.DELIVERY.format(delivery_id=head.decode()))) if head else {}
     if head_record.get("status") == "retrying":
@@ -276,6 +294,7 @@ async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, An
             "last_poll_at": float(watch["last_poll_at"]) if watch.get("last_poll_at") else None,
             "next_poll_at": _when(next_ms) if watch.get("status") != "paused" else None,
             "mode": mode(rt, event_ms), "last_event_at": event_ms // 1000 or None,
+            "catching_up": backlog is not None, "backlog": backlog,
             "created_at": int(sub["created_at"])}
 
 
