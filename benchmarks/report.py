@@ -41,6 +41,21 @@ ROWS = [
     ("memory", "6. Worker RSS at 10,000 watches", "(report)", "worker_rss_mb_at_10000_watches", " MB", None),
     ("memory", "6. First poll, 100,000 contacts: pages read", "1", "first_poll_pages", "", None),
     ("memory", "6. First poll, 100,000 contacts: duration", "≤ 2 s", "first_poll_s", " s", None),
+    ("busy_location", "7. Searches per poll, busy location (steady creates, bursts, ≤ 20 s late)",
+     "≤ 1.5", "searches_per_poll", "", None),
+    ("busy_location", "7. … the same feed with a deep read on every poll", "(comparison)",
+     "searches_per_poll_deep_every_poll", "", None),
+    ("busy_location", "7. Contacts missed", "0", "missed", "", None),
+    ("busy_location", "7. Contacts delivered twice", "0", "doubled", "", None),
+    *[row for n in (1, 2, 4) for row in (
+        ("scale_out", f"8. Polls served per second, 20,000 watches, {n} worker(s)", "(report)",
+         f"{n}_workers.polls_per_s", "/s", None),
+        ("scale_out", f"8. Schedule lag p99, {n} worker(s)", "(report)",
+         f"{n}_workers.lag_p99_s", " s", None),
+        ("scale_out", f"8. Double polls, {n} worker(s)", "0", f"{n}_workers.double_polls", "",
+         None))],
+    ("scale_out", "8. Worker CPU per poll ÷ sandbox CPU per poll, 1 worker", "≤ 1.5×",
+     "1_workers.worker_to_sandbox_cpu", "×", None),
 ]
 
 
@@ -57,7 +72,20 @@ RULES = {
     ("memory", "redis_bytes_per_watch_with_one_subscription"): lambda v: v <= 16 * 1024,
     ("memory", "first_poll_pages"): lambda v: v <= 1,
     ("memory", "first_poll_s"): lambda v: v <= 2.0,
+    ("busy_location", "searches_per_poll"): lambda v: v <= 1.5,
+    ("busy_location", "missed"): lambda v: v == 0,
+    ("busy_location", "doubled"): lambda v: v == 0,
+    **{("scale_out", f"{n}_workers.double_polls"): (lambda v: v == 0) for n in (1, 2, 4)},
+    ("scale_out", "1_workers.worker_to_sandbox_cpu"): lambda v: v <= 1.5,
 }
+
+
+def _get(measured: dict, key: str):
+    """A measured value by its key, or by a dotted path into nested results."""
+    node = measured
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _fmt(v) -> str:
@@ -85,7 +113,7 @@ def main() -> None:
         if r is None:
             print(f"| {label} | {target} | not run | | |")
             continue
-        v = r["measured"].get(key)
+        v = _get(r["measured"], key)
         if key == "budget_used" and v is not None:
             shown = f"{v:.1%}"
         else:

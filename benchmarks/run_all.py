@@ -12,8 +12,8 @@ import json
 import time
 import traceback
 
-from benchmarks import (bench_actions, bench_budget, bench_coalescing, bench_delivery,
-                        bench_first_poll, bench_scheduler)
+from benchmarks import (bench_actions, bench_budget, bench_busy_location, bench_coalescing,
+                        bench_delivery, bench_first_poll, bench_scale_out, bench_scheduler)
 from benchmarks.harness import RESULTS, command, log, write_result
 
 BENCHES = {
@@ -23,6 +23,8 @@ BENCHES = {
     "scheduler": lambda: bench_scheduler.run(repeats=1),
     "delivery": lambda: bench_delivery.run(repeats=2),
     "first_poll": lambda: bench_first_poll.run(repeats=3),
+    "busy_location": lambda: bench_busy_location.run(),
+    "scale_out": lambda: bench_scale_out.run(),
 }
 
 

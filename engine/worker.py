@@ -104,10 +104,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await rt.close()
 
 
-async def _run_poll(ctx: dict[str, Any], watch_id: str) -> None:
+async def _run_poll(ctx: dict[str, Any], watch_id: str, slot_ms: int | None = None) -> None:
     async with ctx["poll_slots"]:
         try:
-            result = await asyncio.wait_for(poller.poll_watch(ctx["rt"], watch_id),
+            result = await asyncio.wait_for(poller.poll_watch(ctx["rt"], watch_id, slot_ms=slot_ms),
                                             timeout=ctx["rt"].settings.poll_lease_seconds)
             if result.deliveries:  # send them now rather than at the next tick
                 await _enqueue_deliveries(ctx)
@@ -127,7 +127,7 @@ async def tick(ctx: dict[str, Any]) -> dict[str, int]:
     watches = await poller.claim_due(rt, limit=free) if free > 0 else []
     for watch_id, slot_ms in watches:
         log.debug("claimed watch %s slot %d", watch_id, slot_ms)
-        task = asyncio.create_task(_run_poll(ctx, watch_id))
+        task = asyncio.create_task(_run_poll(ctx, watch_id, slot_ms))
         polls.add(task)
         task.add_done_callback(polls.discard)
     return {"polls": len(watches), "deliveries": await _enqueue_deliveries(ctx)}

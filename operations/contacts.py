@@ -254,7 +254,8 @@ SEARCH_CONTACTS = op(
                     paginator=CursorPaginator(
                         tokens=(Token(param="searchAfter", path="searchAfter",
                                       source="last_item"),),
-                        size_param="pageLimit", page_size=100, inject="body"),
+                        size_param="pageLimit", page_size=100, max_page_size=500,
+                        inject="body"),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated",
                                   order="newest_first")),
     sample={**CONTACT_SAMPLE, "dateUpdated": "2026-02-03T09:12:44.000Z"})

@@ -172,7 +172,7 @@ SEARCH = op(
                     items=Items(path="opportunities", timestamp_field="updatedAt"),
                     paginator=CursorPaginator(
                         tokens=(Token(param="searchAfter", path="sort", source="last_item"),),
-                        size_param="limit", page_size=100, inject="body"),
+                        size_param="limit", page_size=100, max_page_size=500, inject="body"),
                     dedupe=Dedupe(strategy="updated", updated_field="updatedAt",
                                   order="newest_first")),
     sample={**OPPORTUNITY_SAMPLE, "pipelineStageId": "STGexample0000000002",

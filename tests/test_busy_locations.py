@@ -8,14 +8,17 @@ are stamped in that clock, so an interval passes without waiting for it."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
 
 import pytest
 
-from engine.core import keys
-from engine.polling import cursor, poller
+from engine.core import keys, metrics
+from engine.polling import cursor, poller, subscriptions
 from engine.spec import registry
 from tests.polling_support import (  # noqa: F401
     deliver_all,
@@ -104,7 +107,8 @@ async def catch_up(rt, api, sub, t0: float, max_polls: int, between=None) -> lis
 async def test_a_bulk_import_is_delivered_once_within_the_page_budget(api, connection, sandbox, rt,
                                                                      receiver):
     op = registry.get(SEARCH)
-    budget, size = op.trigger.max_pages, op.trigger.paginator.page_size
+    pag = op.trigger.paginator
+    budget, size, most = op.trigger.max_pages, pag.page_size, pag.max_page_size
     t0 = time.time()
     sub = subscribe(api, connection, receiver)
     watch = await watch_of(rt, sub["id"])
@@ -123,8 +127,8 @@ async def test_a_bulk_import_is_delivered_once_within_the_page_budget(api, conne
     during = await shown(api, sub["id"])  # (after the last poll it is no longer shown)
     assert during["catching_up"] is False and during["backlog"] is None
     # the first poll reads `budget` pages; each later one spends a page on the head, the rest of
-    # its budget on the backlog
-    allowed = 1 + math.ceil((6000 - budget * size) / ((budget - 1) * size))
+    # its budget on the backlog, in the largest pages GHL gives
+    allowed = 1 + math.ceil((6000 - budget * size) / ((budget - 1) * most))
     assert len(results) <= allowed + 1, [r.pages for r in results]
     assert all(r.pages <= budget for r in results)
     assert sum(r.new for r in results) == 6000
@@ -153,14 +157,26 @@ async def test_the_watch_shows_it_is_catching_up(api, connection, sandbox, rt, r
     assert backlog["behind_seconds"] >= 0 and abs(backlog["resume_at"] - (t0 + 5)) < 0.01
     listed = api.get("/v1/subscriptions").json()["subscriptions"]
     assert [s["catching_up"] for s in listed if s["id"] == sub["id"]] == [True]
+    # the operator's view: the CLI and the metrics gauges
+    rows = await subscriptions.catching_up(rt.redis)
+    assert [(w["watch"], w["items_read"]) for w in rows] == [(watch, 100)]
+    gauges = (await metrics.redis_gauges(rt.redis)).decode()
+    assert "ghl_engine_watches_catching_up 1.0" in gauges
+    assert "ghl_engine_catch_up_behind_seconds " in gauges
+    cli = subprocess.run([sys.executable, "-m", "engine.cli", "catching-up"], capture_output=True,
+                         text=True, env={**os.environ, "REDIS_URL": rt.settings.redis_url},
+                         timeout=60)
+    assert cli.returncode == 0 and watch in cli.stdout and "100 items read" in cli.stdout, cli
     second = await poller.poll_watch(rt, watch, now=t0 + 2 * INTERVAL_S)
     assert second.new == 50 and not second.catching_up
     assert (await shown(api, sub["id"]))["backlog"] is None
+    assert await subscriptions.catching_up(rt.redis) == []
+    assert "ghl_engine_watches_catching_up 0.0" in (await metrics.redis_gauges(rt.redis)).decode()
 
 
 async def test_a_bulk_import_while_contacts_keep_arriving(api, connection, sandbox, rt, receiver):
     op = registry.get(SEARCH)
-    budget = op.trigger.max_pages
+    budget, most = op.trigger.max_pages, op.trigger.paginator.max_page_size
     t0 = time.time()
     sub = subscribe(api, connection, receiver)
     watch = await watch_of(rt, sub["id"])
@@ -195,7 +211,7 @@ async def test_a_bulk_import_while_contacts_keep_arriving(api, connection, sandb
         thread.join()
     assert results[0].catching_up and not results[-1].catching_up
     # the head spends about two pages a poll on the new contacts, the rest goes to the backlog
-    assert len(results) <= 2 + math.ceil(5000 / ((budget - 2) * 100)), [r.pages for r in results]
+    assert len(results) <= 2 + math.ceil(5000 / ((budget - 2) * most)), [r.pages for r in results]
     last_at = t0 + (len(results) + 1) * INTERVAL_S
     await poller.poll_watch(rt, watch, now=last_at)  # picks up what arrived during the last poll
     await poller.poll_watch(rt, watch, now=last_at + INTERVAL_S)
@@ -224,8 +240,8 @@ async def test_polls_read_to_the_lateness_margin_and_the_deep_read_catches_outli
     assert stats(sandbox, SEARCH) - before == 1
     state = await cursor.load(rt.redis, watch)
     assert state.late_s == 0 and cursor.margin_s(state) == cursor.LATE_MARGIN_MIN_S
-    # the deep read, due every DEEP_READ_EVERY_S, reads the overlap window and finds it
-    deep_at = t0 + cursor.DEEP_READ_EVERY_S + 1
+    # the deep read, due every 15 minutes, reads the overlap window and finds it
+    deep_at = t0 + rt.settings.deep_read_every_seconds + 1
     deep = await poller.poll_watch(rt, watch, now=deep_at)
     assert deep.deep and deep.new == 1 and deep.pages > 1
     state = await cursor.load(rt.redis, watch)
@@ -238,6 +254,19 @@ async def test_polls_read_to_the_lateness_margin_and_the_deep_read_catches_outli
     got = delivered(receiver)
     assert len(got) == len(set(got)) == 111
     assert await rt.redis.zcard(keys.CURSOR_SEEN.format(watch_id=watch)) >= 111  # the window
+
+
+async def test_a_watch_counts_a_second_poll_for_the_same_slot(api, connection, sandbox, rt,
+                                                             receiver):
+    sub = subscribe(api, connection, receiver)
+    watch = await watch_of(rt, sub["id"])
+    wkey = keys.WATCH.format(watch_id=watch)
+    for slot_ms in (1_000, 61_000, 121_000):
+        await poller.poll_watch(rt, watch, slot_ms=slot_ms)
+    assert await rt.redis.hget(wkey, "repeat_slot_polls") is None
+    await poller.poll_watch(rt, watch, slot_ms=121_000)  # the same slot again
+    assert await rt.redis.hget(wkey, "repeat_slot_polls") == b"1"
+    assert await rt.redis.hget(wkey, "last_slot_ms") == b"121000"
 
 
 async def test_a_rate_budget_running_out_mid_read_saves_the_position(api, connection, sandbox, rt,

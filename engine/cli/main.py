@@ -257,6 +257,21 @@ def sandbox(host: str = "127.0.0.1", port: int = 8090) -> None:
     uvicorn.run("sandbox.app:app_factory", factory=True, host=host, port=port, log_level="warning")
 
 
+@app.command("catching-up")
+def catching_up() -> None:
+    """List the watches reading a backlog (a read the page budget cut short), longest waiting
+    first, with how far behind each is."""
+    from engine.polling import subscriptions
+
+    rows = asyncio.run(_with_redis(subscriptions.catching_up))
+    if not rows:
+        typer.echo("no watch is catching up")
+        return
+    for w in rows:
+        typer.echo(f"{w['watch']}  {w['trigger']}  behind {w['behind_seconds']:.0f} s  "
+                   f"{w['items_read']} items read since it began")
+
+
 @app.command()
 def dev() -> None:
     """Start everything for local development and print a ready API key and curl line."""

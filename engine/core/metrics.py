@@ -16,6 +16,7 @@ the name (``_seconds``).
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
@@ -67,7 +68,9 @@ def _registry() -> CollectorRegistry:
 
 async def redis_gauges(redis: Any) -> bytes:
     """Gauges read from Redis now, in the text format: ``ghl_engine_outbox_depth`` (deliveries
-    queued, all subscriptions), ``ghl_engine_dead_letters`` and ``ghl_engine_watches`` by status."""
+    queued, all subscriptions), ``ghl_engine_dead_letters`` and ``ghl_engine_watches`` by status,
+    ``ghl_engine_watches_catching_up`` (watches reading a backlog their page budget cut short) and
+    ``ghl_engine_catch_up_behind_seconds`` (how long the oldest of those backlogs has waited)."""
     due = [m.decode() for m in await redis.zrange(keys.DELIVERIES_DUE, 0, -1)]
     dead_subs = [m.decode() for m in await redis.smembers(keys.SUBS_WITH_DEAD)]
     async with redis.pipeline(transaction=False) as pipe:
@@ -76,7 +79,9 @@ async def redis_gauges(redis: Any) -> bytes:
         for sub_id in dead_subs:
             pipe.llen(keys.SUB_DEAD.format(sub_id=sub_id))
         pipe.zcard(keys.WATCHES_DUE)
-        lengths = await pipe.execute()
+        pipe.zcard(keys.WATCHES_CATCHING_UP)
+        pipe.zrange(keys.WATCHES_CATCHING_UP, 0, 0, withscores=True)
+        *lengths, catching, oldest = await pipe.execute()
     registry = CollectorRegistry()
     depth = GaugeMetricFamily(f"{NS}_outbox_depth", "Deliveries queued and not yet delivered "
                               "or dead, across all subscriptions.")
@@ -87,10 +92,16 @@ async def redis_gauges(redis: Any) -> bytes:
     scheduled = GaugeMetricFamily(f"{NS}_watches_scheduled", "Watches with a next poll "
                                   "scheduled (paused watches are not).")
     scheduled.add_metric([], lengths[-1])
+    behind = GaugeMetricFamily(f"{NS}_catch_up_behind_seconds", "How long the oldest backlog "
+                               "of a catching-up watch has waited to be read (0: none).")
+    behind.add_metric([], max(0.0, time.time() - oldest[0][1]) if oldest else 0.0)
+    catching_up = GaugeMetricFamily(f"{NS}_watches_catching_up", "Watches reading a backlog "
+                                    "that their page budget cut short (a bulk import).")
+    catching_up.add_metric([], catching)
 
     class _Now:
         def collect(self):
-            return [depth, dead, scheduled]
+            return [depth, dead, scheduled, catching_up, behind]
 
     registry.register(_Now())
     return generate_latest(registry)

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(60.0, validation_alias="ENGINE_DELIVERY_LEASE_SECONDS")
     delivery_max_response_bytes: int = Field(65536, validation_alias="ENGINE_DELIVERY_MAX_RESPONSE_BYTES")
     poll_lease_seconds: float = Field(60.0, validation_alias="ENGINE_POLL_LEASE_SECONDS")
+    deep_read_every_seconds: float = Field(
+        900.0, ge=0, validation_alias="ENGINE_DEEP_READ_EVERY_SECONDS",
+        description="How often a watch's poll reads the whole overlap window (catching items "
+                    "later than its lateness margin); 0: on every poll.")
     interval_unit_seconds: float = Field(
         60.0, gt=0, validation_alias="ENGINE_INTERVAL_UNIT_SECONDS",
         description="Length of one 'minute' of a subscription's interval_minutes; shorten it only "

@@ -25,9 +25,10 @@ search index lags its writes by seconds). The cursor keeps the worst lateness se
 for an item first seen now, how long before the previous poll it was stamped. Every item
 stamped more than :func:`margin_s` before the previous poll was visible to that poll, so a poll
 reads down to ``last poll - margin`` (:func:`head_floor`) and no further: on a quiet watch one
-page. Every :data:`DEEP_READ_EVERY_S` a deep read goes down to the whole overlap window instead,
-catching the rare item later than the margin (which then widens it). The dedupe memory always
-covers the whole window.
+page. Every ``ENGINE_DEEP_READ_EVERY_SECONDS`` (15 minutes) a deep read goes down to the whole
+overlap window instead, catching the rare item later than the margin (which then widens it).
+The dedupe memory always covers the whole window. Deep reads and backlogs ask for the largest
+pages upstream gives (the paginator's ``max_page_size``) unless the subscriber chose a size.
 
 **Resumable reads** (:class:`Backlog`). A read cut short by the per-poll page budget (the
 trigger's ``max_pages``) or by the rate budget saves where it stopped: the paginator's values for
@@ -58,7 +59,6 @@ Mode = Literal["single", "time", "keys"]
 MAX_SEEN = 10_000  # dedupe keys kept per watch at most (the newest by score)
 KEYS_RETENTION_SECONDS = 7 * 24 * 3600  # keys mode: forget a key not read again for this long
 LATE_MARGIN_MIN_S = 10.0  # the read-depth margin when no item was ever late
-DEEP_READ_EVERY_S = 900.0  # a poll reads the whole overlap window this often
 
 
 @dataclass
@@ -189,10 +189,9 @@ def margin_s(state: State) -> float:
     return max(LATE_MARGIN_MIN_S, 2 * state.late_s)
 
 
-def deep_due(state: State, now: float) -> bool:
-    """Whether this poll reads the whole overlap window: when priming, and every
-    :data:`DEEP_READ_EVERY_S`."""
-    return not state.primed or state.deep_at is None or now - state.deep_at >= DEEP_READ_EVERY_S
+def deep_due(state: State, now: float, every_s: float) -> bool:
+    """Whether this poll reads the whole overlap window: when priming, and every ``every_s``."""
+    return not state.primed or state.deep_at is None or now - state.deep_at >= every_s
 
 
 def head_floor(op: Operation, state: State, last_poll_at: float | None, deep: bool) -> float:
@@ -373,5 +372,15 @@ if #z > 0 then redis.call('ZADD', a.seen, unpack(z)) end
 if a.trim_below ~= '' then redis.call('ZREMRANGEBYSCORE', a.seen, '-inf', '(' .. a.trim_below) end
 if a.rank_cap > 0 then redis.call('ZREMRANGEBYRANK', a.seen, 0, -(a.rank_cap + 1)) end
 redis.call('HSET', a.watch, 'last_poll_at', a.started)
+if a.slot ~= '' then
+  if redis.call('HGET', a.watch, 'last_slot_ms') == a.slot then
+    redis.call('HINCRBY', a.watch, 'repeat_slot_polls', 1)
+  end
+  redis.call('HSET', a.watch, 'last_slot_ms', a.slot)
+end
+if a.catching then
+  if a.catching_since ~= '' then redis.call('ZADD', a.catching, a.catching_since, a.watch_id)
+  else redis.call('ZREM', a.catching, a.watch_id) end
+end
 return n
 """

@@ -134,9 +134,12 @@ class PollResult:
     deep: bool = False  # this poll read the whole overlap window
 
 
-async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None) -> PollResult:
+async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None,
+                     slot_ms: int | None = None) -> PollResult:
     """Poll one watch once (the job the scheduler enqueues). ``now`` (epoch s) is the poll's
-    clock, the current time unless given."""
+    clock, the current time unless given; ``slot_ms``, the slot the scheduler claimed it for:
+    the watch records it (``last_slot_ms``) and counts a second commit for the same slot in
+    ``repeat_slot_polls``, which the claim script keeps at 0."""
     r = rt.redis
     lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
     token = secrets.token_hex(8)
@@ -160,7 +163,8 @@ async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None) ->
     try:
         result = await _poll(rt, watch_id, (watch, sub_raw,
                                             cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
-                                            _pairs(conn_raw)), lock=lock, now=now)
+                                            _pairs(conn_raw)), lock=lock, now=now,
+                                   slot_ms=slot_ms)
         outcome = result.outcome
         return result
     finally:
@@ -207,7 +211,8 @@ def _script(r, text: str):
 
 
 async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
-                lock: dict | None = None, now: float | None = None) -> PollResult:
+                lock: dict | None = None, now: float | None = None,
+                slot_ms: int | None = None) -> PollResult:
     r = rt.redis
     if pre is None:
         pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
@@ -243,7 +248,8 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
     started = time.time() if now is None else now
     last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
     try:
-        got = await _read(rt, conn, op, values, state, last_poll_at, started)
+        got = await _read(rt, conn, op, values, state, last_poll_at, started,
+                          big_pages=_big_pages(op, json.loads(watch["params"])))
     except UpstreamAuthError as exc:
         reason = _refused_credentials(conn.app, exc, conn.id)
         await subs.pause_watch(rt, watch_id, reason, cause="credentials")
@@ -294,8 +300,13 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         new = [f for f in new if f.key not in held or
                (f.at is not None and f.at >= state.backlog.prime_since)]
     if cursor.resumable(op):
+        # lateness is measured on the head's new items above any backlog (an item of the backlog
+        # is not late, only not read yet)
         head_keys = {items.dedupe_key(op, i) for i in got.head.items}
-        late = cursor.lateness([f for f in new if f.key in head_keys], last_poll_at)
+        below = state.backlog.at if state.backlog and state.backlog.at is not None else None
+        late = cursor.lateness([f for f in new if f.key in head_keys and
+                                (below is None or (f.at is not None and f.at > below))],
+                               last_poll_at)
         if late > state.late_s:
             advance.fields["late_s"] = repr(min(late, float(op.trigger.dedupe.overlap_seconds)))
         if got.deep:
@@ -337,8 +348,12 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         "trim_below": repr(advance.trim_below) if advance.trim_below is not None else "",
         "add": [[repr(score), key] for key, score in advance.add.items()],
         "fields": advance.fields, "unset": advance.unset,
+        "slot": str(slot_ms) if slot_ms is not None else "",
         "deliveries": deliveries,
     }
+    if backlog is not None or state.backlog is not None:  # the set of watches catching up
+        args.update(catching=keys.WATCHES_CATCHING_UP, watch_id=watch_id,
+                    catching_since=repr(backlog.since) if backlog is not None else "")
     if lock is not None:  # released by the commit, in the same atomic step
         args["lock"], args["token"] = lock["lock"], lock["token"]
     written = await _script(r, cursor.COMMIT)(args=[json.dumps(args)])
@@ -401,20 +416,31 @@ class _Reads:
                        read=old.read + len(self.back.items))
 
 
+def _big_pages(op, params: dict) -> int | None:
+    """The page size of deep reads and backlogs: the most upstream gives, unless the subscriber
+    chose a page size."""
+    pag = op.trigger.paginator
+    size_param, most = getattr(pag, "size_param", None), getattr(pag, "max_page_size", None)
+    if not most or not size_param or size_param in params:
+        return None
+    return most
+
+
 async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
-                last_poll_at: float | None, now: float) -> _Reads:
+                last_poll_at: float | None, now: float, big_pages: int | None = None) -> _Reads:
     """The head read, then the backlog within what is left of the page budget (the trigger's
-    ``max_pages``); the rate budget running out mid-read cuts a resumable read short."""
+    ``max_pages``); the rate budget running out mid-read cuts a resumable read short. Deep
+    reads and backlogs ask for ``big_pages`` items a page."""
     budget = op.trigger.max_pages
     if not cursor.resumable(op):
         head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
                                  priority="background", max_wait=5.0)
         return _Reads(head=head, deep=False)
-    deep = cursor.deep_due(state, now)
+    deep = cursor.deep_due(state, now, rt.settings.deep_read_every_seconds)
     floor = cursor.head_floor(op, state, last_poll_at, deep)
     head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state, floor, state.backlog),
                              max_pages=budget, priority="background", max_wait=5.0,
-                             budget_cuts=True)
+                             budget_cuts=True, page_size=big_pages if deep else None)
     out = _Reads(head=head, deep=deep, head_floor=floor)
     left = budget - head.pages
     if state.backlog is None or left <= 0 or not head.complete:
@@ -423,7 +449,7 @@ async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
         out.back = await reader.read(rt, conn, op, values, start=state.backlog.after,
                                      stop=cursor.stopper(op, state, state.backlog.floor),
                                      max_pages=left, priority="background", max_wait=5.0,
-                                     budget_cuts=True)
+                                     budget_cuts=True, page_size=big_pages)
     except RateLimited:
         pass  # the head's items still commit; the backlog waits for the next poll
     return out

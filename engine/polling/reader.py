@@ -147,18 +147,22 @@ def _token(op: Operation, values: dict[str, Any]) -> str:
 async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
                limit: int | None = None, stop: Stop | None = None, max_pages: int | None = None,
                priority: Priority = "interactive", max_wait: float | None = None,
-               start: dict[str, Any] | None = None, budget_cuts: bool = False) -> Read:
+               start: dict[str, Any] | None = None, budget_cuts: bool = False,
+               page_size: int | None = None) -> Read:
     """Read pages of ``op`` with already-prepared ``values``.
 
     ``start`` (a ``Read.resume`` of an earlier read) continues from where that read stopped.
     With ``budget_cuts``, a rate budget exhausted after the first page ends the read like the
     page cap does (``complete`` False, ``resume`` set) instead of raising
-    :class:`~engine.core.errors.RateLimited`."""
+    :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page."""
     assert op.trigger is not None
     cap = max_pages or op.trigger.max_pages
     out = Read()
     seen: set[str] = set()
     page_values: dict[str, Any] | None = {**_first_page(op, values), **(start or {})}
+    size_param = getattr(op.trigger.paginator, "size_param", None)
+    if page_size and size_param:
+        page_values[size_param] = page_size
     while page_values is not None:
         token = _token(op, page_values)
         if token in seen:

@@ -153,6 +153,7 @@ if redis.call('ZCARD', KEYS[2]) > 0 then return 1 end
 local conn = redis.call('HGET', KEYS[1], 'connection_id')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[2])
+redis.call('ZREM', ARGV[5], ARGV[2])
 if conn then redis.call('SREM', ARGV[3] .. conn .. ARGV[4], ARGV[2]) end
 return 0
 """
@@ -165,7 +166,7 @@ async def _leave(rt: Runtime, sub_id: str, watch_id: str) -> None:
         _LEAVE, 5, keys.WATCH.format(watch_id=watch_id),
         keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), keys.CURSOR.format(watch_id=watch_id),
         keys.CURSOR_SEEN.format(watch_id=watch_id), keys.WATCHES_DUE,
-        sub_id, watch_id, before, after)
+        sub_id, watch_id, before, after, keys.WATCHES_CATCHING_UP)
     if remaining:
         await _refresh_watch(rt, watch_id)
 
@@ -304,6 +305,26 @@ def mode(rt: Runtime, last_event_ms: int, now_ms: int | None = None) -> str:
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     fresh = last_event_ms and now_ms - last_event_ms < rt.settings.event_fallback_seconds * 1000
     return "instant" if fresh else "polling"
+
+
+async def catching_up(redis, now: float | None = None) -> list[dict[str, Any]]:
+    """Every watch catching up, longest waiting first: ``watch``, ``trigger``,
+    ``connection_id`` and the fields of :func:`catch_up` (the same set
+    :func:`engine.core.metrics.redis_gauges` counts)."""
+    now = time.time() if now is None else now
+    ids = [m.decode() for m in await redis.zrange(keys.WATCHES_CATCHING_UP, 0, -1)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for watch_id in ids:
+            pipe.hmget(keys.WATCH.format(watch_id=watch_id), "trigger", "connection_id")
+            pipe.hget(keys.CURSOR.format(watch_id=watch_id), "backlog")
+        replies = await pipe.execute()
+    out = []
+    for watch_id, (trigger, conn_id), raw in zip(ids, replies[0::2], replies[1::2]):
+        backlog = catch_up(raw, now)
+        if backlog is not None:
+            out.append({"watch": watch_id, "trigger": (trigger or b"").decode(),
+                        "connection_id": (conn_id or b"").decode(), **backlog})
+    return out
 
 
 async def get(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:

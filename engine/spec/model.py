@@ -119,6 +119,9 @@ class CursorPaginator(_Part):
     tokens: tuple[Token, ...] = Field(min_length=1)
     size_param: str | None = None
     page_size: int = Field(default=100, gt=0)
+    # the most items upstream gives per page: deep reads and backlogs ask for this many (each
+    # page costs one request of the rate budget, whatever its size)
+    max_page_size: int | None = Field(default=None, gt=0)
     inject: Literal["query", "body"] = "query"
     # dotted path of a boolean in the response that is false on the last page (GHL's
     # ``nextPage``), so the read stops without asking for an empty page
