@@ -388,11 +388,10 @@ NEW_CONTACT = op(
                                      "the default.",
                              "default": [{"field": "dateAdded", "direction": "desc"}]})
         if f.name == "sort" else f
-        for f in SEARCH_CONTACTS.inputs if f.name != "searchAfter"),
+        for f in SEARCH_CONTACTS.inputs),
     trigger=Trigger(events=Signal(types=("ContactCreate",)),
                     items=Items(path="contacts", timestamp_field="dateAdded"),
-                    paginator=PagePaginator(page_param="page", size_param="pageLimit",
-                                            page_size=100, inject="body"),
+                    paginator=SEARCH_CONTACTS.trigger.paginator,
                     dedupe=Dedupe(strategy="new", order="newest_first")),
     sample=CONTACT_SAMPLE)
 
