@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from engine.core import keys
+from engine.core.scripts import script
 
 KEY_PREFIX = "ghle_"
 
@@ -124,10 +125,7 @@ async def authenticate_counted(redis: Redis, api_key: str, per_minute: int
     if not api_key:
         return None, None
     prefix, suffix = keys.KEY_RATE.split("{key_id}")
-    script = redis.__dict__.setdefault("_ghle_auth_rate", None)
-    if script is None:
-        script = redis.__dict__["_ghle_auth_rate"] = redis.register_script(_AUTH_RATE)
-    out = await script(keys=[keys.API_KEY.format(digest=digest(api_key))],
+    out = await script(redis, _AUTH_RATE)(keys=[keys.API_KEY.format(digest=digest(api_key))],
                        args=[per_minute, prefix, suffix.format(window=int(time.time() // 60))])
     if not out:
         return None, None

@@ -29,7 +29,10 @@ class Result:
     meta: dict[str, Any]
 
 
-def _fill(op: Operation, values: dict[str, Any], conn: Connection) -> None:
+def fill(op: Operation, values: dict[str, Any], conn: Connection) -> None:
+    """Fill, in place, the inputs marked ``fill`` that ``values`` leaves out with the
+    connection's location or company id; raises InputInvalid (422) naming each required one
+    the connection cannot fill."""
     missing = []
     for field in op.inputs:
         if field.fill is None or values.get(field.name) not in (None, ""):
@@ -48,7 +51,7 @@ def _fill(op: Operation, values: dict[str, Any], conn: Connection) -> None:
 def build_call(op: Operation, values: dict[str, Any], conn: Connection) -> Call:
     """Place validated values into path, query and body for ``op``."""
     values = dict(values)
-    _fill(op, values, conn)
+    fill(op, values, conn)
     path = op.upstream.path
     for field in op.inputs_at("path"):
         path = path.replace("{" + field.name + "}", quote(str(values.pop(field.name)), safe=""))

@@ -17,8 +17,8 @@ inside an overlap window** below it, bounded in number:
     new = key differs from the last one (so A -> B -> A fires twice).
 
 The first poll primes the cursor: it delivers only items stamped after the subscription was
-made, never the backlog. :func:`diff` is pure; the caller writes
-its :class:`Advance` with the outbox entries in one transaction (see :mod:`engine.polling.poller`).
+made, never the backlog. :func:`diff` is pure; the poll writes its :class:`Advance` with the
+outbox rows in one atomic step (:func:`engine.polling.outbox.commit`).
 
 **How deep a poll reads** (``time`` mode, newest-first lists). Items reach a list late (GHL's
 search index lags its writes by seconds). The cursor keeps the worst lateness seen, ``late_s``:
@@ -50,6 +50,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from engine.core import keys
+from engine.core.scripts import decode
 from engine.polling import items as _items
 from engine.polling.reader import Stop
 from engine.spec.model import Operation
@@ -157,7 +158,7 @@ def queue_reads(pipe, watch_id: str) -> None:
 
 
 def parse(data: dict, seen: list) -> State:
-    d = {k.decode(): v.decode() for k, v in data.items()}
+    d = decode(data)
     return State(version=int(d.get("version") or 0), primed=d.get("primed") == "1",
                  hwm=float(d["hwm"]) if d.get("hwm") else None, last=d.get("last") or None,
                  floor=float(d["floor"]) if d.get("floor") else None,
@@ -333,54 +334,3 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | 
         trim_below > hwm - overlap else None
     return new, Advance(version=state.version, hwm=hwm, last=None, add=add,
                         trim_below=trim_below, floor=new_floor)
-
-
-# The commit: outbox entries and the cursor advance in one atomic script. A stale version
-# (another poll of the same watch committed first) writes nothing and returns -1. Given ``lock``
-# and ``token``, it first releases the poll's lock if it still holds it (one round trip fewer).
-COMMIT = """
-local a = cjson.decode(ARGV[1])
-if a.lock and redis.call('GET', a.lock) == a.token then redis.call('DEL', a.lock) end
-local v = tonumber(redis.call('HGET', a.cursor, 'version') or '0')
-if v ~= a.version then return -1 end
-local n = 0
-for _, d in ipairs(a.deliveries) do
-  if redis.call('EXISTS', d.sub_key) == 1 and redis.call('EXISTS', d.key) == 0 then
-    local f = {}
-    for k, val in pairs(d.fields) do f[#f + 1] = k; f[#f + 1] = val end
-    redis.call('HSET', d.key, unpack(f))
-    redis.call('RPUSH', d.queue, d.id)
-    redis.call('ZADD', d.log, a.now_ms, d.id)
-    redis.call('ZREMRANGEBYRANK', d.log, 0, -(a.log_cap + 1))
-    redis.call('ZADD', a.due, 'NX', a.now_ms, d.sub)
-    n = n + 1
-  end
-end
-local c = {'version', v + 1, 'primed', '1', 'polled_at', a.now_ms}
-if a.hwm ~= '' then c[#c + 1] = 'hwm'; c[#c + 1] = a.hwm end
-if a.last ~= '' then c[#c + 1] = 'last'; c[#c + 1] = a.last end
-if a.floor ~= '' then c[#c + 1] = 'floor'; c[#c + 1] = a.floor end
-for k, val in pairs(a.fields) do c[#c + 1] = k; c[#c + 1] = val end
-redis.call('HSET', a.cursor, unpack(c))
-if #a.unset > 0 then redis.call('HDEL', a.cursor, unpack(a.unset)) end
-local z = {}
-for _, p in ipairs(a.add) do
-  z[#z + 1] = p[1]; z[#z + 1] = p[2]
-  if #z >= 1000 then redis.call('ZADD', a.seen, unpack(z)); z = {} end
-end
-if #z > 0 then redis.call('ZADD', a.seen, unpack(z)) end
-if a.trim_below ~= '' then redis.call('ZREMRANGEBYSCORE', a.seen, '-inf', '(' .. a.trim_below) end
-if a.rank_cap > 0 then redis.call('ZREMRANGEBYRANK', a.seen, 0, -(a.rank_cap + 1)) end
-redis.call('HSET', a.watch, 'last_poll_at', a.started)
-if a.slot ~= '' then
-  if redis.call('HGET', a.watch, 'last_slot_ms') == a.slot then
-    redis.call('HINCRBY', a.watch, 'repeat_slot_polls', 1)
-  end
-  redis.call('HSET', a.watch, 'last_slot_ms', a.slot)
-end
-if a.catching then
-  if a.catching_since ~= '' then redis.call('ZADD', a.catching, a.catching_since, a.watch_id)
-  else redis.call('ZREM', a.catching, a.watch_id) end
-end
-return n
-"""

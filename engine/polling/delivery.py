@@ -1,10 +1,10 @@
 """Delivery: the outbox of each subscription sent in order, signed, with retries for a day.
 
-Each subscription has a queue (:data:`engine.core.keys.SUB_QUEUE`) of delivery ids written by the poll's
-commit. Its head is the one delivery in flight: a later item waits until the earlier one is
-delivered or dead. The due set (:data:`engine.core.keys.DELIVERIES_DUE`, score = next attempt in ms) is
-claimed like the watches' (a claim leases the subscription), and a per-subscription lock makes
-sure one run sends at a time, even when a killed worker's job is run again.
+Each subscription has a queue of delivery ids written by the poll's commit (the outbox,
+:mod:`engine.polling.outbox`). Its head is the one delivery in flight: a later item waits until
+the earlier one is delivered or dead. The due set is claimed like the watches' (a claim leases
+the subscription), and a per-subscription lease makes sure one run sends at a time, even when a
+killed worker's job is run again.
 
 A webhook POST carries the Standard Webhooks headers (``webhook-id`` = the delivery id, stable
 across re-sends, ``webhook-timestamp``, ``webhook-signature``) and the JSON body
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -30,75 +29,22 @@ from standardwebhooks.webhooks import Webhook
 from engine.core import keys, logs, metrics
 from engine.core.errors import Conflict, NotFound
 from engine.polling import subscriptions as subs
-from engine.polling import targets
+from engine.polling import outbox, targets
 from engine.runtime import Runtime
 
 log = logging.getLogger("engine.polling.delivery")
 
-DONE_TTL_SECONDS = 7 * 24 * 3600  # a delivered delivery stays visible in the log this long
 USER_AGENT = "ghl-engine-webhooks/1"
-
-CLAIM = """
-local now = tonumber(ARGV[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(due) do
-  local slot = redis.call('ZSCORE', KEYS[1], id)
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
-  out[#out + 1] = id
-  out[#out + 1] = slot
-end
-return out
-"""
-
-# settle a run: remove the subscription from the due set only if its queue is empty,
-# else schedule it at ARGV[1]
-SETTLE = """
-if redis.call('LLEN', KEYS[2]) == 0 then
-  redis.call('ZREM', KEYS[1], ARGV[2])
-  return 0
-end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
-
-# pop the head only if it is still the delivery just settled
-POP_HEAD = """
-if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) return 1 end
-return 0
-"""
-
-# the queue's head and its delivery record, in one round trip
-HEAD = """
-local id = redis.call('LINDEX', KEYS[1], 0)
-if not id then return false end
-return {id, redis.call('HGETALL', ARGV[1] .. id)}
-"""
-
-# a delivery sent: mark it delivered (kept DONE_TTL_SECONDS), pop it if it is still the head,
-# and return the next head as HEAD does
-DELIVERED_NEXT = """
-redis.call('HSET', KEYS[1], 'status', 'delivered', 'attempts', ARGV[3], 'last_error', '',
-           'delivered_at', ARGV[2], 'next_attempt', '')
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if redis.call('LINDEX', KEYS[2], 0) == ARGV[1] then redis.call('LPOP', KEYS[2]) end
-local id = redis.call('LINDEX', KEYS[2], 0)
-if not id then return false end
-return {id, redis.call('HGETALL', ARGV[5] .. id)}
-"""
 
 _UNREAD = object()  # the queue's head is not read yet
 
-UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-          "return 0")
-
 
 async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
-    """Claim subscriptions with a delivery due; the claim leases them for the delivery lease."""
+    """Claim subscriptions with a delivery due by ``now_ms`` (default: now): [(id, slot ms)];
+    the claim leases them for ENGINE_DELIVERY_LEASE_SECONDS (:func:`outbox.claim_due`)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    raw = await rt.redis.eval(CLAIM, 1, keys.DELIVERIES_DUE, now_ms, limit,
-                              int(rt.settings.delivery_lease_seconds * 1000))
-    return [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+    return await outbox.claim_due(rt.redis, now_ms=now_ms, limit=limit,
+                                  lease_ms=int(rt.settings.delivery_lease_seconds * 1000))
 
 
 def body_of(delivery: dict[str, str]) -> str:
@@ -162,19 +108,19 @@ async def _to_flow(rt: Runtime, flow_id: str, delivery_id: str, d: dict[str, str
 
 
 async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) -> dict[str, int]:
-    """Send a subscription's queued deliveries in order (the delivery job)."""
+    """Send a subscription's queued deliveries in order (the delivery job): at most
+    ``max_items``, stopping half-way through the lease. Returns ``{"sent", "failed"}`` (plus
+    ``"locked": 1`` when another run holds the subscription, ``"removed": 1`` after a 410)."""
     r = rt.redis
-    lock_key = keys.SUB_LOCK.format(sub_id=sub_id)
     settings = rt.settings
-    # the lock outlives one send (so one delivery is in flight), the run stops taking new items
-    # half-way through the lease (so a claim rarely finds it still running)
+    # the lease outlives one send (so one delivery is in flight), the run stops taking new items
+    # half-way through it (so a claim rarely finds it still running)
     lease_ms = int(max(settings.delivery_lease_seconds, settings.delivery_timeout_seconds + 1) * 1000)
     stop_at = time.monotonic() + settings.delivery_lease_seconds / 2
-    token = secrets.token_hex(8)
+    token = await outbox.take_lease(r, sub_id, lease_ms)
     logs.bind(subscription_id=sub_id)
-    if not await r.set(lock_key, token, nx=True, px=lease_ms):
+    if token is None:
         return {"sent": 0, "failed": 0, "locked": 1}
-    queue = keys.SUB_QUEUE.format(sub_id=sub_id)
     sent = failed = 0
     next_at = int(time.time() * 1000)
     # the lease is renewed before a send only when less than a send's timeout plus a margin is
@@ -182,10 +128,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
     refreshed = time.monotonic()
     refresh_every = max(0.0, (lease_ms / 1000 - settings.delivery_timeout_seconds) / 2)
     try:
-        sub = await subs._load(rt, sub_id)
+        sub = await subs.load(rt, sub_id)
         if sub is None:
-            await r.delete(queue)
-            await r.zrem(keys.DELIVERIES_DUE, sub_id)
+            await outbox.drop_queue(r, sub_id)
             return {"sent": 0, "failed": 0}
         if sub.get("paused"):  # its queue waits for the resume, which schedules it again
             await r.zrem(keys.DELIVERIES_DUE, sub_id)
@@ -199,21 +144,19 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 if time.monotonic() > stop_at:
                     break
                 if head is _UNREAD:
-                    head = await r.eval(HEAD, 1, queue, keys.DELIVERY.format(delivery_id=""))
+                    head = await outbox.head(r, sub_id)
                 if head is None:
                     break
-                did = head[0].decode()
-                dkey = keys.DELIVERY.format(delivery_id=did)
-                d = {k.decode(): v.decode() for k, v in zip(head[1][::2], head[1][1::2])}
+                did, d = head
                 head = _UNREAD
                 if not d or d.get("status") in ("delivered", "dead"):
-                    await r.eval(POP_HEAD, 1, queue, did)
+                    await outbox.pop_head(r, sub_id, did)
                     continue
                 if int(d.get("next_attempt") or 0) > int(time.time() * 1000):
                     next_at = int(d["next_attempt"])
                     break
                 if time.monotonic() - refreshed > refresh_every:
-                    await r.pexpire(lock_key, lease_ms)
+                    await outbox.renew_lease(r, sub_id, lease_ms)
                     refreshed = time.monotonic()
                 attempts = int(d.get("attempts") or 0) + 1
                 if sub.get("flow_id"):
@@ -229,8 +172,8 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     return {"sent": sent, "failed": failed + 1, "removed": 1}
                 if outcome.ok:
                     # mark it delivered, pop it, and read the next head, in one round trip
-                    head = await r.eval(DELIVERED_NEXT, 2, dkey, queue, did, now_ms, attempts,
-                                        DONE_TTL_SECONDS, keys.DELIVERY.format(delivery_id=""))
+                    head = await outbox.mark_delivered(r, sub_id, did, now_ms=now_ms,
+                                                       attempts=attempts)
                     sent += 1
                     next_at = now_ms
                     metrics.DELIVERIES.labels(outcome="delivered", kind=kind).inc()
@@ -239,28 +182,22 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     continue
                 failed += 1
                 if attempts > len(schedule):
-                    async with r.pipeline(transaction=True) as pipe:
-                        pipe.hset(dkey, mapping={"status": "dead", "attempts": attempts,
-                                                 "last_error": outcome.error, "next_attempt": ""})
-                        pipe.eval(POP_HEAD, 1, queue, did)
-                        pipe.rpush(keys.SUB_DEAD.format(sub_id=sub_id), did)
-                        pipe.sadd(keys.SUBS_WITH_DEAD, sub_id)
-                        await pipe.execute()
+                    await outbox.dead_letter(r, sub_id, did, attempts=attempts, error=outcome.error)
                     metrics.DELIVERIES.labels(outcome="dead", kind=kind).inc()
                     log.warning("subscription %s: delivery %s failed %d times, dead-lettered (%s)",
                                 sub_id, did, attempts, outcome.error)
                     next_at = now_ms
                     continue
                 next_at = now_ms + int(schedule[attempts - 1] * 1000)
-                await r.hset(dkey, mapping={"status": "retrying", "attempts": attempts,
-                                            "last_error": outcome.error, "next_attempt": next_at})
+                await outbox.retry_later(r, did, attempts=attempts, error=outcome.error,
+                                         next_attempt_ms=next_at)
                 metrics.DELIVERIES.labels(outcome="retrying", kind=kind).inc()
                 log.info("subscription %s: delivery %s failed (%s), try %d again in %ss",
                          sub_id, did, outcome.error, attempts + 1, schedule[attempts - 1])
                 break
-        await r.eval(SETTLE, 2, keys.DELIVERIES_DUE, queue, next_at, sub_id)
+        await outbox.settle(r, sub_id, next_at)
     finally:
-        await r.eval(UNLOCK, 1, lock_key, token)
+        await outbox.release_lease(r, sub_id, token)
     return {"sent": sent, "failed": failed}
 
 
@@ -280,12 +217,12 @@ def _public(delivery_id: str, d: dict[str, str]) -> dict[str, Any]:
 async def list_for(rt: Runtime, tenant: str, sub_id: str, *, status: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
     """A subscription's deliveries, newest first."""
-    await subs._record(rt, tenant, sub_id)
+    await subs.owned(rt, tenant, sub_id)
     ids = [m.decode() for m in await rt.redis.zrevrange(
         keys.SUB_DELIVERIES.format(sub_id=sub_id), 0, -1)]
     out = []
     for did in ids:
-        d = subs._d(await rt.redis.hgetall(keys.DELIVERY.format(delivery_id=did)))
+        d = await outbox.row(rt.redis, did)
         if not d or (status and d.get("status") != status):
             continue
         out.append(_public(did, d))
@@ -296,8 +233,8 @@ async def list_for(rt: Runtime, tenant: str, sub_id: str, *, status: str | None 
 
 async def get(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dict[str, Any]:
     """One delivery of a subscription with its payload (``data``, the item as POSTed)."""
-    await subs._record(rt, tenant, sub_id)
-    d = subs._d(await rt.redis.hgetall(keys.DELIVERY.format(delivery_id=delivery_id)))
+    await subs.owned(rt, tenant, sub_id)
+    d = await outbox.row(rt.redis, delivery_id)
     if not d or d.get("subscription") != sub_id:
         raise NotFound(f"delivery {delivery_id!r} not found for subscription {sub_id}; list them "
                        f"with GET /v1/subscriptions/{sub_id}/deliveries",
@@ -324,10 +261,9 @@ async def dead_letters(rt: Runtime, *, tenant: str | None = None,
 
 async def replay(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dict[str, Any]:
     """Send a delivered or dead delivery again (same webhook-id), after what is queued."""
-    await subs._record(rt, tenant, sub_id)
+    await subs.owned(rt, tenant, sub_id)
     r = rt.redis
-    dkey = keys.DELIVERY.format(delivery_id=delivery_id)
-    d = subs._d(await r.hgetall(dkey))
+    d = await outbox.row(r, delivery_id)
     if not d or d.get("subscription") != sub_id:
         raise NotFound(f"delivery {delivery_id!r} not found for subscription {sub_id}; list them "
                        f"with GET /v1/subscriptions/{sub_id}/deliveries",
@@ -335,13 +271,5 @@ async def replay(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dic
     if d.get("status") in ("pending", "retrying"):
         raise Conflict(f"delivery {delivery_id} is still queued (status {d['status']}); it will "
                        "be sent without a replay", code="delivery_queued")
-    now_ms = int(time.time() * 1000)
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.hset(dkey, mapping={"status": "pending", "attempts": 0, "last_error": "",
-                                 "next_attempt": now_ms})
-        pipe.persist(dkey)
-        pipe.lrem(keys.SUB_DEAD.format(sub_id=sub_id), 0, delivery_id)
-        pipe.rpush(keys.SUB_QUEUE.format(sub_id=sub_id), delivery_id)
-        pipe.zadd(keys.DELIVERIES_DUE, {sub_id: now_ms}, nx=True)
-        await pipe.execute()
-    return _public(delivery_id, subs._d(await r.hgetall(dkey)))
+    await outbox.requeue(r, sub_id, delivery_id, now_ms=int(time.time() * 1000))
+    return _public(delivery_id, await outbox.row(r, delivery_id))

@@ -1,17 +1,18 @@
-"""Polling: the scheduler's claim of due watches, and one poll of one watch.
+"""Polling: the claim of due watches, and one poll of one watch.
 
-The due set (:data:`engine.core.keys.WATCHES_DUE`, score = next run in ms) is claimed by a Lua script,
-so any number of workers may tick at once and each slot of a watch is claimed once: the claim
-moves the watch to its next slot in the same atomic step. The interval is the watch's smallest
-``interval_minutes``, clamped up to ``min_interval_seconds``; each watch keeps a random phase
-inside the interval, so watches spread over it instead of all polling at once. Each claim becomes one ``poll_watch``
-job whose arq job id carries the slot.
+The due set (:data:`engine.core.keys.WATCHES_DUE`, score = next run in ms) is claimed by a Lua
+script, so any number of workers may tick at once and each slot of a watch is claimed once: the
+claim moves the watch to its next slot in the same atomic step. The interval is the watch's
+smallest ``interval_minutes`` × ``interval_unit_seconds``, clamped up to
+``min_interval_seconds``; each watch keeps a random phase inside the interval, so watches spread
+over it instead of all polling at once. The worker's tick (:func:`engine.worker.tick`) runs each
+claimed watch's :func:`poll_watch` as a task.
 
 A poll reads newest pages until known ground (the cursor's :func:`~engine.polling.cursor.head_floor`,
 or the whole overlap window on a periodic deep read), then, within what is left of its page
 budget, continues a backlog a previous read left (see :mod:`engine.polling.cursor`). It finds the
-new items, then writes one outbox entry per (subscription, item) and the cursor advance in one
-Lua script. A crash
+new items, then writes one outbox row per (subscription, item) and the cursor advance in one atomic
+step (:func:`engine.polling.outbox.commit`). A crash
 before that script repeats the poll at the next slot; a crash after it leaves the deliveries
 queued. Transient upstream errors (429, 5xx, network) wait for the next slot; errors that cannot
 heal by waiting (401, the watched object gone) pause the watch.
@@ -19,7 +20,6 @@ heal by waiting (401, the watched object gone) pause the watch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -30,8 +30,10 @@ import httpx
 
 from engine.accounts import connections
 from engine.core import keys, logs, metrics
+from engine.core.scripts import UNLOCK, decode, pairs, script
+from engine.core.scripts import claim_due as claim
 from engine.core.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
-from engine.polling import cursor, items, reader
+from engine.polling import cursor, items, outbox, reader
 from engine.polling import subscriptions as subs
 from engine.runtime import Runtime
 from engine.spec import registry
@@ -39,52 +41,22 @@ from engine.upstream.apps import APPS
 
 log = logging.getLogger("engine.polling.poller")
 
-LOG_CAP = 1000  # deliveries kept in a subscription's log
-
-CLAIM = """
-local now = tonumber(ARGV[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(due) do
-  local slot = redis.call('ZSCORE', KEYS[1], id)
-  local w = ARGV[3] .. id
-  local minutes = tonumber(redis.call('HGET', w, 'interval_minutes') or '1')
-  local interval = math.max(math.floor(minutes * tonumber(ARGV[4])), tonumber(ARGV[5]))
-  local event_at = tonumber(redis.call('HGET', w, 'last_event_at') or '0')
-  if event_at > 0 and now - event_at < tonumber(ARGV[7]) then
-    interval = math.max(tonumber(ARGV[6]), tonumber(ARGV[5]))  -- events arrive: reconcile only
-  end
-  local phase = tonumber(redis.call('HGET', w, 'phase_ms') or '0')
-  local nxt = now - ((now - phase) % interval) + interval
-  redis.call('ZADD', KEYS[1], nxt, id)
-  out[#out + 1] = id
-  out[#out + 1] = slot
-end
-return out
-"""
-
-
 async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
-    """Claim the watches due now; each (watch id, slot) is claimed by one caller only. A watch
-    that received an event within ``ENGINE_EVENT_FALLBACK_SECONDS`` moves to its next slot at
-    the reconciliation interval (``ENGINE_RECONCILE_INTERVAL_SECONDS``) instead of its own."""
+    """Claim the watches due by ``now_ms`` (default: now): [(watch id, slot ms)]; each slot of
+    a watch is claimed by one caller only, and the claim moves the watch to its next slot. A
+    watch that received an event within ``ENGINE_EVENT_FALLBACK_SECONDS`` moves to its next slot
+    at the reconciliation interval (``ENGINE_RECONCILE_INTERVAL_SECONDS``) instead of its own."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    prefix = keys.WATCH.format(watch_id="")
-    raw = await rt.redis.eval(CLAIM, 1, keys.WATCHES_DUE, now_ms, limit, prefix,
-                              int(rt.settings.interval_unit_seconds * 1000),
-                              rt.settings.min_interval_seconds * 1000,
-                              int(rt.settings.reconcile_interval_seconds * 1000),
-                              int(rt.settings.event_fallback_seconds * 1000))
-    claimed = [(raw[i].decode(), int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+    settings = rt.settings
+    claimed = await claim(rt.redis, keys.WATCHES_DUE, now_ms=now_ms, limit=limit,
+                       step_ms=int(settings.min_interval_seconds * 1000),
+                       slots_from=keys.WATCH.format(watch_id=""),
+                       unit_ms=int(settings.interval_unit_seconds * 1000),
+                       reconcile_ms=int(settings.reconcile_interval_seconds * 1000),
+                       event_fallback_ms=int(settings.event_fallback_seconds * 1000))
     for _, slot in claimed:
         metrics.SCHEDULE_LAG.observe(max(0, now_ms - slot) / 1000)
     return claimed
-
-
-def delivery_id(sub_id: str, key: str, version: int | None = None) -> str:
-    """Stable per (subscription, item): every re-send of a delivery carries the same id."""
-    text = f"{sub_id}\n{key}" + (f"\n{version}" if version is not None else "")
-    return "msg_" + hashlib.sha256(text.encode()).hexdigest()[:26]
 
 
 def receives(sub: dict[str, str], found: cursor.Found, last_poll_at: float | None) -> bool:
@@ -116,7 +88,7 @@ def _refused_credentials(app: str, exc: UpstreamAuthError, conn_id: str) -> str:
 async def poll_now(rt: Runtime, tenant: str, sub_id: str) -> "PollResult":
     """Poll a subscription's watch at once, outside its schedule (the next scheduled poll
     stays where it was). Its new items are queued for delivery as a scheduled poll's are."""
-    sub = await subs._record(rt, tenant, sub_id)
+    sub = await subs.owned(rt, tenant, sub_id)
     return await poll_watch(rt, sub["watch"])
 
 
@@ -144,33 +116,33 @@ async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None,
     lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
     token = secrets.token_hex(8)
     # the lock, then (under it) the watch's records, its cursor and its connection: one round trip
-    got = await _script(r, START)(
+    got = await script(r, START)(
         keys=[lock_key, keys.WATCH.format(watch_id=watch_id),
               keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id),
               keys.CURSOR.format(watch_id=watch_id), keys.CURSOR_SEEN.format(watch_id=watch_id)],
         args=[token, int(rt.settings.poll_lease_seconds * 1000), keys.CONNECTION.format(conn_id="")])
     if not got[0]:
         # an event's poll must not be lost to the running one, which may have read too early
-        await _script(r, REPOKE)(keys=[keys.WATCH_POKE.format(watch_id=watch_id), keys.WATCHES_DUE],
+        await script(r, REPOKE)(keys=[keys.WATCH_POKE.format(watch_id=watch_id), keys.WATCHES_DUE],
                                  args=[int(time.time() * 1000) + REPOKE_DELAY_MS, watch_id])
         metrics.POLLS.labels(trigger="", outcome="skipped").inc()
         return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
     _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
     lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has
-    watch = _pairs(watch_raw)
+    watch = pairs(watch_raw)
     logs.bind(watch_id=watch_id)
     outcome = "error"
     try:
         result = await _poll(rt, watch_id, (watch, sub_raw,
-                                            cursor.parse(_pairs(cursor_raw), _pairs(seen_raw).items()),
-                                            _pairs(conn_raw)), lock=lock, now=now,
+                                            cursor.parse(pairs(cursor_raw), pairs(seen_raw).items()),
+                                            pairs(conn_raw)), lock=lock, now=now,
                                    slot_ms=slot_ms)
         outcome = result.outcome
         return result
     finally:
         metrics.POLLS.labels(trigger=(watch.get(b"trigger") or b"").decode(), outcome=outcome).inc()
         if not lock.get("released"):
-            await _script(r, UNLOCK)(keys=[lock_key], args=[token])
+            await script(r, UNLOCK)(keys=[lock_key], args=[token])
 
 
 # KEYS: lock, watch, watch's subscriptions, cursor, cursor's seen set; ARGV: token, lease (ms),
@@ -187,27 +159,10 @@ return {1, watch, redis.call('ZRANGE', KEYS[3], 0, -1), redis.call('HGETALL', KE
 """
 
 
-def _pairs(flat: list) -> dict:
-    """A flat [field, value, …] reply (HGETALL, ZRANGE … WITHSCORES from Lua) as a dict."""
-    return dict(zip(flat[0::2], flat[1::2]))
-
-
 # a poll skipped while a pushed event's poke is pending is scheduled again, shortly
 REPOKE = ("if redis.call('EXISTS', KEYS[1]) == 1 then "
           "return redis.call('ZADD', KEYS[2], 'LT', ARGV[1], ARGV[2]) end return 0")
 REPOKE_DELAY_MS = 500
-
-UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-          "return 0")
-
-
-def _script(r, text: str):
-    """A Lua script registered once per Redis client: sent by its SHA (EVALSHA), not in full."""
-    cache = r.__dict__.setdefault("_ghle_scripts", {})
-    script = cache.get(text)
-    if script is None:
-        script = cache[text] = r.register_script(text)
-    return script
 
 
 async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
@@ -218,7 +173,7 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
                await r.zrange(keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id), 0, -1),
                await cursor.load(r, watch_id), None)
-    watch = subs._d(pre[0])
+    watch = decode(pre[0])
     if not watch:
         await r.zrem(keys.WATCHES_DUE, watch_id)
         return PollResult(watch_id, "gone")
@@ -282,7 +237,7 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
             for sub_id in sub_ids:
                 pipe.hgetall(keys.SUBSCRIPTION.format(sub_id=sub_id))
             raws = await pipe.execute()
-        return {sub_id: subs._d(raw) for sub_id, raw in zip(sub_ids, raws) if raw}
+        return {sub_id: decode(raw) for sub_id, raw in zip(sub_ids, raws) if raw}
 
     sub_records: dict[str, dict[str, str]] = {}
     since = None
@@ -316,48 +271,22 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         elif state.backlog is not None:
             advance.unset.append("backlog")
     now_ms = int(time.time() * 1000)
-    single = op.trigger.items.single
-    deliveries = []
+    version = state.version + 1 if op.trigger.items.single else None
+    rows: list[outbox.Row] = []
     if new and sub_ids and not sub_records:  # read only when there is something to send them
         sub_records = await read_subscribers()
     for found in new:
-        # the upstream object unchanged; the dedupe key travels beside it as item_id
-        body = json.dumps(found.item, separators=(",", ":"), default=str)
-        for sub_id, sub in sub_records.items():
-            if not receives(sub, found, last_poll_at):
-                continue
-            did = delivery_id(sub_id, found.key, state.version + 1 if single else None)
-            deliveries.append({
-                "id": did, "sub": sub_id, "key": keys.DELIVERY.format(delivery_id=did),
-                "sub_key": keys.SUBSCRIPTION.format(sub_id=sub_id),
-                "queue": keys.SUB_QUEUE.format(sub_id=sub_id),
-                "log": keys.SUB_DELIVERIES.format(sub_id=sub_id),
-                "fields": {"subscription": sub_id, "trigger": op.key, "item_id": found.key,
-                           "data": body, "status": "pending", "attempts": "0",
-                           "last_error": "", "next_attempt": str(now_ms),
-                           "created_at": str(now_ms)}})
-    args = {
-        "cursor": keys.CURSOR.format(watch_id=watch_id),
-        "seen": keys.CURSOR_SEEN.format(watch_id=watch_id),
-        "watch": keys.WATCH.format(watch_id=watch_id),
-        "due": keys.DELIVERIES_DUE, "version": advance.version, "now_ms": now_ms,
-        "log_cap": LOG_CAP, "rank_cap": advance.rank_cap, "started": repr(started),
-        "floor": repr(advance.floor) if advance.floor is not None else "",
-        "hwm": repr(advance.hwm) if advance.hwm is not None else "",
-        "last": advance.last or "",
-        "trim_below": repr(advance.trim_below) if advance.trim_below is not None else "",
-        "add": [[repr(score), key] for key, score in advance.add.items()],
-        "fields": advance.fields, "unset": advance.unset,
-        "slot": str(slot_ms) if slot_ms is not None else "",
-        "deliveries": deliveries,
-    }
-    if backlog is not None or state.backlog is not None:  # the set of watches catching up
-        args.update(catching=keys.WATCHES_CATCHING_UP, watch_id=watch_id,
-                    catching_since=repr(backlog.since) if backlog is not None else "")
-    if lock is not None:  # released by the commit, in the same atomic step
-        args["lock"], args["token"] = lock["lock"], lock["token"]
-    written = await _script(r, cursor.COMMIT)(args=[json.dumps(args)])
-    if lock is not None:
+        receivers = [sub_id for sub_id, sub in sub_records.items()
+                     if receives(sub, found, last_poll_at)]
+        if receivers:
+            # the upstream object unchanged; the dedupe key travels beside it as item_id
+            data = json.dumps(found.item, separators=(",", ":"), default=str)
+            rows += outbox.rows(op.key, found.key, data, receivers, version=version, now_ms=now_ms)
+    catching = backlog is not None or state.backlog is not None  # the set of watches catching up
+    written = await outbox.commit(r, watch_id, advance, rows, started_at=started, now_ms=now_ms,
+                                  lock=lock, slot_ms=slot_ms, catching=catching,
+                                  catching_since=backlog.since if backlog is not None else None)
+    if lock is not None:  # the commit released it
         lock["released"] = True
     if written == -1:
         return PollResult(watch_id, "conflict", requests=got.requests, pages=got.pages,

@@ -67,7 +67,7 @@ def prepare(op: Operation, conn: Connection, params: dict[str, Any]) -> dict[str
         params.setdefault(window.end_param,
                           _window_value(window, now + timedelta(hours=window.lookahead_hours)))
     values = inputs.validate(op, params)
-    executor._fill(op, values, conn)
+    executor.fill(op, values, conn)
     return values
 
 

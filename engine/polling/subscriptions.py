@@ -31,6 +31,7 @@ from typing import Any
 
 from engine.accounts import connections
 from engine.core import keys
+from engine.core.scripts import decode
 from engine.core.errors import InputInvalid, NotFound
 from engine.polling import cursor, reader, targets
 from engine.runtime import Runtime
@@ -49,10 +50,6 @@ def _bad(field: str, message: str) -> InputInvalid:
 def new_secret() -> str:
     """A Standard Webhooks signing secret: ``whsec_`` + base64 of 24 random bytes."""
     return "whsec_" + base64.b64encode(_secrets.token_bytes(24)).decode()
-
-
-def _d(raw: dict[bytes, bytes]) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 def _trigger(key: str):
@@ -218,13 +215,16 @@ async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
     return out
 
 
-async def _load(rt: Runtime, sub_id: str) -> dict[str, str] | None:
+async def load(rt: Runtime, sub_id: str) -> dict[str, str] | None:
+    """A subscription's stored record (its hash, decoded), or None when there is none."""
     raw = await rt.redis.hgetall(keys.SUBSCRIPTION.format(sub_id=sub_id))
-    return _d(raw) if raw else None
+    return decode(raw) if raw else None
 
 
-async def _record(rt: Runtime, tenant: str, sub_id: str) -> dict[str, str]:
-    sub = await _load(rt, sub_id) if sub_id.startswith("sub_") else None
+async def owned(rt: Runtime, tenant: str, sub_id: str) -> dict[str, str]:
+    """The tenant's subscription record; raises NotFound (404) for another tenant's or an
+    unknown id."""
+    sub = await load(rt, sub_id) if sub_id.startswith("sub_") else None
     if sub is None or sub.get("tenant") != tenant:
         raise NotFound(f"subscription {sub_id!r} not found; list yours with GET /v1/subscriptions",
                        code="subscription_not_found")
@@ -266,11 +266,11 @@ async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, An
         pipe.zscore(keys.WATCHES_DUE, watch_id)
         pipe.hget(keys.CURSOR.format(watch_id=watch_id), "backlog")
         watch_raw, head, waiting, dead, next_ms, backlog_raw = await pipe.execute()
-    watch = _d(watch_raw)
+    watch = decode(watch_raw)
     event_ms = int(watch.get("last_event_at") or 0)
     backlog = catch_up(backlog_raw)
     status, reason, last_error = "active", None, None
-    head_record = _d(await r.hgetall(keys.DELIVERY.format(delivery_id=head.decode()))) if head else {}
+    head_record = decode(await r.hgetall(keys.DELIVERY.format(delivery_id=head.decode()))) if head else {}
     if head_record.get("status") == "retrying":
         last_error = head_record.get("last_error") or None
     if watch.get("status") == "paused":
@@ -328,7 +328,7 @@ async def catching_up(redis, now: float | None = None) -> list[dict[str, Any]]:
 
 
 async def get(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
-    return await _public(rt, sub_id, await _record(rt, tenant, sub_id))
+    return await _public(rt, sub_id, await owned(rt, tenant, sub_id))
 
 
 async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
@@ -336,7 +336,7 @@ async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
         keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)))
     out = []
     for sub_id in ids:
-        sub = await _load(rt, sub_id)
+        sub = await load(rt, sub_id)
         if sub is not None:
             out.append(await _public(rt, sub_id, sub))
     return out
@@ -348,7 +348,7 @@ async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int
     """Change a subscription. Params that keep the same watch keep its cursor; other params
     move the subscription to another watch, where it gets only items that appear from now.
     Editing a paused subscription tries its watch again."""
-    sub = await _record(rt, tenant, sub_id)
+    sub = await owned(rt, tenant, sub_id)
     r = rt.redis
     skey = keys.SUBSCRIPTION.format(sub_id=sub_id)
     changes: dict[str, Any] = {}
@@ -387,14 +387,14 @@ async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int
 async def delete(rt: Runtime, tenant: str, sub_id: str) -> None:
     """Unsubscribe: the subscription, its pending deliveries and its log go; a watch left
     without subscriptions goes with its cursor."""
-    sub = await _record(rt, tenant, sub_id)
+    sub = await owned(rt, tenant, sub_id)
     await remove(rt, sub_id, sub)
 
 
 async def remove(rt: Runtime, sub_id: str, sub: dict[str, str] | None = None) -> None:
     """Remove a subscription whoever owns it (a 410 Gone from its target, a deleted flow)."""
     r = rt.redis
-    sub = sub or await _load(rt, sub_id)
+    sub = sub or await load(rt, sub_id)
     if sub is None:
         return
     log_key = keys.SUB_DELIVERIES.format(sub_id=sub_id)
@@ -474,7 +474,7 @@ async def resume_watches_for_connection(rt: Runtime, conn_id: str,
 async def pause(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
     """Stop sending a subscription's deliveries. Its watch keeps polling (other subscribers
     may share it), so new items wait in its queue and go out, in order, on :func:`resume`."""
-    await _record(rt, tenant, sub_id)
+    await owned(rt, tenant, sub_id)
     async with rt.redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), "paused", "1")
         pipe.zrem(keys.DELIVERIES_DUE, sub_id)
@@ -485,7 +485,7 @@ async def pause(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
 async def resume(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
     """Send a paused subscription's queue again, and poll its watch again if it was paused
     (now, so a fixed cause shows at once)."""
-    sub = await _record(rt, tenant, sub_id)
+    sub = await owned(rt, tenant, sub_id)
     r = rt.redis
     await r.hdel(keys.SUBSCRIPTION.format(sub_id=sub_id), "paused")
     if await r.llen(keys.SUB_QUEUE.format(sub_id=sub_id)):
