@@ -32,6 +32,11 @@ def find_by_id(trigger: Operation, key: str, title: str, description: str) -> Op
                      sample=trigger.sample if items.path == "$" else {items.path: trigger.sample})
 
 
+def required(fields: tuple[Input, ...], *names: str) -> tuple[Input, ...]:
+    """The same fields, with those named ``names`` marked required."""
+    return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
+
+
 LOCATION_ID_QUERY = query(
     "locationId", "GHL sub-account (location) id. Left empty, the connection's location is used.",
     required=True, fill="location_id", example="ve9EPM428h8vShlRW1KT")

@@ -18,6 +18,7 @@ from engine.spec.model import (
     Upstream,
 )
 from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
+from operations._fields import required
 
 V = "2021-04-15"
 op = partial(Operation, app="ghl", category="calendars")
@@ -100,15 +101,12 @@ GROUP_FIELDS = (
 )
 
 
-def _required(fields, *names):
-    return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
-
 
 CREATE_GROUP = op(
     key="calendars.create_calendar_group", kind="action", title="Create Calendar Group",
     description="Creates a calendar group, which bundles calendars under one booking page.",
     upstream=Upstream(method="POST", path="/calendars/groups", version=V, scopes=GROUPS_WRITE),
-    inputs=(LOCATION_ID_BODY, *_required(GROUP_FIELDS, "name", "description", "slug"),
+    inputs=(LOCATION_ID_BODY, *required(GROUP_FIELDS, "name", "description", "slug"),
             body("isActive", "false creates the group disabled.", type="boolean", example=True)),
     output=Output(path="group"), sample={"group": GROUP_SAMPLE})
 
@@ -118,7 +116,7 @@ UPDATE_GROUP = op(
                 "three fields on every update.",
     upstream=Upstream(method="PUT", path="/calendars/groups/{groupId}", version=V,
                       scopes=GROUPS_WRITE),
-    inputs=(GROUP_ID, *_required(GROUP_FIELDS, "name", "description", "slug")),
+    inputs=(GROUP_ID, *required(GROUP_FIELDS, "name", "description", "slug")),
     output=Output(path="group"), sample={"group": GROUP_SAMPLE})
 
 UPDATE_GROUP_STATUS = op(
@@ -216,7 +214,7 @@ CREATE_CALENDAR = op(
     description="Creates a booking calendar in the location. Only name is required; fields "
                 "left out take GHL's defaults.",
     upstream=Upstream(method="POST", path="/calendars/", version=V, scopes=CAL_WRITE),
-    inputs=(LOCATION_ID_BODY, *_required(CALENDAR_FIELDS, "name")),
+    inputs=(LOCATION_ID_BODY, *required(CALENDAR_FIELDS, "name")),
     output=Output(path="calendar"), sample={"calendar": CALENDAR_SAMPLE})
 
 UPDATE_CALENDAR = op(
@@ -275,7 +273,7 @@ CREATE_APPOINTMENT = op(
     inputs=(LOCATION_ID_BODY,
             body("contactId", "The contact the appointment is for (see Search Contacts).",
                  required=True, example="ocQHyuzHvysMo5N5VsXc"),
-            *_required(APPOINTMENT_FIELDS, "calendarId", "startTime")),
+            *required(APPOINTMENT_FIELDS, "calendarId", "startTime")),
     sample=EVENT_SAMPLE)
 
 UPDATE_APPOINTMENT = op(
@@ -435,7 +433,7 @@ CREATE_RESOURCE = op(
     upstream=Upstream(method="POST", path="/calendars/resources/{resourceType}", version=V,
                       scopes=RES_WRITE),
     inputs=(RESOURCE_TYPE, LOCATION_ID_BODY,
-            *_required(RESOURCE_FIELDS, "name", "description", "quantity", "outOfService",
+            *required(RESOURCE_FIELDS, "name", "description", "quantity", "outOfService",
                        "capacity", "calendarIds")),
     sample=RESOURCE_SAMPLE)
 

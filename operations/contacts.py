@@ -30,6 +30,7 @@ from operations._fields import (
     path,
     query,
 )
+from operations._fields import required
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="contacts")
@@ -60,10 +61,6 @@ NOTE_FIELDS = (
 )
 CAMPAIGN_ID = path("campaignId", "The campaign's id (see List Campaigns).", example="EXAMPLE_CAMPAIGN_ID")
 
-
-def _required(fields, *names):
-    """The same fields with ``names`` marked required."""
-    return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
 
 
 CREATE_CONTACT = op(
@@ -146,7 +143,7 @@ CREATE_TASK = op(
     key="contacts.create_contact_task", kind="action", title="Create Contact Task",
     description="Creates a task on a contact, e.g. a call-back reminder for a user.",
     upstream=Upstream(method="POST", path="/contacts/{contactId}/tasks", version=V, scopes=WRITE),
-    inputs=(CONTACT_ID, *_required(TASK_FIELDS, "title", "dueDate", "completed")),
+    inputs=(CONTACT_ID, *required(TASK_FIELDS, "title", "dueDate", "completed")),
     output=Output(path="task"), sample={"task": TASK_SAMPLE})
 
 UPDATE_TASK = op(
@@ -175,7 +172,7 @@ CREATE_NOTE = op(
     key="contacts.create_contact_note", kind="action", title="Create Contact Note",
     description="Adds a note to a contact, e.g. the text of an inbound message.",
     upstream=Upstream(method="POST", path="/contacts/{contactId}/notes", version=V, scopes=WRITE),
-    inputs=(CONTACT_ID, *_required(NOTE_FIELDS, "body")), output=Output(path="note"),
+    inputs=(CONTACT_ID, *required(NOTE_FIELDS, "body")), output=Output(path="note"),
     sample={"note": NOTE_SAMPLE})
 
 UPDATE_NOTE = op(
@@ -254,8 +251,7 @@ SEARCH_CONTACTS = op(
                     paginator=CursorPaginator(
                         tokens=(Token(param="searchAfter", path="searchAfter",
                                       source="last_item"),),
-                        size_param="pageLimit", page_size=100, max_page_size=500,
-                        inject="body"),
+                        size_param="pageLimit", page_size=100, max_page_size=500),
                     dedupe=Dedupe(strategy="updated", updated_field="dateUpdated",
                                   order="newest_first")),
     sample={**CONTACT_SAMPLE, "dateUpdated": "2026-02-03T09:12:44.000Z"})

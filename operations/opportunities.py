@@ -8,6 +8,7 @@ from engine.spec.model import (CursorPaginator, Dedupe, Items, Operation, Output
                                Trigger, Upstream)
 from operations._fields import (CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id,
                                path, query)
+from operations._fields import required
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="opportunities")
@@ -53,9 +54,6 @@ OPPORTUNITY_FIELDS = (
 )
 
 
-def _required(fields, *names):
-    return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
-
 
 CREATE = op(
     key="opportunities.create_opportunity", kind="action", title="Create Opportunity",
@@ -64,7 +62,7 @@ CREATE = op(
     inputs=(LOCATION_ID_BODY,
             body("contactId", "The contact the deal is with (see Search Contacts).",
                  required=True, example="ocQHyuzHvysMo5N5VsXc"),
-            *_required(OPPORTUNITY_FIELDS, "pipelineId", "name", "status")),
+            *required(OPPORTUNITY_FIELDS, "pipelineId", "name", "status")),
     output=Output(path="opportunity"), sample={"opportunity": OPPORTUNITY_SAMPLE})
 
 UPDATE = op(
@@ -103,7 +101,7 @@ UPSERT = op(
                  "pipeline.", example="OPPexample0000000001"),
             body("contactId", "The contact the deal is with; used to find an existing "
                  "opportunity and to create a new one.", example="ocQHyuzHvysMo5N5VsXc"),
-            *_required([f for f in OPPORTUNITY_FIELDS if f.name != "customFields"], "pipelineId"),
+            *required([f for f in OPPORTUNITY_FIELDS if f.name != "customFields"], "pipelineId"),
             body("lostReasonId", "With status 'lost': id of the lost reason.",
                  example="LRSexample0000000001"),
             body("followers", "Ids of users to add to or remove from the followers, by "
@@ -172,7 +170,7 @@ SEARCH = op(
                     items=Items(path="opportunities", timestamp_field="updatedAt"),
                     paginator=CursorPaginator(
                         tokens=(Token(param="searchAfter", path="sort", source="last_item"),),
-                        size_param="limit", page_size=100, max_page_size=500, inject="body"),
+                        size_param="limit", page_size=100, max_page_size=500),
                     dedupe=Dedupe(strategy="updated", updated_field="updatedAt",
                                   order="newest_first")),
     sample={**OPPORTUNITY_SAMPLE, "pipelineStageId": "STGexample0000000002",

@@ -6,6 +6,7 @@ from functools import partial
 
 from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger, Upstream
 from operations._fields import LOCATION_ID_QUERY, body, find_by_id, path, query
+from operations._fields import required
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="users")
@@ -54,15 +55,12 @@ USER_FIELDS = (
 )
 
 
-def _required(fields, *names):
-    return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
-
 
 CREATE = op(
     key="users.create_user", kind="action", title="Create User",
     description="Creates a staff user with access to the given sub-accounts.",
     upstream=Upstream(method="POST", path="/users/", version=V, scopes=WRITE),
-    inputs=(COMPANY_ID_BODY, *_required(USER_FIELDS, "firstName", "lastName", "email", "password",
+    inputs=(COMPANY_ID_BODY, *required(USER_FIELDS, "firstName", "lastName", "email", "password",
                                         "type", "role", "locationIds")),
     sample=USER_SAMPLE)
 
@@ -134,7 +132,7 @@ FILTER_BY_EMAIL = op(
                  example="25")),
     trigger=Trigger(items=Items(path="users"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
-                                              page_size=100, inject="body"),
+                                              page_size=100),
                     dedupe=Dedupe(strategy="new")),
     sample=USER_SAMPLE)
 

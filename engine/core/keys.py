@@ -20,8 +20,8 @@ RATE_UPSTREAM_DAY = PREFIX + "rate:{scope}:dcap"  # remaining daily budget repor
 # polling triggers: subscriptions, watches, cursors, the scheduler and the delivery outbox
 SUBSCRIPTION = PREFIX + "sub:{sub_id}"          # hash: tenant, trigger, connection_id, params, target_url, flow_id, watch, secret (sealed), ...
 TENANT_SUBSCRIPTIONS = PREFIX + "tenant:{tenant}:subs"  # set of subscription ids
-WATCH = PREFIX + "watch:{watch_id}"             # hash: connection_id, trigger, params, interval_minutes, phase_ms, status, status_reason, last_poll_at, last_slot_ms, repeat_slot_polls
-WATCH_SUBSCRIPTIONS = PREFIX + "watch:{watch_id}:subs"  # zset: subscription id -> its interval (s)
+WATCH = PREFIX + "watch:{watch_id}"             # hash: connection_id, trigger, params, interval_minutes, phase_ms, status, status_reason, last_poll_at
+WATCH_SUBSCRIPTIONS = PREFIX + "watch:{watch_id}:subs"  # zset: subscription id -> its interval_minutes
 WATCH_LOCK = PREFIX + "watch:{watch_id}:lock"   # string: token of the poll running now (expires)
 CONNECTION_WATCHES = PREFIX + "conn:{conn_id}:watches"  # set of watch ids reading through a connection
 WATCHES_DUE = PREFIX + "watches:due"            # zset: watch id -> next poll time (ms)

@@ -30,15 +30,17 @@ def _paginator(op: Operation) -> str:
     if pag.type == "none":
         return "none (one request)"
     if pag.type == "offset":
-        return f"offset: `{pag.offset_param}` + `{pag.size_param}`={pag.page_size} ({pag.inject})"
+        return (f"offset: `{pag.offset_param}` + `{pag.size_param}`={pag.page_size} "
+                f"({op.input(pag.offset_param).location})")
     if pag.type == "page":
-        return f"page: `{pag.page_param}` + `{pag.size_param}`={pag.page_size} ({pag.inject})"
+        return (f"page: `{pag.page_param}` + `{pag.size_param}`={pag.page_size} "
+                f"({op.input(pag.page_param).location})")
     if pag.type == "cursor":
         tokens = ", ".join(f"`{t.param}` ← {'last item' if t.source == 'last_item' else 'response'}"
                            f" `{t.path}`" for t in pag.tokens)
         size = f", `{pag.size_param}`={pag.page_size}" if pag.size_param else ""
         more = f", last page when `{pag.more_path}` is false" if pag.more_path else ""
-        return f"cursor: {tokens}{size}{more} ({pag.inject})"
+        return f"cursor: {tokens}{size}{more} ({op.input(pag.tokens[0].param).location})"
     return f"next URL at `{pag.path}`"
 
 

@@ -5,13 +5,14 @@ where each goes (path, query or body), and, for a polling trigger, how the respo
 list of items: where the items are, their id and timestamp fields, how to page, how to dedupe.
 
 Paginators are composed of small parts with a ``type`` tag (a discriminated union), not one enum
-of styles: a *strategy* says what the next page token is, the ``inject`` field says where it goes.
+of styles: a *strategy* says what the next page token is; where a page parameter goes (query or
+body) is its input's ``location``, like any other input.
 
     Paginator examples
     ------------------
     NoPagination()                                             # one request, one page
     OffsetPaginator(offset_param="skip", size_param="limit", page_size=100)
-    PagePaginator(page_param="page", size_param="pageLimit", page_size=100, inject="body")
+    PagePaginator(page_param="page", size_param="pageLimit", page_size=100)
     CursorPaginator(tokens=(Token(param="startAfterId", path="meta.startAfterId"),
                             Token(param="startAfter", path="meta.startAfter")),
                     size_param="limit", page_size=100)
@@ -88,7 +89,6 @@ class OffsetPaginator(_Part):
     size_param: str
     page_size: int = Field(gt=0)
     start: int = 0
-    inject: Literal["query", "body"] = "query"
 
 
 class PagePaginator(_Part):
@@ -99,7 +99,6 @@ class PagePaginator(_Part):
     size_param: str
     page_size: int = Field(gt=0)
     start: int = 1
-    inject: Literal["query", "body"] = "query"
 
 
 class Token(_Part):
@@ -122,7 +121,6 @@ class CursorPaginator(_Part):
     # the most items upstream gives per page: deep reads and backlogs ask for this many (each
     # page costs one request of the rate budget, whatever its size)
     max_page_size: int | None = Field(default=None, gt=0)
-    inject: Literal["query", "body"] = "query"
     # dotted path of a boolean in the response that is false on the last page (GHL's
     # ``nextPage``), so the read stops without asking for an empty page
     more_path: str | None = None
@@ -284,7 +282,6 @@ class Operation(_Part):
     output: Output = Output()
     search: bool = False
     sample: dict[str, Any] = Field(default_factory=dict)
-    hook: str | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> "Operation":
