@@ -115,23 +115,27 @@ async def test_redirects_are_not_followed(api, connection, sandbox, rt, receiver
 
 
 async def test_flow_subscriber_gets_the_delivery(api, connection, sandbox, rt, tenant):
-    import importlib.util
-
-    import pytest
-
-    if importlib.util.find_spec("engine.flows.service") is None:
-        pytest.skip("engine.flows.service is not part of this build")
-    from engine.polling import subscriptions
-    sub = await subscriptions.create(rt, tenant, trigger="contacts.search_contacts",
-                                     connection_id=connection["id"], params={},
-                                     interval_minutes=1, flow_id="flow_missing")
-    await poll(rt, sub["id"])
-    seed(sandbox)
-    assert (await poll(rt, sub["id"])).deliveries == 1
-    await delivery.run_subscription(rt, sub["id"])
-    [d] = await delivery.list_for(rt, tenant, sub["id"])
+    """A flow subscribed to a trigger gets each delivery: the flow runs its step on the new item,
+    and the delivery is marked delivered after that one try."""
+    resp = api.post("/v1/flows", json={
+        "name": "Look up new contacts",
+        "trigger": {"key": "contacts.search_contacts", "connection_id": connection["id"]},
+        "steps": [{"id": "find", "action": "contacts.find_contact",
+                   "connection_id": connection["id"], "input": {"email": "{{ trigger.email }}"}}]})
+    assert resp.status_code == 201, resp.text
+    flow = resp.json()
+    sub_id = flow["subscription_id"]
+    await poll(rt, sub_id)
+    [made] = seed(sandbox, email="flow.delivery@example.com")
+    assert (await poll(rt, sub_id)).deliveries == 1
+    await delivery.run_subscription(rt, sub_id)
+    [d] = await delivery.list_for(rt, tenant, sub_id)
     assert d["attempts"] == 1 and d["status"] == "delivered"
-    await subscriptions.delete(rt, tenant, sub["id"])
+    [run] = api.get(f"/v1/flows/{flow['id']}/runs").json()["runs"]
+    assert run["status"] == "succeeded", run
+    assert run["trigger"]["email"] == "flow.delivery@example.com"
+    assert [(step["id"], step["status"]) for step in run["steps"]] == [("find", "succeeded")]
+    assert api.delete(f"/v1/flows/{flow['id']}").status_code == 204
 
 
 async def test_a_slow_target_times_out_and_is_retried(api, connection, sandbox, receiver):
