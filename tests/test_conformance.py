@@ -11,7 +11,8 @@ The documents have a few gaps and quirks. Each one is listed below by endpoint w
 about it, and each entry is checked to still be true, so a fixed document shows up as a stale
 entry instead of hiding a new problem. Nothing else is exempt.
 
-The documents are not part of this project; without them every check here skips.
+The documents are not part of this project: without them every check here skips in a user's
+clone, and fails in CI (CI=true), where they must be present.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine.accounts.connections import Connection
 from engine.actions.executor import build_call
 from engine.spec.model import Operation
 from engine.spec.registry import registry
+from tests.conftest import reference_missing
 
 GHL = sorted(key for key, op in registry().items() if op.app == "ghl")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -211,7 +213,7 @@ def _params(doc: dict, operation: dict, where: str) -> dict[str, dict]:
 def documents(shared_reference) -> dict[tuple[str, str], tuple[str, dict, dict]]:
     apps = shared_reference / "ghl-openapi" / "apps"
     if not apps.is_dir():
-        pytest.skip(f"the official GHL OpenAPI documents are not in {apps}")
+        reference_missing(f"the official GHL OpenAPI documents ({apps.name}/)")
     return _documents(apps)
 
 
@@ -219,7 +221,7 @@ def documents(shared_reference) -> dict[tuple[str, str], tuple[str, dict, dict]]
 def scope_table(shared_reference) -> dict[tuple[str, str], set[str]]:
     scopes_md = shared_reference / "ghl-openapi" / "docs" / "oauth" / "Scopes.md"
     if not scopes_md.is_file():
-        pytest.skip(f"the official scope table is not at {scopes_md}")
+        reference_missing(f"the official scope table ({scopes_md.name})")
     return _scope_table(scopes_md)
 
 
@@ -415,3 +417,12 @@ def test_request_shapes_that_once_differed_from_the_document(documents, scope_ta
     assert (first["skip"], first["limit"]) == ("0", "100")
     second = _next_page(users, first, {}, [{"id": str(n)} for n in range(100)])
     assert (second["skip"], second["limit"]) == ("100", "100")
+
+
+def test_missing_reference_skips_in_a_clone_but_fails_in_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="the CI must provide it"):
+        reference_missing("the scope table")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="runs only where it is"):
+        reference_missing("the scope table")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import SHARED, reference_missing
 
 
 def test_the_ghl_catalog_is_complete(api):
@@ -28,7 +28,7 @@ def test_the_ghl_catalog_is_complete(api):
 def test_keys_are_the_catalog_keys(api):
     catalog = SHARED / "catalog" / "ghl-operations.json"
     if not catalog.exists():
-        pytest.skip("the operations catalog (../shared/catalog) is not present beside this checkout")
+        reference_missing("the operations catalog (catalog/ghl-operations.json)")
     expected = {entry["key"]: entry for entry in json.loads(catalog.read_text())}
     ops = {op["key"]: op for op in api.get("/v1/operations", params={"app": "ghl"}).json()["operations"]}
     assert set(expected) <= set(ops)
