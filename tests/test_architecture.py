@@ -58,3 +58,30 @@ def test_a_cycle_inside_a_layer_breaks_the_contract(tmp_path):
     done = lint_imports(tree)
     assert done.returncode != 0
     assert "no import cycles between the modules of any package BROKEN" in done.stdout
+
+
+def layout_modules(text: str) -> set[str]:
+    """The modules the Layout block of docs/architecture.md names: ``package/module.py`` (or
+    ``module.py`` at the top of engine/), from the tree's indentation."""
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    named, package = set(), None
+    for line in block.splitlines():
+        entry = line.split()[0] if line.strip() else ""
+        indent = len(line) - len(line.lstrip())
+        if indent == 2 and entry.endswith("/"):
+            package = entry
+        elif indent == 2 and entry.endswith(".py"):
+            named.add(entry)
+            package = None
+        elif indent == 4 and entry.endswith(".py") and package:
+            named.add(package + entry)
+    return named
+
+
+def test_the_architecture_document_names_every_module():
+    """docs/architecture.md's Layout names every module of engine/ under its package."""
+    modules = {str(p.relative_to(ROOT / "engine")) for p in (ROOT / "engine").rglob("*.py")
+               if p.name != "__init__.py"}
+    missing = sorted(modules - layout_modules((ROOT / "docs" / "architecture.md").read_text()))
+    assert not missing, (f"docs/architecture.md's Layout does not name {missing}: add each under "
+                         "its package with a few words on what it does")
