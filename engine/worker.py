@@ -56,6 +56,7 @@ def context(rt: Runtime, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    """arq start-up: logging, the wired runtime, the worker's poll state, the pushed-events reader."""
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
     context(await open_runtime(settings), ctx)
@@ -89,6 +90,8 @@ async def _consume_events(ctx: dict[str, Any], consumer: Consumer) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    """arq shut-down: stop reading events and provider work, cancel the polls still running,
+    close the runtime."""
     for name in ("events", "provider"):
         task = ctx.get(name)
         if task is not None:
@@ -153,6 +156,7 @@ async def deliver_subscription(ctx: dict[str, Any], sub_id: str) -> dict[str, in
 
 
 class WorkerSettings:
+    """The arq worker (``ghl-engine worker``): the delivery job, the tick every second."""
     functions = [
         func(deliver_subscription, name=DELIVER_JOB, keep_result=0, max_tries=1,
              timeout=get_settings().delivery_lease_seconds + get_settings().delivery_timeout_seconds

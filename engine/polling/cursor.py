@@ -90,6 +90,9 @@ class Backlog:
 
 @dataclass
 class State:
+    """A watch's cursor as read from Redis: ``version`` (commits so far), ``primed``, ``hwm``
+    (the newest item time seen, s since the epoch), ``floor`` (s), ``last`` (single objects'
+    last key) and ``seen`` (dedupe key → time, s)."""
     version: int = 0
     primed: bool = False
     hwm: float | None = None
@@ -124,12 +127,15 @@ class Advance:
 
 @dataclass
 class Found:
+    """A new item of a poll: its dedupe ``key``, the ``item`` and its time ``at`` (s since the
+    epoch, None when it has none)."""
     key: str
     item: dict[str, Any]
     at: float | None  # the item's time, if it has one
 
 
 def mode(op: Operation) -> Mode:
+    """How the trigger's cursor finds new items: ``single``, ``time`` or ``keys`` (see above)."""
     trig = op.trigger
     assert trig is not None
     if trig.items.single:
@@ -142,6 +148,8 @@ def mode(op: Operation) -> Mode:
 
 
 def item_time(op: Operation, item: dict[str, Any]) -> float | None:
+    """The item's time for the cursor (s since the epoch): its updated time for ``updated``
+    triggers, its timestamp field otherwise, None for ``changed`` triggers or when absent."""
     trig = op.trigger
     assert trig is not None
     if trig.dedupe.strategy == "updated":
@@ -158,6 +166,7 @@ def queue_reads(pipe, watch_id: str) -> None:
 
 
 def parse(data: dict, seen: list) -> State:
+    """A :class:`State` from the replies of :func:`queue_reads` (cursor hash, seen set with scores)."""
     d = decode(data)
     return State(version=int(d.get("version") or 0), primed=d.get("primed") == "1",
                  hwm=float(d["hwm"]) if d.get("hwm") else None, last=d.get("last") or None,
@@ -169,6 +178,7 @@ def parse(data: dict, seen: list) -> State:
 
 
 async def load(redis: Redis, watch_id: str) -> State:
+    """The watch's cursor, read in one round trip."""
     async with redis.pipeline(transaction=False) as pipe:  # one round trip
         queue_reads(pipe, watch_id)
         data, seen = await pipe.execute()

@@ -56,6 +56,9 @@ def body_of(delivery: dict[str, str]) -> str:
 
 
 def signed_headers(secret: str, msg_id: str, body: str) -> dict[str, str]:
+    """The Standard Webhooks headers of one POST: ``webhook-id`` (``msg_id``),
+    ``webhook-timestamp`` (s since the epoch, now) and ``webhook-signature`` (``v1,`` + HMAC-SHA256
+    of id.timestamp.body with ``secret``), plus content type and user agent."""
     now = datetime.now(timezone.utc)
     return {"content-type": "application/json", "user-agent": USER_AGENT,
             "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),

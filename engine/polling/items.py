@@ -15,6 +15,8 @@ from engine.spec.model import Operation
 
 
 def get_path(data: Any, path: str) -> Any:
+    """The value at a dotted ``path`` in ``data`` (``$`` or '' is ``data`` itself; a digit
+    indexes a list); None where the path is missing."""
     if path in ("$", ""):
         return data
     node = data
@@ -65,6 +67,7 @@ def extract(op: Operation, data: Any) -> list[dict[str, Any]]:
 
 
 def content_hash(item: Any) -> str:
+    """SHA-256 hex of the item's canonical JSON (sorted keys): what ``changed`` triggers key on."""
     return hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -93,6 +96,8 @@ def parse_time(value: Any) -> float | None:
 
 
 def timestamp(op: Operation, item: dict[str, Any]) -> float | None:
+    """The item's time (s since the epoch) from the spec's ``timestamp_field`` (or the
+    ``updated_field``), None when it has neither."""
     assert op.trigger is not None
     field = op.trigger.items.timestamp_field or op.trigger.dedupe.updated_field
     return parse_time(get_path(item, field)) if field else None

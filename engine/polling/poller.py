@@ -94,6 +94,9 @@ async def poll_now(rt: Runtime, tenant: str, sub_id: str) -> "PollResult":
 
 @dataclass
 class PollResult:
+    """What one poll did: ``outcome`` (primed, polled, skipped, paused, failed, conflict or
+    gone), ``new`` items, outbox rows written (``deliveries``), upstream ``requests``, a ``detail``
+    and the new items' keys."""
     watch_id: str
     outcome: str  # primed | polled | skipped | paused | failed | conflict | gone
     new: int = 0

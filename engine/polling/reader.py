@@ -29,6 +29,8 @@ Stop = Callable[[list[dict[str, Any]]], bool]
 
 @dataclass
 class Read:
+    """A read's outcome: the ``items``, ``pages`` read, upstream ``requests`` sent (retries
+    included), whether it was ``complete`` (not cut by the page cap) or ``stopped_early``."""
     items: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
     requests: int = 0
@@ -225,6 +227,9 @@ def present(op: Operation, item: dict[str, Any]) -> dict[str, Any]:
 
 async def list_items(rt: Runtime, conn: Connection, op: Operation, params: dict[str, Any],
                      limit: int) -> dict[str, Any]:
+    """Up to ``limit`` items of a trigger now, newest first, as automation tools see them:
+    ``{"items": [...], "meta": {"pages", "complete", "duration_ms"}}``. Raises InputInvalid (422)
+    for bad params and the upstream errors of the read."""
     started = time.perf_counter()
     values = prepare(op, conn, params)
     result = await read(rt, conn, op, values, limit=limit)

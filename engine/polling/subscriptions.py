@@ -88,6 +88,8 @@ def normalize(op, conn, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def watch_id_for(conn_id: str, trigger: str, canonical: str) -> str:
+    """The id of the watch for (connection, trigger, canonical params JSON): ``w_`` + 24 hex
+    digits of a SHA-256, so equal watches share one id."""
     return "w_" + hashlib.sha256(f"{conn_id}\n{trigger}\n{canonical}".encode()).hexdigest()[:24]
 
 
@@ -328,10 +330,12 @@ async def catching_up(redis, now: float | None = None) -> list[dict[str, Any]]:
 
 
 async def get(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
+    """The tenant's subscription as the API shows it (no secret); NotFound (404) otherwise."""
     return await _public(rt, sub_id, await owned(rt, tenant, sub_id))
 
 
 async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
+    """The tenant's subscriptions as the API shows them, sorted by id."""
     ids = sorted(m.decode() for m in await rt.redis.smembers(
         keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)))
     out = []
@@ -414,6 +418,7 @@ async def remove(rt: Runtime, sub_id: str, sub: dict[str, str] | None = None) ->
 
 
 async def secret_of(rt: Runtime, sub: dict[str, str]) -> str:
+    """The subscription's signing secret (``whsec_…``), opened from the vault."""
     return rt.vault.open(sub["secret"])["secret"]
 
 
@@ -436,6 +441,7 @@ async def pause_watch(rt: Runtime, watch_id: str, reason: str, cause: str = "") 
 
 
 async def resume_watch(rt: Runtime, watch_id: str) -> None:
+    """Mark a paused watch active again and make it due now."""
     r = rt.redis
     wkey = keys.WATCH.format(watch_id=watch_id)
     if not await r.exists(wkey):

@@ -9,6 +9,9 @@ from engine.spec.model import Operation
 
 
 def describe(op: Operation) -> dict[str, Any]:
+    """An operation as ``GET /v1/operations`` shows it: key, kind, app, category, group, title,
+    description, search, input JSON Schema, sample, upstream method/path/version/scopes and,
+    for a trigger, how its items are read."""
     entry: dict[str, Any] = {
         "key": op.key, "kind": op.kind, "app": op.app, "category": op.category,
         "group": op.group or op.category, "title": op.title, "description": op.description, "search": op.search,

@@ -23,6 +23,8 @@ class SpecError(Exception):
 
 
 def load(package: ModuleType) -> dict[str, Operation]:
+    """Every spec of ``package``'s public modules (their ``SPECS``), by key. Raises
+    :class:`SpecError` listing every malformed spec, duplicate key and broken rule at once."""
     specs: dict[str, Operation] = {}
     origin: dict[str, str] = {}
     problems: list[str] = []
@@ -51,14 +53,17 @@ def load(package: ModuleType) -> dict[str, Operation]:
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Operation]:
+    """The catalog: every spec of the ``operations`` package, loaded once per process."""
     import operations
 
     return load(operations)
 
 
 def get(key: str) -> Operation | None:
+    """The spec with this key, or None."""
     return registry().get(key)
 
 
 def closest(key: str, n: int = 3) -> list[str]:
+    """Up to ``n`` catalog keys that look like ``key`` (for "did you mean" hints)."""
     return difflib.get_close_matches(key, list(registry()), n=n, cutoff=0.5)

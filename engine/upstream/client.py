@@ -38,6 +38,8 @@ _MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.Wri
 
 @dataclass
 class Response:
+    """An upstream answer: HTTP ``status``, decoded ``data`` (JSON, or a description of a
+    binary or text body), ``attempts`` sent and ``duration_ms`` of the whole call."""
     status: int
     data: Any
     headers: httpx.Headers
