@@ -125,7 +125,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
     if token is None:
         return {"sent": 0, "failed": 0, "locked": 1}
     sent = failed = 0
-    next_at = int(time.time() * 1000)
+    next_at_ms = int(time.time() * 1000)
     # the lease is renewed before a send only when less than a send's timeout plus a margin is
     # left of it (one PEXPIRE per delivery cost as much as the rest of its Redis work)
     refreshed = time.monotonic()
@@ -156,7 +156,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     await outbox.pop_head(r, sub_id, did)
                     continue
                 if int(d.get("next_attempt") or 0) > int(time.time() * 1000):
-                    next_at = int(d["next_attempt"])
+                    next_at_ms = int(d["next_attempt"])
                     break
                 if time.monotonic() - refreshed > refresh_every:
                     await outbox.renew_lease(r, sub_id, lease_ms)
@@ -178,7 +178,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     head = await outbox.mark_delivered(r, sub_id, did, now_ms=now_ms,
                                                        attempts=attempts)
                     sent += 1
-                    next_at = now_ms
+                    next_at_ms = now_ms
                     metrics.DELIVERIES.labels(outcome="delivered", kind=kind).inc()
                     metrics.DELIVERY_LATENCY.observe(
                         max(0, now_ms - int(d.get("created_at") or now_ms)) / 1000)
@@ -189,16 +189,16 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     metrics.DELIVERIES.labels(outcome="dead", kind=kind).inc()
                     log.warning("subscription %s: delivery %s failed %d times, dead-lettered (%s)",
                                 sub_id, did, attempts, outcome.error)
-                    next_at = now_ms
+                    next_at_ms = now_ms
                     continue
-                next_at = now_ms + int(schedule[attempts - 1] * 1000)
+                next_at_ms = now_ms + int(schedule[attempts - 1] * 1000)
                 await outbox.retry_later(r, did, attempts=attempts, error=outcome.error,
-                                         next_attempt_ms=next_at)
+                                         next_attempt_ms=next_at_ms)
                 metrics.DELIVERIES.labels(outcome="retrying", kind=kind).inc()
                 log.info("subscription %s: delivery %s failed (%s), try %d again in %ss",
                          sub_id, did, outcome.error, attempts + 1, schedule[attempts - 1])
                 break
-        await outbox.settle(r, sub_id, next_at)
+        await outbox.settle(r, sub_id, next_at_ms)
     finally:
         await outbox.release_lease(r, sub_id, token)
     return {"sent": sent, "failed": failed}

@@ -94,15 +94,16 @@ def watch_id_for(conn_id: str, trigger: str, canonical: str) -> str:
 
 
 def interval_ms(rt: Runtime, minutes: float) -> int:
-    """An interval in ms, clamped up to the configured floor."""
+    """A watch's interval in ms: ``minutes`` × ENGINE_INTERVAL_UNIT_SECONDS, clamped up to
+    ENGINE_MIN_INTERVAL_SECONDS."""
     return int(max(minutes * rt.settings.interval_unit_seconds,
                    rt.settings.min_interval_seconds) * 1000)
 
 
-def next_slot(now_ms: int, interval: int, phase: int) -> int:
-    """The first time after ``now_ms`` that falls on the watch's phase: watches spread evenly
-    over their interval instead of all polling at the top of the minute."""
-    return now_ms - ((now_ms - phase) % interval) + interval
+def next_slot(now_ms: int, interval_ms: int, phase_ms: int) -> int:
+    """The first time (ms since the epoch) after ``now_ms`` that falls on the watch's phase:
+    watches spread evenly over their interval instead of all polling at the top of the minute."""
+    return now_ms - ((now_ms - phase_ms) % interval_ms) + interval_ms
 
 
 async def _refresh_watch(rt: Runtime, watch_id: str, *, due_now: bool = False) -> None:
@@ -112,14 +113,14 @@ async def _refresh_watch(rt: Runtime, watch_id: str, *, due_now: bool = False) -
                               withscores=True)
     if not smallest:
         return
-    interval = interval_ms(rt, smallest[0][1])
+    every_ms = interval_ms(rt, smallest[0][1])
     wkey = keys.WATCH.format(watch_id=watch_id)
     await r.hset(wkey, "interval_minutes", int(smallest[0][1]))
     if (await r.hget(wkey, "status") or b"").decode() == "paused":
         return
-    now = int(time.time() * 1000)
-    phase = int(await r.hget(wkey, "phase_ms") or 0)
-    target = now if due_now else next_slot(now, interval, phase)
+    now_ms = int(time.time() * 1000)
+    phase_ms = int(await r.hget(wkey, "phase_ms") or 0)
+    target = now_ms if due_now else next_slot(now_ms, every_ms, phase_ms)
     # LT: only ever moves the slot earlier, atomically; a read-then-write here let a joiner
     # running beside the watch's creator overwrite its "poll now" with a later slot
     await r.zadd(keys.WATCHES_DUE, {watch_id: target}, lt=True)
