@@ -56,6 +56,13 @@ ROWS = [
          None))],
     ("scale_out", "8. Worker CPU per poll ÷ sandbox CPU per poll, 1 worker", "≤ 1.5×",
      "1_workers.worker_to_sandbox_cpu", "×", None),
+    ("instant", "9. Change in GHL → signed delivery p50, pushed events", "(report)",
+     "pushed_p50_s", " s", "pushed_p50_s"),
+    ("instant", "9. Change in GHL → signed delivery p99, pushed events", "≤ 2 s",
+     "pushed_p99_s", " s", "pushed_p99_s"),
+    ("instant", "9. … the same load polled every 10 s: mean detection delay", "(interval/2: 5 s)",
+     "polled_mean_s", " s", "polled_mean_s"),
+    ("instant", "9. … polled every 10 s: p99", "(comparison)", "polled_p99_s", " s", "polled_p99_s"),
 ]
 
 
@@ -77,6 +84,7 @@ RULES = {
     ("busy_location", "doubled"): lambda v: v == 0,
     **{("scale_out", f"{n}_workers.double_polls"): (lambda v: v == 0) for n in (1, 2, 4)},
     ("scale_out", "1_workers.worker_to_sandbox_cpu"): lambda v: v <= 1.5,
+    ("instant", "pushed_p99_s"): lambda v: v <= 2.0,
 }
 
 

@@ -13,7 +13,8 @@ import time
 import traceback
 
 from benchmarks import (bench_actions, bench_budget, bench_busy_location, bench_coalescing,
-                        bench_delivery, bench_first_poll, bench_scale_out, bench_scheduler)
+                        bench_delivery, bench_first_poll, bench_instant, bench_scale_out,
+                        bench_scheduler)
 from benchmarks.harness import RESULTS, command, log, write_result
 
 BENCHES = {
@@ -25,6 +26,7 @@ BENCHES = {
     "first_poll": lambda: bench_first_poll.run(repeats=3),
     "busy_location": lambda: bench_busy_location.run(),
     "scale_out": lambda: bench_scale_out.run(),
+    "instant": lambda: bench_instant.run(repeats=2),
 }
 
 

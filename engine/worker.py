@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
 
+from engine.core import keys
 from engine.core.logs import setup_logging
 from engine.core.settings import get_settings
-from engine.inbound import pokes
+from engine.inbound import installs, pokes
 from engine.inbound.queue import Consumer, Dispatcher
 from engine.polling import delivery, poller
 from engine.provider import loop as provider_loop
@@ -35,6 +37,7 @@ log = logging.getLogger("engine.worker")
 # arq starts jobs one after another: one worker stalled near 100 polls/s, short of 10,000
 # watches a minute.)
 POLL_CONCURRENCY = 32
+EVENT_WAKE_MS = 200  # the event reader's longest wait, so a debounced poll starts this late at most
 POLL_BACKLOG = 400
 
 DELIVER_JOB = "deliver_subscription"
@@ -67,20 +70,30 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 def event_dispatcher() -> Dispatcher:
     """The handlers of pushed events, by event type (see :mod:`engine.inbound.queue`): every
-    event pokes the watches it signals; GHL's ProviderOutboundMessage and SMSGlobal's receipts
-    and replies also go to the SMS provider (:mod:`engine.provider`)."""
-    return (Dispatcher().on(None, pokes.poke)
-            .on("ProviderOutboundMessage", provider_outbound.on_outbound_event)
-            .on("SmsDeliveryReceipt", provider_outbound.on_receipt_event)
-            .on("SmsIncoming", provider_replies.on_incoming_event))
+    event pokes the watches it signals; app installs and uninstalls change connections; GHL's
+    ProviderOutboundMessage and SMSGlobal's receipts and replies also go to the SMS provider
+    (:mod:`engine.provider`)."""
+    dispatcher = (Dispatcher().on(None, pokes.poke)
+                  .on("ProviderOutboundMessage", provider_outbound.on_outbound_event)
+                  .on("SmsDeliveryReceipt", provider_outbound.on_receipt_event)
+                  .on("SmsIncoming", provider_replies.on_incoming_event))
+    for event_type in installs.INSTALL_TYPES:
+        dispatcher.on(event_type, installs.installed)
+    for event_type in installs.UNINSTALL_TYPES:
+        dispatcher.on(event_type, installs.uninstalled)
+    return dispatcher
 
 
 async def _consume_events(ctx: dict[str, Any], consumer: Consumer) -> None:
-    """Handle pushed events as they arrive; polls they made due start at once, not at the
-    next tick."""
+    """Handle pushed events as they arrive; polls they made due start at once, and the polls
+    they scheduled at the end of a debounce window within EVENT_WAKE_MS of it, not at the next
+    one-second tick."""
+    rt = ctx["rt"]
     while True:
         try:
-            if await consumer.step(block_ms=1000):
+            handled = await consumer.step(block_ms=EVENT_WAKE_MS)
+            if handled or await rt.redis.zrangebyscore(
+                    keys.WATCHES_DUE, "-inf", int(time.time() * 1000), start=0, num=1):
                 await tick(ctx)
         except asyncio.CancelledError:
             raise

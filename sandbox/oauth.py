@@ -138,7 +138,9 @@ def install(app: FastAPI, tokens: dict[str, dict[str, Any]], default_location: s
                 if form.get("redirect_uri") and form.get("redirect_uri") != grant["redirect_uri"]:
                     return _oauth_error(400, "invalid_grant", "redirect_uri does not match")
                 oauth.counters["codes_exchanged"] += 1
-                return JSONResponse(oauth._issue(grant))
+                issued = oauth._issue(grant)
+            _push_install(app, grant)
+            return JSONResponse(issued)
         if grant_type == "refresh_token":
             if oauth.refresh_latency_ms:
                 await asyncio.sleep(oauth.refresh_latency_ms / 1000)
@@ -211,6 +213,27 @@ def install(app: FastAPI, tokens: dict[str, dict[str, Any]], default_location: s
                 n += 1
         return {"expired": n}
 
+    @app.post("/_sandbox/oauth/uninstall")
+    async def _uninstall(request: Request) -> dict:
+        """Uninstall the app from a location (``{"location_id"}``) or an agency
+        (``{"company_id"}``): its tokens stop working and an UNINSTALL event is pushed."""
+        body = await request.json() if await request.body() else {}
+        loc, cmp = body.get("location_id"), body.get("company_id")
+        n = 0
+        with oauth.lock:
+            for tok, info in list(tokens.items()):
+                if "expires_at" in info and ((loc and info.get("location_id") == loc) or
+                                             (cmp and info.get("company_id") == cmp)):
+                    del tokens[tok]
+                    n += 1
+            for rt_, grant in list(oauth.refresh_tokens.items()):
+                if (loc and grant.get("location_id") == loc) or (cmp and grant.get("company_id") == cmp):
+                    del oauth.refresh_tokens[rt_]
+        event = {"type": "UNINSTALL", "appId": oauth.client_id}
+        event.update({"locationId": loc} if loc else {"companyId": cmp})
+        app.state.sandbox.pusher.send(event)
+        return {"revoked": n}
+
     @app.post("/_sandbox/oauth/revoke")
     async def _revoke_all() -> dict:
         with oauth.lock:
@@ -219,6 +242,22 @@ def install(app: FastAPI, tokens: dict[str, dict[str, Any]], default_location: s
         return {"revoked": n}
 
     return oauth
+
+
+def _push_install(app: FastAPI, grant: dict[str, Any]) -> None:
+    """GHL's AppInstall event after a consent, a moment after the code exchange (as GHL sends it
+    on its own schedule): a Company install names the location the app was installed on."""
+    state = getattr(app.state, "sandbox", None)
+    if state is None:
+        return
+    company = grant["user_type"] == "Company"
+    location = grant.get("location_id") or (app.state.sandbox_oauth.default_location if company
+                                            else None)
+    state.pusher.send({"type": "INSTALL", "appId": app.state.sandbox_oauth.client_id,
+                       "installType": "Company" if company else "Location",
+                       "locationId": location, "companyId": grant["company_id"],
+                       "userId": "usr_sandbox0000000001", "companyName": "Sandbox Agency"},
+                      delay_s=0.2)
 
 
 def expired(info: dict[str, Any] | None) -> bool:

@@ -83,8 +83,7 @@ def event_body(event_type: str, location_id: str, obj: dict[str, Any]) -> dict[s
             event_type = "OutboundMessage"
     else:
         body = dict(obj)
-    body.update(type=event_type, locationId=location_id, webhookId=str(uuid.uuid4()),
-                timestamp=now_iso())
+    body.update(type=event_type, locationId=location_id)
     return body
 
 
@@ -124,9 +123,16 @@ class Pusher:
 
     def emit(self, event_type: str, location_id: str, obj: dict[str, Any]) -> None:
         """Fire one event for a change (called from a request of the sandbox's own loop)."""
+        if self.url:
+            self.send(event_body(event_type, location_id, obj))
+
+    def send(self, body: dict[str, Any], delay_s: float = 0.0) -> None:
+        """Sign and post one event body (given ``webhookId`` and ``timestamp`` if it lacks
+        them), subject to the drop and duplicate rates; ``delay_s`` holds it back a while."""
         if not self.url:
             return
-        body = event_body(event_type, location_id, obj)
+        body = {"webhookId": str(uuid.uuid4()), "timestamp": now_iso(), **body}
+        obj = body.get("appointment") if isinstance(body.get("appointment"), dict) else body
         raw = json.dumps(body, separators=(",", ":")).encode()
         self.counts["emitted"] += 1
         fate = "sent"
@@ -140,14 +146,19 @@ class Pusher:
         if fate == "dropped":
             return
         self._post_soon(self.url, raw, {"x-ghl-signature": sign(raw)},
-                        copies=2 if fate == "duplicated" else 1)
+                        copies=2 if fate == "duplicated" else 1, delay_s=delay_s)
 
-    def _post_soon(self, url: str, content: bytes, headers: dict[str, str], copies: int = 1) -> None:
-        task = asyncio.get_running_loop().create_task(self._post(url, content, headers, copies))
+    def _post_soon(self, url: str, content: bytes, headers: dict[str, str], copies: int = 1,
+                   delay_s: float = 0.0) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._post(url, content, headers, copies, delay_s))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _post(self, url: str, content: bytes, headers: dict[str, str], copies: int) -> None:
+    async def _post(self, url: str, content: bytes, headers: dict[str, str], copies: int,
+                    delay_s: float = 0.0) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
         if self.client is None:
             self.client = httpx.AsyncClient(timeout=10)
             self.slots = asyncio.Semaphore(32)

@@ -344,3 +344,30 @@ def test_zapier_app_and_docs_say_which_triggers_are_instant():
     marked = {k for k in ops if any(sec.startswith(f"`{k}`") and "**Instant:**" in sec
                                     for sec in sections)}
     assert marked == instant
+
+
+async def test_a_poke_before_a_scheduled_poll_keeps_it_after_an_earlier_claim(api, connection, rt,
+                                                                           tenant):
+    """The watch is due (not yet claimed) when an event schedules the window-end poll; the claim
+    then moves the watch to its next regular slot. A later event before the window's end must
+    put the window-end poll back, or what it signals waits for reconciliation."""
+    from engine.inbound import pokes
+    from engine.polling import poller, subscriptions
+
+    sub = await subscriptions.create(rt, tenant, trigger="contacts.search_contacts",
+                                     connection_id=connection["id"], interval_minutes=15,
+                                     target_url="http://127.0.0.1:9/hook")
+    watch = (await rt.redis.hget(keys.SUBSCRIPTION.format(sub_id=sub["id"]), "watch")).decode()
+    await rt.redis.delete(keys.WATCH_POKE.format(watch_id=watch))
+    window = rt.settings.event_debounce_ms
+    now = int(time.time() * 1000)
+    await rt.redis.zadd(keys.WATCHES_DUE, {watch: now + 900_000})
+    assert await pokes.poke_watches(rt, [watch], now_ms=now) == 1  # due now
+    assert await pokes.poke_watches(rt, [watch], now_ms=now + 5) == 1  # window end scheduled
+    assert await rt.redis.zscore(keys.WATCHES_DUE, watch) == now  # the earlier one kept
+    claimed = await poller.claim_due(rt, now_ms=now + 10)
+    assert watch in [w for w, _ in claimed]
+    assert await rt.redis.zscore(keys.WATCHES_DUE, watch) > now + window  # moved on
+    await pokes.poke_watches(rt, [watch], now_ms=now + 20)
+    assert await rt.redis.zscore(keys.WATCHES_DUE, watch) == now + window
+    await subscriptions.remove(rt, sub["id"])

@@ -386,3 +386,61 @@ async def test_an_sms_sent_by_a_flow_gets_its_receipt_and_reply_pushed_and_both_
     assert time.time() - replied_at < 2.0
     listed = {s["id"]: s for s in api.get("/v1/subscriptions").json()["subscriptions"]}
     assert listed[receipts["id"]]["mode"] == listed[replies["id"]]["mode"] == "instant"
+
+
+# ----------------------------------------------------------------------------- install / uninstall
+
+
+def _consent(api, sandbox, **consent) -> dict:
+    from urllib.parse import parse_qs, urlsplit
+
+    url = urlsplit(api.get("/v1/oauth/ghl/authorize").headers["location"])
+    query = {k: v[0] for k, v in parse_qs(url.query).items()} | consent
+    back = urlsplit(sandbox.get("/oauth/chooselocation", params=query).headers["location"])
+    resp = api.get("/v1/oauth/ghl/callback",
+                   params={k: v[0] for k, v in parse_qs(back.query).items()})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+async def test_app_install_creates_and_polls_connections_and_uninstall_disables_them(
+        api, pushing, rt, receiver, worker_factory):
+    worker_factory()
+    agency = _consent(api, pushing, user_type="Company")  # the sandbox then pushes INSTALL
+    assert agency["location_id"] is None
+
+    def location_conns() -> list[dict]:
+        return [c for c in api.get("/v1/connections").json()["connections"]
+                if c["location_id"] == DEFAULT_LOCATION and c["auth"] == "oauth"]
+
+    async def appeared():
+        return bool(location_conns())
+
+    await wait_for(appeared, 10, "the installed location's connection", step=0.1)
+    (conn,) = location_conns()
+    assert conn["company_id"] == agency["company_id"] and conn["status"] == "active"
+    sub = subscribe(api, conn, receiver, interval=15)
+    await primed(rt, sub)  # it polls: its token works
+    # a repeated install event changes nothing
+    from sandbox import push
+
+    again = json.dumps({"type": "INSTALL", "installType": "Company", "locationId": DEFAULT_LOCATION,
+                        "companyId": agency["company_id"], "webhookId": str(uuid.uuid4()),
+                        "timestamp": _iso(datetime.now(timezone.utc))}).encode()
+    assert api.post("/v1/inbound/ghl", content=again,
+                    headers={"x-ghl-signature": push.sign(again)}).status_code == 200
+    await asyncio.sleep(1.0)
+    assert len(location_conns()) == 1
+
+    pushing.post("/_sandbox/oauth/uninstall", json={"location_id": DEFAULT_LOCATION}).raise_for_status()
+
+    async def disabled():
+        return location_conns()[0]["status"] == "disabled"
+
+    await wait_for(disabled, 10, "the uninstall", step=0.1)
+    shown = location_conns()[0]["status_reason"]
+    assert "uninstalled" in shown and DEFAULT_LOCATION in shown
+    listed = api.get(f"/v1/subscriptions/{sub['id']}").json()
+    assert listed["status"] == "paused" and "uninstalled" in listed["status_reason"]
+    agency_now = api.get(f"/v1/connections/{agency['id']}").json()
+    assert agency_now["status"] == "active"  # only the location was uninstalled

@@ -33,7 +33,7 @@ from engine.spec.model import Signal
 log = logging.getLogger("engine.inbound.pokes")
 
 # KEYS: the due set; ARGV: now (ms), debounce (ms), watch key prefix, poke key prefix, poke key
-# suffix, then watch ids. Returns how many watches got a poll scheduled.
+# suffix, then watch ids. Returns how many watches got a new poll scheduled.
 POKE = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -46,14 +46,16 @@ for i = 6, #ARGV do
     redis.call('HSET', w, 'last_event_at', now)
     local pk = ARGV[4] .. id .. ARGV[5]
     local slot = tonumber(redis.call('GET', pk) or '-1')
-    local at = nil
+    local at = slot
     if slot < 0 or now >= slot + window then at = now
     elseif now >= slot then at = slot + window end
-    if at then
+    if at ~= slot then
       redis.call('SET', pk, at, 'PX', (at - now) + 2 * window + 1000)
-      redis.call('ZADD', KEYS[1], 'LT', at, id)
       n = n + 1
     end
+    -- again when already scheduled: the claim of an earlier due time moves the watch on to
+    -- its next regular slot, and would take the scheduled poll with it
+    redis.call('ZADD', KEYS[1], 'LT', at, id)
   end
 end
 return n
