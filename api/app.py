@@ -8,8 +8,10 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api import errors
+from api.edge import EdgeSanitation
 from api.limits import BodySizeLimit
 from api.requestids import RequestIds
+from api.responses import SafeJSONResponse
 from api.routes import (actions, connections, console, flows, health, inbound, keys, oauth,
                         operations, subscriptions, triggers)
 from api.routes import sms_provider
@@ -41,8 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # /docs and /redoc from assets packaged with fastapi-offline: they work without a CDN
     app = FastAPIOffline(title="ghl-engine", version="0.1.0", lifespan=lifespan,
-                  description="Polling triggers and actions for the GoHighLevel API v2 and SMSGlobal.")
+                         default_response_class=SafeJSONResponse,
+                         description="Polling triggers and actions for the GoHighLevel API v2 "
+                                     "and SMSGlobal.")
     errors.install(app)
+    app.add_middleware(EdgeSanitation)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
     for router in ROUTERS:

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from api.responses import SafeJSONResponse as JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.core.errors import EngineError, RateLimited
@@ -19,8 +19,16 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
                         status_code=status, headers=headers)
 
 
+# tags of the request bodies that are unions (api.models.ConnectionIn): not part of a field name
+UNION_TAGS = ("ghl", "smsglobal")
+
+
 def _field(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    parts = [str(p) for p in loc]
+    if parts[:1] == ["body"]:
+        parts = parts[1:]
+        if len(parts) > 1 and parts[0] in UNION_TAGS:
+            parts = parts[1:]
     return ".".join(parts) or "body"
 
 

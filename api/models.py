@@ -1,15 +1,31 @@
-"""Request bodies of our own API. Unknown top-level fields are refused, naming them."""
+"""Request bodies of our own API. Unknown top-level fields are refused, naming them, and every
+field is strictly typed: ``true`` or ``"5"`` is not an integer, ``5`` is not a string."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag,
-                      model_validator)
+                      field_validator, model_validator)
+
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+"""GHL location and company ids: letters, digits, '_' and '-' (GHL's own are 20 alphanumerics)."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def credential(value: SecretStr, what: str) -> SecretStr:
+    """A pasted credential with surrounding whitespace stripped; refuses (ValueError, never
+    echoing the value) control characters and non-ASCII, which no HTTP header can carry."""
+    text = value.get_secret_value().strip()
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if any(not (0x20 < ord(ch) < 0x7f) for ch in text):
+        raise ValueError(f"{what} holds a space, a control character or a non-ASCII character; "
+                         "paste the exact value")
+    return SecretStr(text)
 
 
 class GHLConnectionIn(Strict):
@@ -18,10 +34,15 @@ class GHLConnectionIn(Strict):
     name: str = Field("GHL location", min_length=1, max_length=200)
     token: SecretStr = Field(description="A GHL Private Integration token (Settings > Private "
                                          "Integrations in the sub-account), starting with 'pit-'.")
-    location_id: str | None = Field(None, min_length=1, max_length=100,
+    location_id: str | None = Field(None, min_length=1, max_length=100, pattern=ID_PATTERN,
                                     description="The GHL sub-account (location) id the token is for.")
-    company_id: str | None = Field(None, min_length=1, max_length=100,
+    company_id: str | None = Field(None, min_length=1, max_length=100, pattern=ID_PATTERN,
                                    description="The agency (company) id, for agency tokens.")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        return credential(value, "the token")
 
     @model_validator(mode="after")
     def _scope(self) -> "GHLConnectionIn":
@@ -39,6 +60,11 @@ class SMSGlobalConnectionIn(Strict):
                                            "keys (32 hex characters).")
     api_secret: SecretStr = Field(min_length=8, max_length=200,
                                   description="The secret shown once beside that API key.")
+
+    @field_validator("api_key", "api_secret")
+    @classmethod
+    def _credential(cls, value: SecretStr, info) -> SecretStr:
+        return credential(value, info.field_name)
 
 
 class ConnectionPatch(Strict):

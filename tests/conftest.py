@@ -173,12 +173,15 @@ def unsubscribe_all(tenant: str) -> None:
 
 
 @pytest.fixture
-def connection(api) -> dict:
+def connection(api, sandbox) -> dict:
+    """A GHL connection to the sandbox's location. Creating it verified the token with one call;
+    the sandbox is reset afterwards so each test starts from its seed with no request counted."""
     from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 
     resp = api.post("/v1/connections", json={"name": "Sandbox location", "token": DEFAULT_TOKEN,
                                              "location_id": DEFAULT_LOCATION})
     assert resp.status_code == 201, resp.text
+    sandbox.post("/_sandbox/reset", json={"seed": True}).raise_for_status()
     return resp.json()
 
 

@@ -37,3 +37,14 @@ def objects(sandbox, collection: str) -> list[dict[str, Any]]:
 
 def sent(sandbox, key: str) -> list[dict[str, Any]]:
     return [r for r in sandbox.get("/_sandbox/requests").json()["requests"] if r["route"] == key]
+
+
+def contact_copy_flow(api, name: str, trigger_conn_id: str, step_conn_id: str) -> dict[str, Any]:
+    """Create (through the API, asserting 201) a flow that copies each new contact of one
+    connection into another: trigger contacts.search_contacts, one step contacts.create_contact."""
+    resp = api.post("/v1/flows", json={
+        "name": name, "trigger": {"key": "contacts.search_contacts", "connection_id": trigger_conn_id},
+        "steps": [{"id": "copy", "action": "contacts.create_contact", "connection_id": step_conn_id,
+                   "input": {"firstName": "Copy"}}]})
+    assert resp.status_code == 201, resp.text
+    return resp.json()

@@ -52,7 +52,8 @@ def test_cli_create_rotate_and_revoke(api_server, tenant):
     key = re.search(r"api key:\s+(\S+)", made.stdout).group(1)
     with _client(api_server.url, key) as c:
         assert c.get("/v1/connections").status_code == 200
-        c.post("/v1/connections", json={"token": "pit-x", "location_id": "loc1"}).raise_for_status()
+        c.post("/v1/connections", json={"token": "pit-sandbox-token",
+                                        "location_id": "loc_sandbox0000000001"}).raise_for_status()
     rotated = _cli("keys", "rotate", key_id)
     assert rotated.returncode == 0, rotated.stderr
     new_id = re.search(r"key id:\s+(\S+)", rotated.stdout).group(1)

@@ -180,8 +180,12 @@ def test_ghl_errors_are_passed_on(api, connection, sandbox):
 
 
 def test_ghl_401_says_what_to_do(api, sandbox):
-    resp = api.post("/v1/connections", json={"token": "pit-revoked-token", "location_id": "loc1"})
+    sandbox.post("/_sandbox/tokens", json={"token": "pit-revoked-token"}).raise_for_status()
+    resp = api.post("/v1/connections", json={"token": "pit-revoked-token",
+                                             "location_id": "loc_sandbox0000000001"})
+    assert resp.status_code == 201, resp.text
     conn = resp.json()
+    sandbox.delete("/_sandbox/tokens/pit-revoked-token")  # revoked after it was connected
     resp = run(api, conn, "contacts.create_contact", email="z@example.com")
     assert resp.status_code == 401
     message = resp.json()["error"]["message"]

@@ -26,8 +26,8 @@ def test_oversized_chunked_body_is_413(api, connection):
 
 def test_small_chunked_body_still_works(api):
     def chunks():
-        yield b'{"token": "pit-abc", '
-        yield b'"location_id": "loc_x"}'
+        yield b'{"token": "pit-sandbox-token", '
+        yield b'"location_id": "loc_sandbox0000000001"}'
 
     resp = api.post("/v1/connections", content=chunks(), headers={"Content-Type": "application/json"})
     assert resp.status_code == 201, resp.text

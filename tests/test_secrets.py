@@ -24,6 +24,8 @@ from tests.test_isolation import NOT_OWNED_PARAMS, _body, _fill_ids
 
 
 class Capture(logging.Handler):
+    """Every record as logged, its traceback formatted in full (no filter of its own)."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
@@ -32,6 +34,8 @@ class Capture(logging.Handler):
         text = record.getMessage()
         if record.exc_info:
             text += logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            text += record.exc_text
         self.lines.append(f"{record.name} {text}")
 
 

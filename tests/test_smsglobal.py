@@ -52,7 +52,8 @@ def test_bad_connection_bodies_name_the_field(api, sandbox):
     resp = api.post("/v1/connections", json={"app": "twilio", "name": "x"})
     assert resp.status_code == 422 and "app" in resp.text
     # a body without app is still a GHL connection
-    resp = api.post("/v1/connections", json={"token": "pit-x", "location_id": "loc1"})
+    resp = api.post("/v1/connections", json={"token": "pit-sandbox-token",
+                                             "location_id": "loc_sandbox0000000001"})
     assert resp.status_code == 201 and resp.json()["app"] == "ghl"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.responses import JSONResponse
+from api.responses import SafeJSONResponse as JSONResponse
 
 from api.deps import runtime, writer
 from api.models import ActionIn

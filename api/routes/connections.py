@@ -10,9 +10,10 @@ from api.deps import principal, runtime, writer
 from api.models import ConnectionIn, ConnectionPatch, GHLConnectionIn
 from engine.accounts import connections, hooks
 from engine.accounts.tenants import Principal
-from engine.core.errors import NotFound
+from engine.core.errors import InputInvalid, NotFound, UpstreamAuthError, UpstreamError
 from engine.polling import health
 from engine.runtime import Runtime
+from engine.upstream.apps import APPS
 
 router = APIRouter(prefix="/v1", tags=["connections"])
 
@@ -29,11 +30,38 @@ async def create_connection(body: ConnectionIn, who: Principal = Depends(writer)
             secret={"api_key": body.api_key.get_secret_value(),
                     "api_secret": body.api_secret.get_secret_value()})
         return conn.public()
-    conn = await connections.create(
-        rt.redis, rt.vault, tenant=who.tenant, app="ghl", name=body.name, auth="private_token",
+    conn = connections.new(
+        tenant=who.tenant, app="ghl", name=body.name, auth="private_token",
         secret={"access_token": body.token.get_secret_value()}, location_id=body.location_id,
-        company_id=body.company_id)
+        company_id=body.company_id, verified=False)
+    await verify(rt, conn)
+    conn.verified = True
+    await connections.save(rt.redis, rt.vault, conn)
     return conn.public()
+
+
+async def verify(rt: Runtime, conn: connections.Connection) -> None:
+    """Check a new connection's credentials with its app's cheapest call (for GHL: GET
+    /locations/{locationId}, or /companies/{companyId}) before it is stored. While unverified it
+    spends no location's rate budget (its own bucket). Refused credentials raise InputInvalid
+    naming the field; upstream being unreachable or rate limited passes its error on, and
+    nothing is stored either way."""
+    scope_field = "location_id" if conn.location_id else "company_id"
+    try:
+        await rt.upstream.send(conn, APPS[conn.app].test_call(conn), max_wait=5.0)
+    except UpstreamAuthError:
+        raise InputInvalid([{"field": "token", "location": "body",
+                             "message": "GoHighLevel refused this token (401); copy the whole "
+                                        "Private Integration token (it starts with 'pit-') or "
+                                        "create a new one"}]) from None
+    except UpstreamError as exc:
+        if exc.status >= 500 or exc.status == 429:
+            raise
+        raise InputInvalid([{"field": scope_field, "location": "body",
+                             "message": f"GoHighLevel answered {exc.status} for "
+                                        f"{getattr(conn, scope_field)!r} with this token: the "
+                                        f"token has no access to it or it does not exist; check "
+                                        f"the id and the token's sub-account"}]) from None
 
 
 @router.get("/connections")

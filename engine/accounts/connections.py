@@ -30,6 +30,7 @@ class Connection:
     status_reason: str | None = None
     created_at: int = 0
     secret: dict[str, Any] = field(default_factory=dict, repr=False)
+    verified: bool = True  # False only while a new connection's credentials are being checked
 
     def public(self) -> dict[str, Any]:
         return {
@@ -41,7 +42,10 @@ class Connection:
 
     @property
     def rate_scope(self) -> str:
-        """The rate-budget bucket: GHL budgets per location (or company), SMSGlobal per account."""
+        """The rate-budget bucket: GHL budgets per location (or company), SMSGlobal per account.
+        Credentials not yet verified get a bucket of their own, so they spend no location's."""
+        if not self.verified:
+            return f"{self.app}:unverified:{self.id}"
         if self.app == "ghl":
             return f"ghl:{self.location_id or self.company_id or self.id}"
         return f"{self.app}:{self.id}"
@@ -51,12 +55,20 @@ _FIELDS = ("tenant", "app", "name", "auth", "location_id", "company_id", "status
            "status_reason", "created_at")
 
 
+def new(*, tenant: str, app: str, name: str, auth: str, secret: dict[str, Any],
+        location_id: str | None = None, company_id: str | None = None,
+        verified: bool = True) -> Connection:
+    """A connection with a fresh id, not yet stored (``save`` stores it)."""
+    return Connection(id="conn_" + _secrets.token_hex(10), tenant=tenant, app=app, name=name,
+                      auth=auth, location_id=location_id, company_id=company_id,
+                      created_at=int(time.time()), secret=secret, verified=verified)
+
+
 async def create(redis: Redis, vault: Vault, *, tenant: str, app: str, name: str, auth: str,
                  secret: dict[str, Any], location_id: str | None = None,
                  company_id: str | None = None) -> Connection:
-    conn = Connection(id="conn_" + _secrets.token_hex(10), tenant=tenant, app=app, name=name,
-                      auth=auth, location_id=location_id, company_id=company_id,
-                      created_at=int(time.time()), secret=secret)
+    conn = new(tenant=tenant, app=app, name=name, auth=auth, secret=secret,
+               location_id=location_id, company_id=company_id)
     await save(redis, vault, conn)
     return conn
 

@@ -77,8 +77,9 @@ class RateLimited(EngineError):
 class UpstreamError(EngineError):
     code = "upstream_error"
 
-    def __init__(self, message: str, *, status: int, details: Any = None, attempts: int = 1) -> None:
-        super().__init__(message, details=details, status=status)
+    def __init__(self, message: str, *, status: int, details: Any = None, attempts: int = 1,
+                 code: str | None = None) -> None:
+        super().__init__(message, details=details, status=status, code=code)
         self.attempts = attempts
 
 

@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 import structlog
 
-_SECRET = re.compile(r"(Bearer\s+|mac=\"|ghle_|pit-|whsec_|eyJ"
-                     r"|[?&]code=|(?:access_token|refresh_token|client_secret|api_secret)[\"']?\s*[:=]\s*[\"']?)"
-                     r"[A-Za-z0-9._~+/=%-]+", re.IGNORECASE)
+_SECRET = re.compile(r"(Bearer\s+|MAC\s+id=\"|mac=\"|ghle_|pit-|whsec_|eyJ"
+                     r"|[?&]code=|(?:access_token|refresh_token|client_secret|api_secret|api_key)"
+                     r"[\"']?\s*[:=]\s*[\"']?)"
+                     r"[A-Za-z0-9._~+/=%\\-]+", re.IGNORECASE)
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 QUIET = {"arq.worker": logging.WARNING, "arq.jobs": logging.WARNING,  # a line per job and tick
          "httpx": logging.WARNING, "httpcore": logging.WARNING}  # httpcore DEBUG: raw headers
@@ -83,6 +87,10 @@ def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
         handler.set_name(_HANDLER_NAME)
         root.addHandler(handler)
     handler.setFormatter(formatter(fmt))
+    for name in UVICORN_LOGGERS:  # uvicorn's own handlers do not go through the formatter above
+        for own in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactSecrets) for f in own.filters):
+                own.addFilter(RedactSecrets())
     root.setLevel(level.upper())
     debug = root.level <= logging.DEBUG
     for name, quiet in QUIET.items():
@@ -101,13 +109,23 @@ def unbind(*names: str) -> None:
 
 
 class RedactSecrets(logging.Filter):
-    """A filter for handlers outside :func:`setup_logging`: masks secrets in the message."""
+    """A filter for handlers outside :func:`setup_logging` (uvicorn's own): masks secrets in
+    the message, in a traceback (exception text can quote a request header) and in stack info."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = mask(message)
         if redacted != message:
             record.msg, record.args = redacted, ()
+        if record.exc_info and record.exc_info[0] is not None:
+            text = record.exc_text or "".join(
+                traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = mask(text)  # formatters print exc_text when it is set
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
         return True
 
 

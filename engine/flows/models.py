@@ -25,7 +25,7 @@ Region = Annotated[str | None, AfterValidator(_region), Field(
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # true is no integer, "5" neither
 
 
 class FlowTrigger(_Model):

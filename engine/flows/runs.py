@@ -238,7 +238,10 @@ def _error_of(exc: Exception) -> dict[str, Any]:
                 "status": exc.status}
     if isinstance(exc, TemplateError):
         return {"code": "template_error", "message": f"template error: {exc.message or exc}"}
-    return {"code": type(exc).__name__, "message": str(exc)[:500]}
+    # the text of any other exception may quote a request header or a credential: not stored
+    log.warning("flow step failed unexpectedly: %s", type(exc).__name__)
+    return {"code": "internal_error", "message": f"the step failed unexpectedly "
+                                                 f"({type(exc).__name__}); the error is logged"}
 
 
 async def _run_step(rt: Runtime, tenant: str, step: FlowStep, values: dict[str, Any],

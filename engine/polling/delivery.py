@@ -27,7 +27,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from engine.core import keys, logs, metrics
-from engine.core.errors import Conflict, NotFound
+from engine.core.errors import Conflict, EngineError, NotFound
 from engine.polling import subscriptions as subs
 from engine.polling import outbox, targets
 from engine.runtime import Runtime
@@ -105,8 +105,12 @@ async def _to_flow(rt: Runtime, flow_id: str, delivery_id: str, d: dict[str, str
             "webhook_id": delivery_id, "delivery_id": delivery_id,
             "subscription_id": d["subscription"], "trigger": d["trigger"],
             "item_id": d["item_id"], "data": json.loads(d["data"])})
+    except EngineError as exc:
+        return _Outcome(False, f"flow failed: {exc.message}"[:500])
     except Exception as exc:  # noqa: BLE001 - any failure of the flow is a failed try
-        return _Outcome(False, f"flow failed: {type(exc).__name__}: {exc}"[:500])
+        # only engine messages are stored: other exception text may quote a credential
+        log.warning("flow delivery failed unexpectedly: %s", type(exc).__name__)
+        return _Outcome(False, f"flow failed: {type(exc).__name__}")
     return _Outcome(True)
 
 

@@ -104,11 +104,14 @@ def _ms_to_utc_midnight() -> int:
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative whole number from an upstream header; None when absent or unreadable
+    (``soon``, ``NaN``, ``inf``, ``-3``): an unreadable header is treated as absent."""
     value = headers.get(name)
     try:
-        return int(float(value)) if value is not None else None
-    except ValueError:
+        number = int(float(value)) if value is not None else None
+    except (ValueError, OverflowError):
         return None
+    return number if number is not None and number >= 0 else None
 
 
 class Budget:

@@ -13,10 +13,11 @@ import asyncio
 import base64
 import email.utils
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 
@@ -47,15 +48,24 @@ class Response:
     duration_ms: float
 
 
-def retry_after_seconds(headers: httpx.Headers) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date, RFC 9110
+    section 10.2.3); None when absent or unreadable (``soon``, ``120junk``, ``inf``), so the
+    caller falls back on its own backoff. Never raises."""
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if parsed is None or parsed.tzinfo is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _decode(resp: httpx.Response, kind: str) -> Any:
@@ -168,12 +178,22 @@ class Upstream:
             headers = {"Accept": "application/json"}
             if call.version:
                 headers["Version"] = call.version
-            request = self.http.build_request(
-                call.method, base + call.path, params=call.query or None,
-                json=call.body if call.body is not None else None, headers=headers)
             if self.tokens is not None:
                 await self.tokens.before_send(conn)
-            await app.authorize(request, conn)
+            try:
+                request = self.http.build_request(
+                    call.method, base + call.path, params=call.query or None,
+                    json=call.body if call.body is not None else None, headers=headers)
+                await app.authorize(request, conn)
+            except (ValueError, TypeError, KeyError, httpx.HTTPError) as exc:
+                await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
+                # the text of such errors can quote a header, credentials included: never kept
+                raise UpstreamError(
+                    f"the request to {app.label} could not be built ({type(exc).__name__}): the "
+                    f"credentials of connection {conn.id} or an input hold characters an HTTP "
+                    "request cannot carry; update the connection or the input",
+                    status=502, code="request_unsendable", details={"attempts": attempts},
+                    attempts=attempts) from None
             try:
                 resp = await self.http.send(request)
             except _NOT_SENT as exc:
@@ -195,6 +215,13 @@ class Upstream:
                     break
                 await asyncio.sleep(self._backoff(attempts))
                 continue
+            except httpx.HTTPError as exc:  # a protocol error: may quote request headers
+                await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
+                raise UpstreamError(
+                    f"the request to {app.label} failed ({type(exc).__name__}); the credentials of "
+                    f"connection {conn.id} may hold characters a header cannot carry",
+                    status=502, code="request_unsendable", details={"attempts": attempts},
+                    attempts=attempts) from None
 
             _count(conn, resp)
             retry_after = retry_after_seconds(resp.headers)
