@@ -62,3 +62,107 @@ def test_a_failed_call_can_be_retried_with_the_same_key(api, connection, sandbox
     assert create(api, connection, "order-1004", "d@example.com").status_code == 503
     resp = create(api, connection, "order-1004", "d@example.com")
     assert resp.status_code == 200 and "Idempotent-Replayed" not in resp.headers
+
+
+def _start_api(port: int, lease_s: int):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "ENGINE_IDEMPOTENCY_LEASE_SECONDS": str(lease_s)}
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app_factory", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_up(url: str, proc) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the API process exited"
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the API process did not start")
+
+
+def test_a_process_killed_mid_call_leaves_a_key_free_within_the_lease(api, connection, sandbox):
+    """A real API process is killed (SIGKILL) while a keyed call waits on upstream; a second
+    process answers the retry 409 while the lease runs, then runs it (200) once it ends."""
+    import signal
+    import threading
+    import time
+
+    import httpx
+
+    from tests.support import free_port
+
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    lease_s = 15  # long enough for a second process to start under load before it ends
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": api.headers["Authorization"], "Idempotency-Key": "crash-1"}
+    body = {"connection_id": connection["id"], "input": {"email": "crash@example.com"}}
+    sandbox.put("/_sandbox/config", json={"latency_ms": 20_000}).raise_for_status()
+    first = _start_api(port, lease_s)
+    try:
+        _wait_up(url, first)
+        call = threading.Thread(target=lambda: _quietly(httpx.post, url + "/v1/actions/contacts."
+                                                        "create_contact", json=body,
+                                                        headers=headers, timeout=30), daemon=True)
+        call.start()
+        r = redis.Redis.from_url(REDIS_URL)
+        deadline = time.monotonic() + 20
+        while not list(r.scan_iter(match="ghle:idem:*:crash-1")):  # claimed, waiting upstream
+            assert time.monotonic() < deadline, "the call never claimed its key"
+            time.sleep(0.05)
+        r.close()
+        time.sleep(0.3)
+        killed_at = time.monotonic()
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    sandbox.put("/_sandbox/config", json={"latency_ms": 0}).raise_for_status()
+    second = _start_api(port, lease_s)
+    try:
+        _wait_up(url, second)
+        early = httpx.post(url + "/v1/actions/contacts.create_contact", json=body,
+                           headers=headers, timeout=30)
+        assert early.status_code == 409, early.text
+        assert early.json()["error"]["code"] == "idempotency_in_progress"
+        while True:
+            resp = httpx.post(url + "/v1/actions/contacts.create_contact", json=body,
+                              headers=headers, timeout=30)
+            if resp.status_code != 409:
+                break
+            assert time.monotonic() - killed_at < lease_s + 3, "the key stayed claimed past the lease"
+            time.sleep(0.25)
+        assert resp.status_code == 200, resp.text
+        assert time.monotonic() - killed_at < lease_s + 3
+        again = httpx.post(url + "/v1/actions/contacts.create_contact", json=body,
+                           headers=headers, timeout=30)
+        assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+    finally:
+        second.kill()
+        second.wait(10)
+
+
+def _quietly(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - the server is killed under this request on purpose
+        pass
+

@@ -230,3 +230,24 @@ def test_location_token_body_is_validated(api, body):
     resp = api.post("/v1/connections/conn_nope/location-token", json=body)
     assert resp.status_code == 422
     assert resp.json()["error"]["details"][0]["field"] == "location_id"
+
+
+def test_a_forwarded_consent_cannot_be_completed_in_another_browser(api, sandbox, api_server):
+    """The state is bound to a cookie set at /authorize: a consent link forwarded to someone
+    else (another browser, no cookie or another one) is refused at the callback."""
+    resp = api.get("/v1/oauth/ghl/authorize")
+    cookie = resp.cookies.get("ghle_oauth_browser")
+    assert cookie and len(cookie) >= 40
+    set_cookie = resp.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    assert "path=/v1/oauth/ghl/" in set_cookie
+    params = _authorize(api, sandbox)  # a second consent, started by this browser
+    for jar in ({}, {"ghle_oauth_browser": cookie}):  # none, or the cookie of another consent
+        with httpx.Client(base_url=api_server.url, cookies=jar) as victim:
+            forwarded = victim.get("/v1/oauth/ghl/callback", params=params)
+        assert forwarded.status_code == 422, forwarded.text
+        problem = forwarded.json()["error"]["details"][0]
+        assert problem["field"] == "ghle_oauth_browser", problem
+        params = _authorize(api, sandbox)
+    assert api.get("/v1/connections").json()["connections"] == []
+    assert api.get("/v1/oauth/ghl/callback", params=params).status_code == 201  # its own browser

@@ -14,7 +14,7 @@ from engine.accounts import connections
 from engine.accounts.tenants import Principal
 from engine.actions import executor
 from engine.actions.idempotency import Idempotency, fingerprint
-from engine.core.errors import EngineError, NotFound, RateLimited, UpstreamError
+from engine.core.errors import NotFound, UpstreamError
 from engine.runtime import Runtime
 from engine.spec import registry
 
@@ -40,7 +40,8 @@ async def run_action(key: str, body: ActionIn, who: Principal = Depends(writer),
     idem = None
     if idempotency_key is not None:
         idem = Idempotency(rt.redis, who.tenant, idempotency_key,
-                           fingerprint(key, body.model_dump()), rt.settings.idempotency_ttl_seconds)
+                           fingerprint(key, body.model_dump()), rt.settings.idempotency_ttl_seconds,
+                           rt.settings.idempotency_lease_seconds)
         stored = await idem.begin()
         if stored is not None:
             status, payload = stored
@@ -54,7 +55,7 @@ async def run_action(key: str, body: ActionIn, who: Principal = Depends(writer),
             else:
                 await idem.release()
         raise
-    except (RateLimited, EngineError):
+    except BaseException:  # any other failure (cancelled included): the key is free again
         if idem is not None:
             await idem.release()
         raise

@@ -8,9 +8,10 @@ connections with ``POST /v1/connections/{conn_id}/location-token``.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Cookie, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ConfigDict, Field
 
@@ -27,24 +28,37 @@ router = APIRouter(prefix="/v1", tags=["oauth"])
 
 @router.get("/oauth/ghl/authorize", status_code=302, response_class=RedirectResponse,
             responses={302: {"description": "Redirect to GHL's chooselocation consent page"}})
-async def authorize(who: Principal = Depends(writer), rt: Runtime = Depends(runtime),
+async def authorize(request: Request, who: Principal = Depends(writer),
+                    rt: Runtime = Depends(runtime),
                     redirect: bool = Query(True, description="false: answer the URL as JSON "
                                                              "instead of redirecting")) -> Any:
     """Start connecting a GHL location or agency by OAuth consent: redirects to GHL's consent
-    page."""
-    url = await oauth.authorize_url(rt, who.tenant, who.key_id)
+    page, setting the cookie that binds the consent to this browser."""
+    browser_secret = secrets.token_urlsafe(32)
+    url = await oauth.authorize_url(rt, who.tenant, who.key_id, browser_secret)
     if not redirect:
-        return JSONResponse({"authorize_url": url, "expires_in": rt.settings.oauth_state_ttl_seconds})
-    return RedirectResponse(url, status_code=302)
+        answer: Any = JSONResponse({"authorize_url": url,
+                                    "expires_in": rt.settings.oauth_state_ttl_seconds})
+    else:
+        answer = RedirectResponse(url, status_code=302)
+    # the consent can be completed only by the browser holding this cookie (Lax: it is sent on
+    # GHL's top-level redirect back to the callback)
+    answer.set_cookie(oauth.BROWSER_COOKIE, browser_secret, max_age=rt.settings.oauth_state_ttl_seconds,
+                      path="/v1/oauth/ghl/", httponly=True, samesite="lax",
+                      secure=request.url.scheme == "https")
+    return answer
 
 
 @router.get("/oauth/ghl/callback", status_code=201)
 async def callback(rt: Runtime = Depends(runtime),
                    code: str | None = Query(None, max_length=2000),
                    state: str = Query(..., min_length=1, max_length=4000),
-                   error: str | None = Query(None, max_length=200)) -> dict[str, Any]:
-    """GHL's redirect after consent: exchanges the code and stores (or renews) the connection."""
-    tenant = await oauth.consume_state(rt, state)
+                   error: str | None = Query(None, max_length=200),
+                   browser: str = Cookie("", alias=oauth.BROWSER_COOKIE, max_length=200,
+                                         include_in_schema=False)) -> dict[str, Any]:
+    """GHL's redirect after consent: exchanges the code and stores (or renews) the connection;
+    only the browser that started the consent (its cookie) may complete it."""
+    tenant = await oauth.consume_state(rt, state, browser)
     if error or not code:
         raise InputInvalid([{"field": "code", "location": "query",
                              "message": f"GoHighLevel returned no authorization code"

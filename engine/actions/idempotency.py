@@ -2,8 +2,11 @@
 without calling upstream again; the same key with another body is a conflict.
 
 A key is claimed (``pending``) before the call, so two concurrent requests with one key cannot
-both reach upstream. A call that failed in a way worth retrying (rate limit, upstream down)
-releases the key; a completed one (success or an upstream 4xx) is kept for the TTL.
+both reach upstream. The claim is a lease: it expires after ``lease`` seconds (longer than a
+call can take), so a process killed mid-call leaves a key that is free again within the lease,
+not 24 h of 409s. A call that failed in a way worth retrying (rate limit, upstream down) or
+failed unexpectedly releases the key at once; a completed one (success or an upstream 4xx) is
+kept for the TTL.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ def fingerprint(*parts: Any) -> str:
 
 
 class Idempotency:
-    def __init__(self, redis: Redis, tenant: str, key: str, body_hash: str, ttl: int) -> None:
+    def __init__(self, redis: Redis, tenant: str, key: str, body_hash: str, ttl: int,
+                 lease: int) -> None:
         if not key or len(key) > 255:
             raise InputInvalid([{"field": "Idempotency-Key", "location": "header",
                                  "message": "must be 1-255 characters"}])
@@ -31,11 +35,12 @@ class Idempotency:
         self.redis_key = keys.IDEMPOTENCY.format(tenant=tenant, key=key)
         self.body_hash = body_hash
         self.ttl = ttl
+        self.lease = lease
 
     async def begin(self) -> tuple[int, Any] | None:
         """Claim the key; return a stored (status, body) to replay instead, if any."""
         claim = json.dumps({"body_hash": self.body_hash, "state": "pending"})
-        if await self.redis.set(self.redis_key, claim, nx=True, ex=self.ttl):
+        if await self.redis.set(self.redis_key, claim, nx=True, ex=self.lease):
             return None
         raw = await self.redis.get(self.redis_key)
         if raw is None:
@@ -45,8 +50,11 @@ class Idempotency:
             raise Conflict("this Idempotency-Key was already used with a different request body; "
                            "use a new key for a new request", code="idempotency_key_reused")
         if stored["state"] == "pending":
-            raise Conflict("a request with this Idempotency-Key is still in progress; retry later",
-                           code="idempotency_in_progress")
+            left = await self.redis.ttl(self.redis_key)
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry after "
+                           f"it ends (at most {max(left, 1)} s more)",
+                           code="idempotency_in_progress",
+                           details={"retry_after_seconds": max(left, 1)})
         return stored["status"], stored["response"]
 
     async def complete(self, status: int, response: Any) -> None:

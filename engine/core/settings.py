@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     rate_max_wait_seconds: float = Field(15.0, validation_alias="ENGINE_RATE_MAX_WAIT_SECONDS")
 
     idempotency_ttl_seconds: int = Field(24 * 3600, validation_alias="ENGINE_IDEMPOTENCY_TTL_SECONDS")
+    idempotency_lease_seconds: int = Field(
+        180, ge=1, validation_alias="ENGINE_IDEMPOTENCY_LEASE_SECONDS",
+        description="How long a claimed Idempotency-Key stays 'in progress' at most: longer than "
+                    "an action's longest call (rate wait plus every attempt). Past it (a crash "
+                    "mid-call), the key is free again.")
     min_interval_seconds: int = Field(60, ge=1, validation_alias="ENGINE_MIN_INTERVAL_SECONDS")
     allow_private_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_PRIVATE_TARGETS")
     allow_http_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_HTTP_TARGETS")

@@ -18,6 +18,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -93,13 +95,27 @@ def _state_fernet(settings: Settings) -> MultiFernet:
     return MultiFernet(derived)
 
 
-async def authorize_url(rt: Runtime, tenant: str, key_id: str) -> str:
+BROWSER_COOKIE = "ghle_oauth_browser"
+"""The cookie that binds a consent to the browser that started it (set at authorize, checked
+at the callback)."""
+
+
+def _browser_digest(browser_secret: str) -> str:
+    return hashlib.sha256(browser_secret.encode()).hexdigest()
+
+
+async def authorize_url(rt: Runtime, tenant: str, key_id: str,
+                        browser_secret: str = "") -> str:
+    """The consent URL for ``tenant``. Its single-use state is bound to ``browser_secret`` (the
+    value of the cookie the API sets on the same answer), so only the browser holding that
+    cookie can complete the consent; only its SHA-256 is stored."""
     settings = rt.settings
     require_configured(settings)
     nonce = secrets.token_urlsafe(24)
     state = _state_fernet(settings).encrypt(
         json.dumps({"t": tenant, "n": nonce}, separators=(",", ":")).encode()).decode()
-    await rt.redis.set(keys.OAUTH_STATE.format(nonce=nonce), f"{tenant}\n{key_id}",
+    await rt.redis.set(keys.OAUTH_STATE.format(nonce=nonce),
+                       f"{tenant}\n{key_id}\n{_browser_digest(browser_secret)}",
                        ex=settings.oauth_state_ttl_seconds)
     query = urlencode({"response_type": "code", "redirect_uri": settings.ghl_redirect_url,
                        "client_id": settings.ghl_client_id, "scope": " ".join(scopes(settings)),
@@ -108,8 +124,10 @@ async def authorize_url(rt: Runtime, tenant: str, key_id: str) -> str:
     return settings.ghl_authorize_url + sep + query
 
 
-async def consume_state(rt: Runtime, state: str) -> str:
-    """The tenant that started this authorization; the state is spent by reading it."""
+async def consume_state(rt: Runtime, state: str, browser_secret: str = "") -> str:
+    """The tenant that started this authorization; the state is spent by reading it. Raises
+    InputInvalid when the state is unknown, spent or expired, and when ``browser_secret`` (the
+    cookie the callback's browser sent) is not the one set where the consent started."""
     try:
         data = json.loads(_state_fernet(rt.settings).decrypt(
             state.encode(), ttl=rt.settings.oauth_state_ttl_seconds))
@@ -118,9 +136,14 @@ async def consume_state(rt: Runtime, state: str) -> str:
         raise _problem("state", "invalid or expired state: start again with GET "
                                 "/v1/oauth/ghl/authorize") from None
     stored = await rt.redis.getdel(keys.OAUTH_STATE.format(nonce=nonce))
-    if stored is None or stored.decode().split("\n", 1)[0] != tenant:
+    parts = stored.decode().split("\n") if stored is not None else []
+    if not parts or parts[0] != tenant:
         raise _problem("state", "this authorization was already completed or has expired: start "
                                 "again with GET /v1/oauth/ghl/authorize")
+    if len(parts) < 3 or not hmac.compare_digest(parts[2], _browser_digest(browser_secret)):
+        raise _problem(BROWSER_COOKIE, location="cookie", message="this consent was started in another browser (its cookie "
+                                       "is missing or different): open GET "
+                                       "/v1/oauth/ghl/authorize in this browser and start again")
     return tenant
 
 
