@@ -182,11 +182,11 @@ async def _render_values(step: FlowStep, run: dict[str, Any], region: _Region) -
     """The step's input rendered; a phone filter that met a national number is tried again
     with the flow's region once that is known."""
     try:
-        return _inputs(_render_input(step, _context(run, region.value)))
+        return _inputs(await _render_input(step, _context(run, region.value)))
     except templating.PhoneFilterError:
         if region.known:
             raise
-    return _inputs(_render_input(step, _context(run, await region.resolve())))
+    return _inputs(await _render_input(step, _context(run, await region.resolve())))
 
 
 async def _echo_seen(rt: Runtime, tenant: str, fingerprint: str) -> bool:
@@ -261,11 +261,13 @@ async def _run_step(rt: Runtime, tenant: str, step: FlowStep, values: dict[str, 
     return found
 
 
-def _render_input(step: FlowStep, context: dict[str, Any]) -> dict[str, Any]:
+async def _render_input(step: FlowStep, context: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, template in step.input.items():
         try:
-            out[name] = templating.render(template, context)
+            out[name] = await templating.render_bounded(template, context)
+        except templating.TemplateBoundExceeded as exc:
+            raise TemplateError(f"input.{name}: {exc.message or exc}") from None
         except templating.PhoneFilterError as exc:
             raise templating.PhoneFilterError(f"input.{name} = {template!r}: {exc.message}") from None
         except UndefinedError as exc:
@@ -301,7 +303,7 @@ async def _execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[st
     run["attempts"] = int(run.get("attempts") or 0) + 1
     if definition.skip_echo and not run.get("echo_checked"):
         try:
-            fingerprint = str(templating.render(definition.skip_echo, _context(run)))
+            fingerprint = str(await templating.render_bounded(definition.skip_echo, _context(run)))
         except TemplateError as exc:
             fingerprint = ""
             log.info("flow %s: skip_echo did not render: %s", flow_id, exc)
@@ -334,14 +336,14 @@ async def _execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[st
                                   "started_at": time.time()}
         context = _context(run, region.value)
         try:
-            if step.when and not templating.condition(step.when, context):
+            if step.when and not await templating.condition_bounded(step.when, context):
                 record.update(status="skipped", reason=f"condition is false: {step.when}",
                               finished_at=time.time())
                 run["steps"][step.id] = record
                 await _save_run(rt, run)
                 continue
             if step.once:
-                once_key = str(templating.render(step.once, context))
+                once_key = str(await templating.render_bounded(step.once, context))
                 holder = await _once_holder(rt, flow_id, once_key, run["id"]) if once_key else None
                 if holder:
                     record.update(status="skipped", finished_at=time.time(),
@@ -352,7 +354,7 @@ async def _execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[st
             values = await _render_values(step, run, region)
             record["input"] = values
             if step.echo:
-                await _echo_record(rt, tenant, str(templating.render(step.echo, context)))
+                await _echo_record(rt, tenant, str(await templating.render_bounded(step.echo, context)))
             run["steps"][step.id] = record
             await _save_run(rt, run)  # in flight: a crash from here on is seen on resume
             output = await _run_step(rt, tenant, step, values, region.value)

@@ -87,7 +87,7 @@ async def validate(rt: Runtime, tenant: str, flow: FlowIn) -> list[dict[str, Any
                         for p in exc.details or []]
     ids = [s.id for s in flow.steps]
     if flow.skip_echo:
-        out += [_problem("skip_echo", m) for m in templating.problems(
+        out += [_problem("skip_echo", m) for m in await templating.problems_bounded(
             flow.skip_echo, trigger_sample=trigger_sample, steps_before={}, steps_after=set(ids))]
     before: dict[str, dict[str, Any] | None] = {}
     for n, step in enumerate(flow.steps):
@@ -102,12 +102,12 @@ async def validate(rt: Runtime, tenant: str, flow: FlowIn) -> list[dict[str, Any
                                      f"{where}.connection_id", f"step {step.id} ({op.key})")
         after = set(ids[n + 1:]) | {step.id}
         for path, text in _templates(step.input, f"{where}.input"):
-            out += [_problem(path, m) for m in templating.problems(
+            out += [_problem(path, m) for m in await templating.problems_bounded(
                 text, trigger_sample=trigger_sample, steps_before=before, steps_after=after)]
         for name in ("when", "echo", "once"):
             text = getattr(step, name)
             if text:
-                out += [_problem(f"{where}.{name}", m) for m in templating.problems(
+                out += [_problem(f"{where}.{name}", m) for m in await templating.problems_bounded(
                     text, trigger_sample=trigger_sample, steps_before=before, steps_after=after,
                     is_condition=name == "when")]
         if op is not None:
