@@ -6,12 +6,17 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from api.responses import SafeJSONResponse as JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.core.errors import EngineError, RateLimited
 
 log = logging.getLogger("api")
+
+STORE_RETRY_AFTER_SECONDS = 5
+"""Retry-After of the 503 answered while Redis is unreachable."""
 
 
 def error_response(status: int, code: str, message: str, details=None, headers=None) -> JSONResponse:
@@ -104,6 +109,16 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see GET /docs for the API"
         return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("Redis unreachable on %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)
+        return error_response(503, "store_unavailable",
+                              "the engine's data store (Redis) is unreachable; nothing was done; "
+                              "retry after the number of seconds in Retry-After",
+                              headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -16,6 +16,7 @@ from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from redis.exceptions import RedisError
 
 from engine.core import keys
 from engine.core.logs import setup_logging
@@ -184,3 +185,28 @@ class WorkerSettings:
     # arq starts at most max_jobs - running jobs per queue check, one check per poll_delay
     max_jobs = 50
     poll_delay = 0.05
+
+
+RECONNECT_MAX_SECONDS = 30.0
+
+
+def run_forever() -> None:
+    """Run the arq worker until a signal stops it. When Redis becomes unreachable (arq's loop
+    raises), wait (1 s, doubling to RECONNECT_MAX_SECONDS) and start it again in this same
+    process, instead of exiting; work claimed before the outage is leased, so it is claimed
+    again once its lease ends."""
+    from arq.worker import create_worker
+
+    delay = 1.0
+    while True:
+        started = time.monotonic()
+        try:
+            create_worker(WorkerSettings).run()
+            return  # stopped by SIGINT or SIGTERM
+        except (RedisError, OSError) as exc:
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it ran a while: this is a new outage
+            log.warning("Redis is unreachable (%s); the worker starts again in %.0f s",
+                        type(exc).__name__, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, RECONNECT_MAX_SECONDS)

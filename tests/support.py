@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
@@ -38,3 +42,24 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def start_dev(cwd: Path, port: int, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """Start ``ghl-engine dev`` in ``cwd`` (its own session, the API on ``port``) with nothing
+    configured, and read its output up to the ready line; (the process, that output)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "GHL_BASE_URL", "SMSGLOBAL_BASE_URL", "ENGINE_SECRET_KEYS")}
+    env["ENGINE_PORT"] = str(port)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "dev"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    return proc, "".join(lines)

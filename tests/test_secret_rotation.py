@@ -17,7 +17,9 @@ from engine.accounts.vault import Vault, VaultError
 from engine.core import keys
 from tests.conftest import REDIS_URL, ROOT
 
-DB = REDIS_URL.rsplit("/", 1)[0] + "/3"  # a database of its own: the session's stays untouched
+_BASE, _INDEX = REDIS_URL.rsplit("/", 1)
+# a database of its own, never the session's (nor, for the usual indexes 0-7, another's 0-7)
+DB = f"{_BASE}/{(int(_INDEX or 0) + 8) % 16}"
 
 
 def _cli(secret_keys: str) -> subprocess.CompletedProcess:

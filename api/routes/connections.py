@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import principal, runtime, writer
 from api.models import ConnectionIn, ConnectionPatch, GHLConnectionIn
-from engine.accounts import connections, hooks
+from engine.accounts import connections, hooks, quotas
 from engine.accounts.tenants import Principal
+from engine.core import keys
 from engine.core.errors import InputInvalid, NotFound, UpstreamAuthError, UpstreamError
 from engine.polling import health
 from engine.runtime import Runtime
@@ -25,18 +26,26 @@ async def create_connection(body: ConnectionIn, who: Principal = Depends(writer)
     pair (`app: smsglobal`, `api_key`, `api_secret`), encrypted at rest. The credentials are
     never returned."""
     if not isinstance(body, GHLConnectionIn):
-        conn = await connections.create(
-            rt.redis, rt.vault, tenant=who.tenant, app="smsglobal", name=body.name, auth="mac",
+        conn = connections.new(
+            tenant=who.tenant, app="smsglobal", name=body.name, auth="mac",
             secret={"api_key": body.api_key.get_secret_value(),
                     "api_secret": body.api_secret.get_secret_value()})
-        return conn.public()
-    conn = connections.new(
-        tenant=who.tenant, app="ghl", name=body.name, auth="private_token",
-        secret={"access_token": body.token.get_secret_value()}, location_id=body.location_id,
-        company_id=body.company_id, verified=False)
-    await verify(rt, conn)
-    conn.verified = True
-    await connections.save(rt.redis, rt.vault, conn)
+    else:
+        conn = connections.new(
+            tenant=who.tenant, app="ghl", name=body.name, auth="private_token",
+            secret={"access_token": body.token.get_secret_value()}, location_id=body.location_id,
+            company_id=body.company_id, verified=False)
+    tenant_conns = keys.TENANT_CONNECTIONS.format(tenant=who.tenant)
+    await quotas.reserve(rt.redis, tenant_conns, conn.id, rt.settings.max_connections_per_tenant,
+                         what="connections", setting="ENGINE_MAX_CONNECTIONS_PER_TENANT")
+    try:
+        if not conn.verified:
+            await verify(rt, conn)
+            conn.verified = True
+        await connections.save(rt.redis, rt.vault, conn)
+    except BaseException:
+        await quotas.release(rt.redis, tenant_conns, conn.id)
+        raise
     return conn.public()
 
 

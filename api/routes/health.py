@@ -20,7 +20,13 @@ async def readyz(rt: Runtime = Depends(runtime)):
     try:
         await rt.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return JSONResponse({"status": "unavailable", "redis": type(exc).__name__}, status_code=503)
+        kwargs = rt.redis.connection_pool.connection_kwargs
+        where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}" if "host" in kwargs \
+            else str(kwargs.get("path", "?"))
+        return JSONResponse({"status": "unavailable", "redis": type(exc).__name__,
+                             "reason": f"Redis at {where} is unreachable ({type(exc).__name__}); "
+                                       "the API answers 503 until it is back"},
+                            status_code=503, headers={"Retry-After": "5"})
     return {"status": "ready", "redis": "ok"}
 
 

@@ -101,6 +101,14 @@ async def delete_subscription(sub_id: str, who: Principal = Depends(writer),
     return Response(status_code=204)
 
 
+@router.post("/subscriptions/{sub_id}/rotate-secret")
+async def rotate_secret(sub_id: str, who: Principal = Depends(writer),
+                        rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """A new signing secret (shown this once). Until ``previous_secret_valid_until`` each
+    delivery is signed with both secrets; after it, only with the new one."""
+    return await subscriptions.rotate_secret(rt, who.tenant, sub_id)
+
+
 @router.get("/subscriptions/{sub_id}/deliveries")
 async def list_deliveries(sub_id: str, who: Principal = Depends(principal),
                           rt: Runtime = Depends(runtime),

@@ -5,6 +5,7 @@ The secret part is sealed by the vault before it reaches Redis and is never retu
 
 from __future__ import annotations
 
+import hashlib
 import secrets as _secrets
 import time
 from dataclasses import dataclass, field
@@ -73,11 +74,19 @@ async def create(redis: Redis, vault: Vault, *, tenant: str, app: str, name: str
     return conn
 
 
+def tenant_tag(tenant: str) -> str:
+    """A short, colon-free tag of a tenant, as the rate budget writes it into its slots."""
+    return hashlib.sha256(tenant.encode()).hexdigest()[:10] if tenant else ""
+
+
 async def save(redis: Redis, vault: Vault, conn: Connection) -> None:
     mapping = {k: "" if getattr(conn, k) is None else str(getattr(conn, k)) for k in _FIELDS}
     mapping["secret"] = vault.seal(conn.secret)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.CONNECTION.format(conn_id=conn.id), mapping=mapping)
+        # the tenants sharing a location's budget share it fairly (engine.upstream.budget)
+        pipe.hset(keys.SCOPE_CONNECTIONS.format(scope=conn.rate_scope), conn.id,
+                  tenant_tag(conn.tenant))
         pipe.sadd(keys.TENANT_CONNECTIONS.format(tenant=conn.tenant), conn.id)
         pipe.sadd(keys.ALL_CONNECTIONS, conn.id)
         for index in _indexes(conn.app, conn.location_id, conn.company_id):
@@ -179,6 +188,7 @@ async def delete(redis: Redis, tenant: str, conn_id: str) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         for index in _indexes(conn.app, conn.location_id, conn.company_id):
             pipe.srem(index, conn_id)
+        pipe.hdel(keys.SCOPE_CONNECTIONS.format(scope=conn.rate_scope), conn_id)
         pipe.delete(keys.CONNECTION.format(conn_id=conn_id))
         pipe.srem(keys.TENANT_CONNECTIONS.format(tenant=tenant), conn_id)
         pipe.srem(keys.ALL_CONNECTIONS, conn_id)

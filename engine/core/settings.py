@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     rate_margin_ms: int = Field(500, validation_alias="ENGINE_RATE_MARGIN_MS")
     rate_daily: int = Field(200_000, validation_alias="ENGINE_RATE_DAILY")
     rate_reserve: int = Field(20, validation_alias="ENGINE_RATE_RESERVE")
+    auth_quarantine_strikes: int = Field(
+        5, ge=1, validation_alias="ENGINE_AUTH_QUARANTINE_STRIKES",
+        description="Refusals of a connection's credentials (401/403) within 10 minutes after "
+                    "which it is quarantined: its calls fail at once without reaching upstream.")
+    auth_quarantine_seconds: int = Field(300, ge=1, validation_alias="ENGINE_AUTH_QUARANTINE_SECONDS")
     rate_max_wait_seconds: float = Field(15.0, validation_alias="ENGINE_RATE_MAX_WAIT_SECONDS")
 
     idempotency_ttl_seconds: int = Field(24 * 3600, validation_alias="ENGINE_IDEMPOTENCY_TTL_SECONDS")
@@ -42,6 +47,15 @@ class Settings(BaseSettings):
         description="How long a claimed Idempotency-Key stays 'in progress' at most: longer than "
                     "an action's longest call (rate wait plus every attempt). Past it (a crash "
                     "mid-call), the key is free again.")
+    max_connections_per_tenant: int = Field(50, ge=1, validation_alias="ENGINE_MAX_CONNECTIONS_PER_TENANT")
+    max_subscriptions_per_tenant: int = Field(
+        200, ge=1, validation_alias="ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT",
+        description="Subscriptions per tenant, a flow's own subscription included.")
+    max_flows_per_tenant: int = Field(100, ge=1, validation_alias="ENGINE_MAX_FLOWS_PER_TENANT")
+    secret_rotation_overlap_seconds: int = Field(
+        86400, ge=0, validation_alias="ENGINE_SECRET_ROTATION_OVERLAP_SECONDS",
+        description="After a subscription's signing secret is rotated, how long deliveries "
+                    "still carry a signature with the old secret beside the new one.")
     min_interval_seconds: int = Field(60, ge=1, validation_alias="ENGINE_MIN_INTERVAL_SECONDS")
     allow_private_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_PRIVATE_TARGETS")
     allow_http_targets: bool = Field(False, validation_alias="ENGINE_ALLOW_HTTP_TARGETS")

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.accounts import connections
+from engine.accounts import connections, quotas
 from engine.core import keys
 from engine.core.errors import InputInvalid, NotFound
 from engine.flows import runs as flow_runs
@@ -195,13 +195,13 @@ async def create(rt: Runtime, tenant: str, flow: FlowIn, *, template: str | None
     flow_id = "flow_" + secrets.token_hex(10)
     now = int(time.time())
     fkey = keys.FLOW.format(flow_id=flow_id)
-    async with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(fkey, mapping={"tenant": tenant, "definition": flow.model_dump_json(),
-                                 "status": "active", "created_at": now, "updated_at": now,
-                                 "template": template or ""})
-        pipe.sadd(keys.TENANT_FLOWS.format(tenant=tenant), flow_id)
-        await pipe.execute()
+    await quotas.reserve(rt.redis, keys.TENANT_FLOWS.format(tenant=tenant), flow_id,
+                         rt.settings.max_flows_per_tenant, what="flows",
+                         setting="ENGINE_MAX_FLOWS_PER_TENANT")
     try:
+        await rt.redis.hset(fkey, mapping={"tenant": tenant, "definition": flow.model_dump_json(),
+                                           "status": "active", "created_at": now,
+                                           "updated_at": now, "template": template or ""})
         sub_id = await _subscribe(rt, tenant, flow_id, flow.trigger)
     except Exception:
         await _forget(rt, tenant, flow_id)

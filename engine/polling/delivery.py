@@ -55,14 +55,13 @@ def body_of(delivery: dict[str, str]) -> str:
             + ',"data":' + delivery["data"] + "}")
 
 
-def signed_headers(secret: str, msg_id: str, body: str) -> dict[str, str]:
-    """The Standard Webhooks headers of one POST: ``webhook-id`` (``msg_id``),
-    ``webhook-timestamp`` (s since the epoch, now) and ``webhook-signature`` (``v1,`` + HMAC-SHA256
-    of id.timestamp.body with ``secret``), plus content type and user agent."""
+def signed_headers(signing_secrets: list[str], msg_id: str, body: str) -> dict[str, str]:
+    """Standard Webhooks headers; ``webhook-signature`` holds one ``v1,<base64>`` per secret,
+    space-separated (several during a secret rotation's overlap)."""
     now = datetime.now(timezone.utc)
     return {"content-type": "application/json", "user-agent": USER_AGENT,
             "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
+            "webhook-signature": " ".join(Webhook(s).sign(msg_id, now, body) for s in signing_secrets)}
 
 
 class _Outcome:
@@ -70,7 +69,7 @@ class _Outcome:
         self.ok, self.error, self.gone, self.status = ok, error, gone, status
 
 
-async def _post(rt: Runtime, client: httpx.AsyncClient, url: str, secret: str, msg_id: str,
+async def _post(rt: Runtime, client: httpx.AsyncClient, url: str, signing_secrets: list[str], msg_id: str,
                 body: str) -> _Outcome:
     try:
         await targets.check_before_send(url, rt.settings)
@@ -79,7 +78,7 @@ async def _post(rt: Runtime, client: httpx.AsyncClient, url: str, secret: str, m
     cap = rt.settings.delivery_max_response_bytes
     try:
         async with client.stream("POST", url, content=body.encode(),
-                                 headers=signed_headers(secret, msg_id, body)) as resp:
+                                 headers=signed_headers(signing_secrets, msg_id, body)) as resp:
             read = 0
             async for chunk in resp.aiter_raw():
                 read += len(chunk)
@@ -142,7 +141,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
         if sub.get("paused"):  # its queue waits for the resume, which schedules it again
             await r.zrem(keys.DELIVERIES_DUE, sub_id)
             return {"sent": 0, "failed": 0, "paused": 1}
-        secret = await subs.secret_of(rt, sub)
+        signing = await subs.secrets_of(rt, sub)
         schedule = rt.settings.retry_schedule()
         timeout = httpx.Timeout(rt.settings.delivery_timeout_seconds)
         async with targets.guarded_client(rt.settings, timeout=timeout) as client:
@@ -169,7 +168,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 if sub.get("flow_id"):
                     outcome = await _to_flow(rt, sub["flow_id"], did, d)
                 else:
-                    outcome = await _post(rt, client, sub["target_url"], secret, did, body_of(d))
+                    outcome = await _post(rt, client, sub["target_url"], signing, did, body_of(d))
                 now_ms = int(time.time() * 1000)
                 kind = "flow" if sub.get("flow_id") else "webhook"
                 if outcome.gone:

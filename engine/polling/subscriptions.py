@@ -29,10 +29,10 @@ import secrets as _secrets
 import time
 from typing import Any
 
-from engine.accounts import connections
+from engine.accounts import connections, quotas
 from engine.core import keys
 from engine.core.scripts import decode
-from engine.core.errors import InputInvalid, NotFound
+from engine.core.errors import Conflict, InputInvalid, NotFound
 from engine.polling import cursor, reader, targets
 from engine.runtime import Runtime
 from engine.spec import registry
@@ -179,6 +179,33 @@ def _check_interval(value: Any) -> int:
     return value
 
 
+def _identity(watch_id: str, target_url: str) -> str:
+    """What makes two webhook subscriptions identical: the same watch (connection, trigger,
+    normalized params) and the same target URL."""
+    return hashlib.sha256(f"{watch_id}\n{target_url}".encode()).hexdigest()[:32]
+
+
+async def _claim_identity(rt: Runtime, tenant: str, identity: str, sub_id: str) -> None:
+    """Record ``identity`` as ``sub_id``'s; an identical live subscription is a 409 naming it."""
+    r = rt.redis
+    ikey = keys.SUB_IDENTITIES.format(tenant=tenant)
+    if await r.hsetnx(ikey, identity, sub_id):
+        return
+    existing = (await r.hget(ikey, identity) or b"").decode()
+    if existing and existing != sub_id and await r.exists(keys.SUBSCRIPTION.format(sub_id=existing)):
+        raise Conflict(f"an identical subscription already exists ({existing}: same trigger, "
+                       "params and target_url), so every item would go out twice; use it or "
+                       "delete it first", code="duplicate_subscription",
+                       details={"existing_id": existing})
+    await r.hset(ikey, identity, sub_id)  # its holder is gone
+
+
+async def _drop_identity(rt: Runtime, tenant: str, identity: str, sub_id: str) -> None:
+    ikey = keys.SUB_IDENTITIES.format(tenant=tenant)
+    if identity and (await rt.redis.hget(ikey, identity) or b"").decode() == sub_id:
+        await rt.redis.hdel(ikey, identity)
+
+
 async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
                  params: dict[str, Any] | None = None, interval_minutes: int | None = None,
                  target_url: str | None = None, flow_id: str | None = None) -> dict[str, Any]:
@@ -197,20 +224,33 @@ async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
     values, canonical = normalize(op, conn, params)
 
     sub_id = "sub_" + _secrets.token_hex(10)
+    identity = _identity(watch_id_for(connection_id, trigger, canonical), target_url) \
+        if target_url is not None else ""
+    if identity:
+        await _claim_identity(rt, tenant, identity, sub_id)
+    tenant_subs = keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)
+    try:
+        await quotas.reserve(rt.redis, tenant_subs, sub_id, rt.settings.max_subscriptions_per_tenant,
+                             what="subscriptions", setting="ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT")
+    except quotas.QuotaExceeded:
+        await _drop_identity(rt, tenant, identity, sub_id)
+        raise
     secret = new_secret()
     now = time.time()
     record = {"tenant": tenant, "trigger": trigger, "connection_id": connection_id,
               "params": json.dumps(params, sort_keys=True), "target_url": target_url or "",
               "flow_id": flow_id or "", "interval_minutes": interval_minutes,
-              "created_at": int(now), "joined_at": repr(now),
+              "created_at": int(now), "joined_at": repr(now), "identity": identity,
               "secret": rt.vault.seal({"secret": secret})}
-    watch_id, poll_now = await _join(rt, sub_id, interval_minutes, connection_id, trigger, values,
-                                     canonical)
-    record["watch"] = watch_id
-    async with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), mapping=record)
-        pipe.sadd(keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant), sub_id)
-        await pipe.execute()
+    try:
+        watch_id, poll_now = await _join(rt, sub_id, interval_minutes, connection_id, trigger,
+                                         values, canonical)
+        record["watch"] = watch_id
+        await rt.redis.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), mapping=record)
+    except BaseException:
+        await quotas.release(rt.redis, tenant_subs, sub_id)
+        await _drop_identity(rt, tenant, identity, sub_id)
+        raise
     await _refresh_watch(rt, watch_id, due_now=poll_now)
     log.info("subscription %s created on watch %s (%s)", sub_id, watch_id, trigger)
     out = await get(rt, tenant, sub_id)
@@ -365,6 +405,8 @@ async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int
         changes["interval_minutes"] = _check_interval(interval_minutes)
     minutes = int(changes.get("interval_minutes", sub["interval_minutes"]))
     watch_id = sub["watch"]
+    if sub.get("target_url") and (params is not None or target_url is not None):
+        await _reidentify(rt, tenant, sub_id, sub, params, changes.get("target_url"), changes)
     if params is not None:
         op = _trigger(sub["trigger"])
         conn = await connections.get(r, tenant, sub["connection_id"], rt.vault)
@@ -387,6 +429,23 @@ async def update(rt: Runtime, tenant: str, sub_id: str, *, interval_minutes: int
     else:
         await _refresh_watch(rt, watch_id)
     return await get(rt, tenant, sub_id)
+
+
+async def _reidentify(rt: Runtime, tenant: str, sub_id: str, sub: dict[str, str],
+                      params: dict[str, Any] | None, target_url: str | None,
+                      changes: dict[str, Any]) -> None:
+    """A webhook subscription whose params or target change takes its new identity (409 when
+    another subscription has it) and gives up the old one."""
+    watch_id = sub["watch"]
+    if params is not None:
+        op = _trigger(sub["trigger"])
+        conn = await connections.get(rt.redis, tenant, sub["connection_id"], rt.vault)
+        watch_id = watch_id_for(sub["connection_id"], sub["trigger"], normalize(op, conn, params)[1])
+    identity = _identity(watch_id, target_url or sub["target_url"])
+    if identity != sub.get("identity"):
+        await _claim_identity(rt, tenant, identity, sub_id)
+        await _drop_identity(rt, tenant, sub.get("identity", ""), sub_id)
+        changes["identity"] = identity
 
 
 async def delete(rt: Runtime, tenant: str, sub_id: str) -> None:
@@ -413,14 +472,37 @@ async def remove(rt: Runtime, sub_id: str, sub: dict[str, str] | None = None) ->
         pipe.zrem(keys.DELIVERIES_DUE, sub_id)
         pipe.srem(keys.SUBS_WITH_DEAD, sub_id)
         await pipe.execute()
+    await _drop_identity(rt, sub["tenant"], sub.get("identity", ""), sub_id)
     if sub.get("watch"):
         await _leave(rt, sub_id, sub["watch"])
     log.info("subscription %s removed", sub_id)
 
 
-async def secret_of(rt: Runtime, sub: dict[str, str]) -> str:
-    """The subscription's signing secret (``whsec_…``), opened from the vault."""
-    return rt.vault.open(sub["secret"])["secret"]
+async def secrets_of(rt: Runtime, sub: dict[str, str]) -> list[str]:
+    """The signing secrets a delivery is signed with: the current one, and during the overlap
+    after a rotation (until ``previous_until``, epoch seconds) the previous one too."""
+    out = [rt.vault.open(sub["secret"])["secret"]]
+    if sub.get("previous_secret") and float(sub.get("previous_until") or 0) > time.time():
+        out.append(rt.vault.open(sub["previous_secret"])["secret"])
+    return out
+
+
+async def rotate_secret(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
+    """Give a subscription a new signing secret, returned this once. For
+    ENGINE_SECRET_ROTATION_OVERLAP_SECONDS each delivery carries signatures with both secrets
+    (Standard Webhooks allows several in ``webhook-signature``), then only with the new one."""
+    sub = await _record(rt, tenant, sub_id)
+    if not sub.get("target_url"):
+        raise _bad("subscription", "this subscription delivers to a flow; it has no webhook secret")
+    secret = new_secret()
+    overlap_s = rt.settings.secret_rotation_overlap_seconds
+    until = time.time() + overlap_s
+    await rt.redis.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), mapping={
+        "secret": rt.vault.seal({"secret": secret}), "previous_secret": sub["secret"],
+        "previous_until": repr(until)})
+    out = await get(rt, tenant, sub_id)
+    out.update(secret=secret, previous_secret_valid_until=int(until))
+    return out
 
 
 # ----------------------------------------------------------------------------- pausing

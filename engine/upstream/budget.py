@@ -27,6 +27,7 @@ from typing import Literal, Mapping
 
 from redis.asyncio import Redis
 
+from engine.accounts.connections import tenant_tag
 from engine.core import keys
 from engine.core.errors import RateLimited
 
@@ -44,6 +45,27 @@ if used >= limit then
   local nth = redis.call('ZRANGE', KEYS[1], used - limit, used - limit, 'WITHSCORES')
   return {0, tonumber(nth[2]) + window - now + 1}
 end
+-- past half the burst, each tenant with a connection on this scope is held to an equal share
+if ARGV[6] ~= '' and used * 2 >= limit then
+  local tenants, seen = 0, {}
+  for _, tag in ipairs(redis.call('HVALS', KEYS[5])) do
+    if not seen[tag] then seen[tag] = true; tenants = tenants + 1 end
+  end
+  if tenants > 1 then
+    local share = math.ceil(limit / tenants)
+    local mine, oldest_mine = 0, nil
+    local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    for i = 1, #members, 2 do
+      if string.match(members[i], '^[^:]+:([^:]+):') == ARGV[6] then
+        mine = mine + 1
+        if not oldest_mine then oldest_mine = tonumber(members[i + 1]) end
+      end
+    end
+    if mine >= share then
+      return {0, oldest_mine + window - now + 1}
+    end
+  end
+end
 local cap = redis.call('GET', KEYS[3])
 if cap and tonumber(cap) <= 0 then
   return {0, math.max(redis.call('PTTL', KEYS[3]), 1)}
@@ -53,7 +75,7 @@ local dcap = redis.call('GET', KEYS[4])
 if day >= daily or (dcap and tonumber(dcap) <= 0) then
   return {-1, tonumber(ARGV[5])}
 end
-local member = now .. ':' .. ARGV[4]
+local member = now .. ':' .. ARGV[6] .. ':' .. ARGV[4]
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], window)
 redis.call('INCR', KEYS[2])
@@ -126,26 +148,30 @@ class Budget:
         return [keys.RATE_WINDOW.format(scope=scope), keys.RATE_DAY.format(scope=scope, day=day),
                 keys.RATE_UPSTREAM_CAP.format(scope=scope), keys.RATE_UPSTREAM_DAY.format(scope=scope)]
 
-    async def try_acquire(self, scope: str, priority: Priority) -> tuple[int, str]:
+    async def try_acquire(self, scope: str, priority: Priority, tenant: str = "") -> tuple[int, str]:
         """Take one slot now: (0, slot) when granted, else (milliseconds to wait, "");
-        a negative wait means the day's budget is spent."""
+        a negative wait means the day's budget is spent. Once half the burst is in use, each
+        ``tenant`` is held to an equal share of it among the tenants with a connection on the
+        scope, so tenants sharing a location share it fairly (one tenant's flood cannot lock
+        another out)."""
         lim = self.limits
         limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
         granted, wait, *slot = await self._acquire(
-            keys=self._keys(scope),
+            keys=[*self._keys(scope), keys.SCOPE_CONNECTIONS.format(scope=scope)],
             args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
-                  _ms_to_utc_midnight()])
+                  _ms_to_utc_midnight(), tenant_tag(tenant)])
         if granted == 1:
             return 0, slot[0].decode() if isinstance(slot[0], bytes) else str(slot[0])
         if granted == -1:
             return -int(wait), ""
         return int(wait), ""
 
-    async def acquire(self, scope: str, priority: Priority, *, max_wait: float) -> str:
+    async def acquire(self, scope: str, priority: Priority, *, max_wait: float,
+                      tenant: str = "") -> str:
         """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``."""
         waited = 0.0
         while True:
-            wait_ms, slot = await self.try_acquire(scope, priority)
+            wait_ms, slot = await self.try_acquire(scope, priority, tenant)
             if wait_ms == 0:
                 return slot
             if wait_ms < 0:
@@ -160,6 +186,18 @@ class Budget:
                     retry_after=max(pause, 1.0), details={"scope": scope})
             await asyncio.sleep(pause)
             waited += pause
+
+    async def refund(self, scope: str, slot: str) -> None:
+        """Give a slot back: its request was refused before upstream counted it (401/403: the
+        credentials, not the location, are at fault), so it must not spend the location's burst
+        or day."""
+        if not slot:
+            return
+        k = self._keys(scope)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(k[0], slot)
+            pipe.decr(k[1])
+            await pipe.execute()
 
     async def observe(self, scope: str, headers: Mapping[str, str], status: int,
                       retry_after: float | None = None, slot: str = "") -> None:

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import httpx
 
 from engine.accounts.connections import Connection
-from engine.core import metrics
+from engine.core import keys, metrics
 from engine.core.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from engine.core.settings import Settings
 from engine.upstream.apps import APPS
@@ -157,6 +157,29 @@ class Upstream:
         if not task.cancelled() and task.exception() is not None:
             log.warning("rate budget correction failed: %r", task.exception())
 
+    async def _refuse_quarantined(self, conn: Connection, label: str) -> None:
+        """Fail at once, without upstream or a rate slot, for a quarantined connection."""
+        if conn.verified and await self.budget.redis.exists(
+                keys.AUTH_QUARANTINE.format(conn_id=conn.id)):
+            raise UpstreamAuthError(
+                f"{label} refused the credentials of connection {conn.id} again and again; it is "
+                f"quarantined for up to {self.settings.auth_quarantine_seconds} s (no call is "
+                "sent meanwhile): update its credentials or re-authorize it",
+                status=401, details={"quarantined": True})
+
+    async def _strike(self, conn: Connection) -> None:
+        """Count a 401/403 answer; enough of them within 10 minutes quarantine the connection."""
+        strikes_key = keys.AUTH_STRIKES.format(conn_id=conn.id)
+        async with self.budget.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(strikes_key)
+            pipe.expire(strikes_key, 600, nx=True)
+            strikes, _ = await pipe.execute()
+        if strikes >= self.settings.auth_quarantine_strikes:
+            await self.budget.redis.set(keys.AUTH_QUARANTINE.format(conn_id=conn.id), "1",
+                                        ex=self.settings.auth_quarantine_seconds)
+            log.warning("connection %s quarantined after %d refusals of its credentials",
+                        conn.id, strikes)
+
     def _backoff(self, attempt: int) -> float:
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
@@ -171,10 +194,12 @@ class Upstream:
         last_error = "no attempt made"
         reauthorized = False
         may_have_arrived = False  # whether a failed attempt may have reached upstream
+        await self._refuse_quarantined(conn, app.label)
         while True:
             attempts += 1
             final = attempts >= self.settings.max_attempts
-            slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait)
+            slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait,
+                                             tenant=conn.tenant)
             headers = {"Accept": "application/json"}
             if call.version:
                 headers["Version"] = call.version
@@ -261,6 +286,9 @@ class Upstream:
                     and await self.tokens.after_unauthorized(conn)):
                 reauthorized = True  # a fresh token, sent once more
                 continue
+            if status in (401, 403):  # the credentials' fault: not the location's budget
+                await self.budget.refund(conn.rate_scope, slot)
+                await self._strike(conn)
             if status in app.auth_failure_statuses:
                 help_text = app.auth_help or ("The token is invalid or expired: create a new "
                                               "token (or re-authorize) and update the connection.")

@@ -1,0 +1,108 @@
+"""`make dev`'s own Redis and supervision: a write answered 201 one second before its Redis is
+killed with SIGKILL is still there after; Redis listens on 127.0.0.1 with an append-only file
+whose files are 0600; a crashed child is started again while the rest keeps running; and a
+restart of the whole stack keeps the same dev API key."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import redis as sync_redis
+
+from tests.support import free_port, start_dev
+
+
+def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen, str]:
+    proc, output = start_dev(tmp_path, port)
+    assert "Ctrl-C stops everything" in output, output
+    return proc, output
+
+
+def _children(pid: int) -> dict[int, str]:
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in out.splitlines() if line.strip()}
+
+
+def _child(pid: int, word: str) -> int:
+    found = [p for p, args in _children(pid).items() if word in args]
+    assert found, _children(pid)
+    return found[0]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _until(check, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, sync_redis.RedisError):
+            pass
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_dev_redis_survives_sigkill_and_children_are_restarted(tmp_path):
+    port = free_port()
+    proc, output = _start(tmp_path, port)
+    try:
+        api = f"http://127.0.0.1:{port}"
+        key = re.search(r"API key \(tenant 'dev'\): (\S+)", output).group(1)
+        conn_id = re.search(r"GHL location (\S+),", output).group(1)
+        redis_url = re.search(r"dev Redis on (\S+)", output).group(1)
+        client = httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"})
+        r = sync_redis.Redis.from_url(redis_url)
+        assert r.config_get("bind")["bind"] == "127.0.0.1"
+        assert r.config_get("appendonly")["appendonly"] == "yes"
+        assert r.config_get("appendfsync")["appendfsync"] == "everysec"
+
+        sub = client.post("/v1/subscriptions", json={"trigger": "contacts.search_contacts",
+                                                     "connection_id": conn_id,
+                                                     "target_url": "http://127.0.0.1:9/hook"})
+        assert sub.status_code == 201, sub.text
+        time.sleep(1.0)
+        os.kill(_child(proc.pid, "redis-server"), signal.SIGKILL)
+        _until(lambda: client.get("/v1/subscriptions").status_code == 200, 60, "Redis back")
+        assert [s["id"] for s in client.get("/v1/subscriptions").json()["subscriptions"]] == \
+            [sub.json()["id"]]
+        assert conn_id in [c["id"] for c in client.get("/v1/connections").json()["connections"]]
+
+        worker = _child(proc.pid, " worker")
+        os.kill(worker, signal.SIGKILL)
+        _until(lambda: any(" worker" in a and p != worker for p, a in _children(proc.pid).items()),
+               30, "the worker started again")
+        assert proc.poll() is None, "the dev stack stopped"
+        assert client.get("/readyz").status_code == 200
+        client.close()
+        r.close()
+        data = tmp_path / ".dev"
+        files = [f for f in data.rglob("*") if f.is_file()]
+        assert any("appendonly" in f.name or f.suffix == ".aof" for f in files), files
+        for f in files:
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, (f, oct(f.stat().st_mode))
+    finally:
+        _stop(proc)
+
+    again, output2 = _start(tmp_path, port)  # the whole stack again, on the same data
+    try:
+        assert re.search(r"API key \(tenant 'dev'\): (\S+)", output2).group(1) == key
+        with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
+            assert len(c.get("/v1/subscriptions").json()["subscriptions"]) == 1
+    finally:
+        _stop(again)

