@@ -20,7 +20,7 @@ import pytest
 from engine.accounts import connections
 from engine.core import keys
 from engine.core.settings import Settings
-from engine.runtime import open_runtime
+from engine.wiring import open_runtime
 from sandbox.ghl import DEFAULT_LOCATION
 from tests.test_flows import drive, new_contact, runs
 from tests.e2e_helpers import contact_copy_flow

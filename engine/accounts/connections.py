@@ -85,7 +85,7 @@ async def save(redis: Redis, vault: Vault, conn: Connection) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.CONNECTION.format(conn_id=conn.id), mapping=mapping)
         # the tenants sharing a location's budget share it fairly (engine.upstream.budget)
-        pipe.hset(keys.SCOPE_CONNECTIONS.format(scope=conn.rate_scope), conn.id,
+        pipe.hset(keys.RATE_CONNECTIONS.format(scope=conn.rate_scope), conn.id,
                   tenant_tag(conn.tenant))
         pipe.sadd(keys.TENANT_CONNECTIONS.format(tenant=conn.tenant), conn.id)
         pipe.sadd(keys.ALL_CONNECTIONS, conn.id)
@@ -188,7 +188,7 @@ async def delete(redis: Redis, tenant: str, conn_id: str) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         for index in _indexes(conn.app, conn.location_id, conn.company_id):
             pipe.srem(index, conn_id)
-        pipe.hdel(keys.SCOPE_CONNECTIONS.format(scope=conn.rate_scope), conn_id)
+        pipe.hdel(keys.RATE_CONNECTIONS.format(scope=conn.rate_scope), conn_id)
         pipe.delete(keys.CONNECTION.format(conn_id=conn_id))
         pipe.srem(keys.TENANT_CONNECTIONS.format(tenant=tenant), conn_id)
         pipe.srem(keys.ALL_CONNECTIONS, conn_id)

@@ -12,7 +12,7 @@ ALL_CONNECTIONS = PREFIX + "conns"              # set of every connection id (se
 
 IDEMPOTENCY = PREFIX + "idem:{tenant}:{key}"    # string: JSON {body_hash, state, response}
 
-SCOPE_CONNECTIONS = PREFIX + "scope:{scope}:conns"  # hash: connection id -> tenant tag, the tenants sharing a rate scope
+RATE_CONNECTIONS = PREFIX + "rate:{scope}:conns"  # hash: connection id -> tenant tag, the tenants sharing the scope's budget
 RATE_WINDOW = PREFIX + "rate:{scope}:w"         # zset of grant times (ms) in the sliding window
 RATE_DAY = PREFIX + "rate:{scope}:d:{day}"      # counter of grants in the UTC day
 RATE_UPSTREAM_CAP = PREFIX + "rate:{scope}:cap" # remaining burst as last reported by upstream

@@ -157,7 +157,7 @@ class Budget:
         lim = self.limits
         limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
         granted, wait, *slot = await self._acquire(
-            keys=[*self._keys(scope), keys.SCOPE_CONNECTIONS.format(scope=scope)],
+            keys=[*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)],
             args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
                   _ms_to_utc_midnight(), tenant_tag(tenant)])
         if granted == 1:
