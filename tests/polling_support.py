@@ -40,10 +40,12 @@ def receiver():
 
 
 def subscribe(api, connection, receiver, trigger="contacts.search_contacts", params=None,
-              interval=1, status=201) -> dict:
+              interval=1, status=201, target_url: str | None = None) -> dict:
+    """Subscribe ``receiver`` (or ``target_url``: two identical subscriptions are refused, so
+    several on one watch use the receiver's URL with different query strings)."""
     resp = api.post("/v1/subscriptions", json={
         "trigger": trigger, "connection_id": connection["id"], "params": params or {},
-        "target_url": receiver.url, "interval_minutes": interval})
+        "target_url": target_url or receiver.url, "interval_minutes": interval})
     assert resp.status_code == status, resp.text
     return resp.json()
 

@@ -32,9 +32,15 @@ def _children(pid: int) -> dict[int, str]:
 
 
 def _child(pid: int, word: str) -> int:
-    found = [p for p, args in _children(pid).items() if word in args]
-    assert found, _children(pid)
-    return found[0]
+    """The child of ``pid`` whose command line holds ``word`` (waiting for it, should it be
+    being started again just now)."""
+    deadline = time.time() + 30
+    while True:
+        found = [p for p, args in _children(pid).items() if word in args]
+        if found:
+            return found[0]
+        assert time.time() < deadline, _children(pid)
+        time.sleep(0.2)
 
 
 def _stop(proc: subprocess.Popen) -> None:

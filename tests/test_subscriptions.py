@@ -104,7 +104,7 @@ async def test_alias_route_and_watch_sharing(api, connection, sandbox, rt, recei
     keeps the cursor; a PATCH to other params moves to another watch."""
     a = subscribe(api, connection, receiver, interval=5)
     resp = api.post("/v1/triggers/contacts.search_contacts/subscriptions",
-                    json={"connection_id": connection["id"], "target_url": receiver.url,
+                    json={"connection_id": connection["id"], "target_url": receiver.url + "?b",
                           "params": {"locationId": DEFAULT_LOCATION}, "interval_minutes": 3})
     assert resp.status_code == 201, resp.text
     b = resp.json()
@@ -125,7 +125,8 @@ async def test_alias_route_and_watch_sharing(api, connection, sandbox, rt, recei
 
 
 async def test_hundred_subscriptions_one_upstream_request(api, connection, sandbox, rt, receiver):
-    subs = [subscribe(api, connection, receiver) for _ in range(100)]
+    subs = [subscribe(api, connection, receiver, target_url=f"{receiver.url}?n={n}")
+            for n in range(100)]
     assert len({await watch_of(rt, s["id"]) for s in subs}) == 1
     before = stats(sandbox, "contacts.search_contacts")
     await poll(rt, subs[0]["id"])
@@ -148,7 +149,7 @@ async def test_a_late_subscriber_gets_only_what_appears_after_it_joined(api, con
     first = subscribe(api, connection, receiver)
     await poll(rt, first["id"])
     early = seed(sandbox)[0]  # appears before the second subscriber joins
-    late_sub = subscribe(api, connection, receiver)
+    late_sub = subscribe(api, connection, receiver, target_url=receiver.url + "?late")
     later = seed(sandbox)[0]
     await poll(rt, first["id"])
     await deliver_all(rt, [first["id"], late_sub["id"]])

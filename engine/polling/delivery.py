@@ -17,6 +17,7 @@ the runtime's ``hooks.flow_sink`` (wired to ``engine.flows.runs.deliver`` by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -76,17 +77,22 @@ async def _post(rt: Runtime, client: httpx.AsyncClient, url: str, signing_secret
     except targets.TargetRefused as exc:
         return _Outcome(False, "; ".join(p["message"] for p in exc.details or []))
     cap = rt.settings.delivery_max_response_bytes
+    deadline_s = rt.settings.delivery_timeout_seconds
     try:
-        async with client.stream("POST", url, content=body.encode(),
-                                 headers=signed_headers(signing_secrets, msg_id, body)) as resp:
-            read = 0
-            async for chunk in resp.aiter_raw():
-                read += len(chunk)
-                if read >= cap:
-                    break  # the answer's body is not ours to store; read a little, then drop it
-            status = resp.status_code
-    except httpx.TimeoutException:
-        return _Outcome(False, "timed out")
+        # one deadline for the whole send, connect to last byte: a target that drips its answer
+        # a byte at a time cannot hold a send (httpx's own timeouts apply per read)
+        async with asyncio.timeout(deadline_s):
+            async with client.stream("POST", url, content=body.encode(),
+                                     headers=signed_headers(signing_secrets, msg_id, body)) as resp:
+                read = 0
+                async for chunk in resp.aiter_raw():
+                    read += len(chunk)
+                    if read >= cap:
+                        break  # the answer's body is not ours to store; read a little, drop it
+                status = resp.status_code
+    except (TimeoutError, httpx.TimeoutException):
+        return _Outcome(False, f"timed out: no complete answer within {deadline_s:g} s "
+                               "(ENGINE_DELIVERY_TIMEOUT_SECONDS, connect to last byte)")
     except httpx.HTTPError as exc:
         return _Outcome(False, f"{type(exc).__name__}: could not reach the target")
     if 200 <= status < 300:
@@ -129,10 +135,9 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
         return {"sent": 0, "failed": 0, "locked": 1}
     sent = failed = 0
     next_at_ms = int(time.time() * 1000)
-    # the lease is renewed before a send only when less than a send's timeout plus a margin is
-    # left of it (one PEXPIRE per delivery cost as much as the rest of its Redis work)
-    refreshed = time.monotonic()
-    refresh_every = max(0.0, (lease_ms / 1000 - settings.delivery_timeout_seconds) / 2)
+    # the lock is extended while this run holds it, a send in flight included, so no other run
+    # of the subscription can start a second send meanwhile
+    keeper = asyncio.create_task(_keep_lease(rt, sub_id, token, lease_ms))
     try:
         sub = await subs.load(rt, sub_id)
         if sub is None:
@@ -161,10 +166,16 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 if int(d.get("next_attempt") or 0) > int(time.time() * 1000):
                     next_at_ms = int(d["next_attempt"])
                     break
-                if time.monotonic() - refreshed > refresh_every:
-                    await outbox.renew_lease(r, sub_id, lease_ms)
-                    refreshed = time.monotonic()
                 attempts = int(d.get("attempts") or 0) + 1
+                if attempts > len(schedule) + 1:  # earlier tries died before their outcome
+                    await outbox.dead_letter(r, sub_id, did, attempts=attempts - 1,
+                                             error=d.get("last_error") or "")
+                    continue
+                # counted before the send: a job that dies mid-send leaves the try counted (and
+                # is sent again once its lease ends), so the dead-letter list still applies
+                await r.hset(dkey, mapping={
+                    "status": "retrying", "attempts": attempts,
+                    "last_error": "sending, or the delivery job stopped during the send"})
                 if sub.get("flow_id"):
                     outcome = await _to_flow(rt, sub["flow_id"], did, d)
                 else:
@@ -203,8 +214,26 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 break
         await outbox.settle(r, sub_id, next_at_ms)
     finally:
+        keeper.cancel()
         await outbox.release_lease(r, sub_id, token)
     return {"sent": sent, "failed": failed}
+
+
+_EXTEND = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+           "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")
+
+
+async def _keep_lease(rt: Runtime, sub_id: str, token: str, lease_ms: int) -> None:
+    """Extend the subscription's send lock every third of its lease while this run holds it;
+    stops as soon as the lock is no longer this run's."""
+    lock_key = keys.SUB_LOCK.format(sub_id=sub_id)
+    while True:
+        await asyncio.sleep(lease_ms / 3000)
+        try:
+            if not await rt.redis.eval(_EXTEND, 1, lock_key, token, lease_ms):
+                return
+        except Exception:  # noqa: BLE001 - a failed extension is retried at the next beat
+            log.warning("could not extend the delivery lock of %s", sub_id)
 
 
 # ----------------------------------------------------------------------------- the log
