@@ -26,7 +26,7 @@ def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen, str]:
 
 
 def _children(pid: int) -> dict[int, str]:
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
                          text=True).stdout
     return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in out.splitlines() if line.strip()}
 
