@@ -180,11 +180,20 @@ def main() -> None:
         env["ENGINE_SECRET_KEYS"] = KEY_FILE.read_text().strip()
 
     if not env.get("REDIS_URL"):
-        port = ports["redis"] = _free_port(int(ports.get("redis") or 6390))
-        children.append(Child("redis", redis_command(port, DEV_DIR), env,
-                              stdout=subprocess.DEVNULL, preexec_fn=_private_umask))
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        _redis_up(env["REDIS_URL"])
+        preferred = int(ports.get("redis") or 6390)
+        while True:  # another program may take the port between the check and the start
+            port = ports["redis"] = _free_port(preferred)
+            redis_child = Child("redis", redis_command(port, DEV_DIR), env,
+                                stdout=subprocess.DEVNULL, preexec_fn=_private_umask)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            _redis_up(env["REDIS_URL"])
+            time.sleep(0.2)
+            if redis_child.proc.poll() is None:
+                break
+            with socket.socket() as s:  # ours could not listen there: any free port
+                s.bind(("127.0.0.1", 0))
+                preferred = s.getsockname()[1]
+        children.append(redis_child)
         say(f"dev Redis on {env['REDIS_URL']} (append-only file in {DEV_DIR}/)")
 
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # the worker's series reach the API's /metrics
