@@ -106,7 +106,8 @@ async def slow_rt(sandbox, tenant):
 
 async def _record(rt, sub_id: str) -> dict[str, str]:
     (did,) = [m.decode() for m in await rt.redis.zrange(keys.SUB_DELIVERIES.format(sub_id=sub_id), 0, -1)]
-    return subscriptions._d(await rt.redis.hgetall(keys.DELIVERY.format(delivery_id=did)))
+    raw = await rt.redis.hgetall(keys.DELIVERY.format(delivery_id=did))
+    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 async def test_a_dripping_target_fails_each_try_at_the_deadline_then_the_schedule(

@@ -173,7 +173,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     continue
                 # counted before the send: a job that dies mid-send leaves the try counted (and
                 # is sent again once its lease ends), so the dead-letter list still applies
-                await r.hset(dkey, mapping={
+                await r.hset(keys.DELIVERY.format(delivery_id=did), mapping={
                     "status": "retrying", "attempts": attempts,
                     "last_error": "sending, or the delivery job stopped during the send"})
                 if sub.get("flow_id"):

@@ -491,7 +491,7 @@ async def rotate_secret(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]
     """Give a subscription a new signing secret, returned this once. For
     ENGINE_SECRET_ROTATION_OVERLAP_SECONDS each delivery carries signatures with both secrets
     (Standard Webhooks allows several in ``webhook-signature``), then only with the new one."""
-    sub = await _record(rt, tenant, sub_id)
+    sub = await owned(rt, tenant, sub_id)
     if not sub.get("target_url"):
         raise _bad("subscription", "this subscription delivers to a flow; it has no webhook secret")
     secret = new_secret()
