@@ -43,7 +43,7 @@ def _ours(ctx, collection: str, obj_id: str):
     return found, None
 
 
-@special("other.find_associations")
+@special("GET /associations")
 def find(ctx):
     bad = checked(ctx, *PAGED)
     if bad:
@@ -52,13 +52,13 @@ def find(ctx):
     return ok({"associations": page(ctx, items), "total": len(items)})
 
 
-@special("other.get_association")
+@special("GET /associations/{associationId}")
 def get_one(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     return bad or ok(found)
 
 
-@special("other.get_association_key")
+@special("GET /associations/key/{key_name}")
 def by_key(ctx):
     bad = checked(ctx)
     if bad:
@@ -69,7 +69,7 @@ def by_key(ctx):
     return error(404, "Association not found")
 
 
-@special("other.get_association_by_keys")
+@special("GET /associations/objectKey/{objectKey}")
 def by_object_key(ctx):
     bad = location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -82,7 +82,7 @@ def by_object_key(ctx):
     return error(404, "Association not found")
 
 
-@special("other.get_relations_by_record")
+@special("GET /associations/relations/{recordId}")
 def relations(ctx):
     bad = checked(ctx, *PAGED)
     if bad:
@@ -98,7 +98,7 @@ def relations(ctx):
     return ok({"relations": page(ctx, items), "total": len(items)})
 
 
-@special("other.create_association")
+@special("POST /associations")
 def create(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -112,7 +112,7 @@ def create(ctx):
     return ok(ctx.store.put(ASSOCIATIONS, association), 201)
 
 
-@special("other.update_association")
+@special("PUT /associations/{associationId}")
 def update(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -127,7 +127,7 @@ def update(ctx):
     return ok(found)
 
 
-@special("other.delete_association")
+@special("DELETE /associations/{associationId}")
 def delete(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -141,7 +141,7 @@ def delete(ctx):
     return ok({"deleted": True, "id": found["id"], "message": "Association deleted successfully"})
 
 
-@special("other.create_relation")
+@special("POST /associations/relations")
 def create_relation(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -154,7 +154,7 @@ def create_relation(ctx):
     return ok(ctx.store.put(RELATIONS, relation), 201)
 
 
-@special("other.delete_relation")
+@special("DELETE /associations/relations/{relationId}")
 def delete_relation(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:

@@ -66,7 +66,7 @@ def _slug_taken(ctx, slug: str, except_id: str | None = None) -> bool:
                for p in in_location(ctx, ctx.store.all(POSTS)))
 
 
-@special("other.check_blog_url_slug")
+@special("GET /blogs/posts/url-slug-exists")
 def check_slug(ctx):
     bad = checked(ctx)
     if bad:
@@ -87,22 +87,22 @@ def _listing(ctx, collection: str, field: str, *, paged: tuple[str, ...], order:
     return ok({field: page(ctx, items)})
 
 
-@special("other.get_blog_authors")
+@special("GET /blogs/authors")
 def authors(ctx):
     return _listing(ctx, AUTHORS, "authors", paged=("limit", "offset"), order="updatedAt")
 
 
-@special("other.get_blog_categories")
+@special("GET /blogs/categories")
 def categories(ctx):
     return _listing(ctx, CATEGORIES, "categories", paged=("limit", "offset"), order="updatedAt")
 
 
-@special("other.get_blogs_by_location")
+@special("GET /blogs/site/all")
 def sites(ctx):
     return _listing(ctx, SITES, "data", paged=("skip", "limit"), order=None, search="name")
 
 
-@special("other.get_blog_posts")
+@special("GET /blogs/posts/all")
 def posts(ctx):
     bad = checked(ctx, "limit", "offset")
     if bad:
@@ -130,7 +130,7 @@ def _post_problems(ctx, except_id: str | None = None):
     return None
 
 
-@special("other.create_blog_post")
+@special("POST /blogs/posts")
 def create_post(ctx):
     bad = _post_problems(ctx)
     if bad:
@@ -141,7 +141,7 @@ def create_post(ctx):
     return ok({"data": post})
 
 
-@special("other.update_blog_post")
+@special("PUT /blogs/posts/{postId}")
 def update_post(ctx):
     post = ctx.store.get(POSTS, ctx.path["postId"])
     if post is None or post.get("locationId") != ctx.location_id:

@@ -36,13 +36,13 @@ def _business(ctx):
     return found, None
 
 
-@special("businesses.get_business")
+@special("GET /businesses/{businessId}")
 def get_business(ctx):
     found, bad = _business(ctx)
     return bad or ok({"business": found})
 
 
-@special("businesses.list_businesses_by_location")
+@special("GET /businesses")
 def list_businesses(ctx):
     bad = checked(ctx)
     if bad:
@@ -51,7 +51,7 @@ def list_businesses(ctx):
     return ok({"businesses": page(ctx, items)})
 
 
-@special("businesses.create_business")
+@special("POST /businesses")
 def create_business(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -65,7 +65,7 @@ def create_business(ctx):
     return ok({"success": True, "buiseness": business}, 201)
 
 
-@special("businesses.update_business")
+@special("PUT /businesses/{businessId}")
 def update_business(ctx):
     found, bad = _business(ctx)
     if bad:
@@ -75,7 +75,7 @@ def update_business(ctx):
     return ok({"success": True, "buiseness": found})
 
 
-@special("businesses.delete_business")
+@special("DELETE /businesses/{businessId}")
 def delete_business(ctx):
     found, bad = _business(ctx)
     if bad:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sandbox.handlers import (ALIASES, SEED_HOOKS, SPECIAL, create, error, location_mismatch,
+from sandbox.handlers import (ALIASES, SEED_HOOKS, create, endpoint, error, location_mismatch,
                               missing_required, ok, special)
 from sandbox.store import Store, new_id, now_iso
 
@@ -50,7 +50,7 @@ def _minutes(value: Any, unit: Any) -> int:
 # ----------------------------------------------------------------------------- groups, calendars
 
 
-@special("calendars.create_calendar_group")
+@special("POST /calendars/groups")
 def create_group(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -66,7 +66,7 @@ def _slug_taken(ctx, slug: str) -> bool:
                for g in ctx.store.all("calendars/groups"))
 
 
-@special("calendars.validate_group_slug")
+@special("POST /calendars/groups/validate-slug")
 def validate_slug(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -74,7 +74,7 @@ def validate_slug(ctx):
     return ok({"available": not _slug_taken(ctx, ctx.body["slug"])})
 
 
-@special("calendars.update_group_status")
+@special("PUT /calendars/groups/{groupId}/status")
 def group_status(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -86,7 +86,7 @@ def group_status(ctx):
     return ok({"success": True})
 
 
-@special("calendars.list_calendars")
+@special("GET /calendars")
 def list_calendars(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -109,7 +109,7 @@ CALENDAR_DEFAULTS = {
 }
 
 
-@special("calendars.create_calendar")
+@special("POST /calendars")
 def create_calendar(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -123,7 +123,7 @@ def create_calendar(ctx):
 # ----------------------------------------------------------------------------- free slots
 
 
-@special("calendars.get_free_slots")
+@special("GET /calendars/{calendarId}/free-slots")
 def free_slots(ctx):
     calendar = ctx.store.get("calendars", ctx.path["calendarId"])
     if calendar is None or calendar.get("locationId") != ctx.location_id:
@@ -189,7 +189,7 @@ def _overlaps(busy: list[tuple[int, int]], start: int, end: int) -> bool:
 # ----------------------------------------------------------------------------- events
 
 
-@special("calendars.list_calendar_events", "calendars.list_blocked_slots")
+@special("GET /calendars/events", "GET /calendars/blocked-slots")
 def list_events(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -220,7 +220,7 @@ def list_events(ctx):
     return ok({"events": items, "traceId": new_id("tr")})
 
 
-@special("calendars.create_appointment")
+@special("POST /calendars/events/appointments")
 def create_appointment(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -254,7 +254,7 @@ def create_appointment(ctx):
     return ok(create(ctx, body))
 
 
-@special("calendars.update_appointment")
+@special("PUT /calendars/events/appointments/{eventId}")
 def update_appointment(ctx):
     event = ctx.store.get("calendars/events", ctx.path["eventId"])
     if event is None or event.get("locationId") != ctx.location_id:
@@ -267,7 +267,7 @@ def update_appointment(ctx):
     return ok(event)
 
 
-@special("calendars.delete_event")
+@special("DELETE /calendars/events/{eventId}")
 def delete_event(ctx):
     event_id = ctx.path["eventId"]
     if not (ctx.store.delete("calendars/events", event_id)
@@ -276,7 +276,7 @@ def delete_event(ctx):
     return ok({"succeeded": True}, 201)
 
 
-@special("calendars.create_block_slot", "calendars.update_block_slot")
+@special("POST /calendars/events/block-slots", "PUT /calendars/events/block-slots/{eventId}")
 def block_slot(ctx):
     bad = location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -299,7 +299,7 @@ def block_slot(ctx):
 # ----------------------------------------------------------------------------- notes
 
 
-@special("calendars.list_appointment_notes")
+@special("GET /calendars/appointments/{appointmentId}/notes")
 def list_notes(ctx):
     limit, offset = int(ctx.query.get("limit") or 10), int(ctx.query.get("offset") or 0)
     if not 1 <= limit <= 20:
@@ -309,7 +309,7 @@ def list_notes(ctx):
     return ok({"notes": notes[offset:offset + limit], "hasMore": offset + limit < len(notes)})
 
 
-@special("calendars.create_appointment_note")
+@special("POST /calendars/appointments/{appointmentId}/notes")
 def create_note(ctx):
     event = ctx.store.get("calendars/events", ctx.path["appointmentId"])
     if event is None:
@@ -326,7 +326,7 @@ def create_note(ctx):
 # ----------------------------------------------------------------------------- notifications
 
 
-@special("calendars.create_calendar_notification")
+@special("POST /calendars/{calendarId}/notifications")
 def create_notifications(ctx):
     calendar = ctx.store.get("calendars", ctx.path["calendarId"])
     if calendar is None:
@@ -346,7 +346,7 @@ def create_notifications(ctx):
     return ok(made)
 
 
-@special("calendars.list_calendar_notifications")
+@special("GET /calendars/{calendarId}/notifications")
 def list_notifications(ctx):
     items = ctx.store.all("calendars/notifications", ctx.parents)
     deleted = str(ctx.query.get("deleted", "false")).lower() == "true"
@@ -358,7 +358,7 @@ def list_notifications(ctx):
     return ok(items[skip:skip + limit])
 
 
-@special("calendars.update_notification")
+@special("PUT /calendars/{calendarId}/notifications/{notificationId}")
 def update_notification(ctx):
     item = ctx.store.get("calendars/notifications", ctx.path["notificationId"], ctx.parents)
     if item is None:
@@ -377,7 +377,7 @@ def _resource_type(ctx):
     return rtype, None
 
 
-@special("calendars.create_calendar_resource")
+@special("POST /calendars/resources/{resourceType}")
 def create_resource(ctx):
     rtype, bad = _resource_type(ctx)
     bad = bad or missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
@@ -387,7 +387,7 @@ def create_resource(ctx):
     return ok(ctx.store.put("calendars/resources", obj, (rtype,)), 201)
 
 
-@special("calendars.list_calendar_resources")
+@special("GET /calendars/resources/{resourceType}")
 def list_resources(ctx):
     rtype, bad = _resource_type(ctx)
     bad = bad or missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
@@ -399,7 +399,7 @@ def list_resources(ctx):
     return ok(found[skip:skip + limit])
 
 
-@special("calendars.update_calendar_resource")
+@special("PUT /calendars/resources/{resourceType}/{id}")
 def update_resource(ctx):
     item = ctx.store.get("calendars/resources", ctx.path["id"], ctx.parents)
     if item is None:
@@ -412,25 +412,24 @@ def update_resource(ctx):
 
 # GHL answers each delete with its own body
 DELETED: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "calendars.delete_calendar_group": ("calendars/groups", "groupId", {"success": True}),
-    "calendars.delete_calendar": ("calendars", "calendarId", {"success": True}),
-    "calendars.delete_appointment_note": ("calendars/appointments/notes", "noteId",
-                                          {"success": True}),
-    "calendars.delete_notification": ("calendars/notifications", "notificationId",
-                                       {"message": "Notification deleted successfully"}),
-    "calendars.delete_calendar_resource": ("calendars/resources", "id", {"success": True}),
+    "DELETE /calendars/groups/{groupId}": ("calendars/groups", "groupId", {"success": True}),
+    "DELETE /calendars/{calendarId}": ("calendars", "calendarId", {"success": True}),
+    "DELETE /calendars/appointments/{appointmentId}/notes/{noteId}": (
+        "calendars/appointments/notes", "noteId", {"success": True}),
+    "DELETE /calendars/{calendarId}/notifications/{notificationId}": (
+        "calendars/notifications", "notificationId", {"message": "Notification deleted successfully"}),
+    "DELETE /calendars/resources/{resourceType}/{id}": ("calendars/resources", "id", {"success": True}),
 }
 
 
 def _delete(ctx):
-    collection, param, answer = DELETED[ctx.op.key]
+    collection, param, answer = DELETED[endpoint(ctx.route.method, ctx.route.template)]
     if not ctx.store.delete(collection, ctx.path[param], ctx.parents):
         return error(400, "Not found")
     return ok(answer)
 
 
-for _key in DELETED:
-    SPECIAL[_key] = _delete
+special(*DELETED)(_delete)
 
 
 # ----------------------------------------------------------------------------- seed

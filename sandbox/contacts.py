@@ -25,7 +25,7 @@ def _match_duplicate(ctx, email: str | None, phone: str | None) -> dict[str, Any
     return None
 
 
-@special("contacts.create_contact")
+@special("POST /contacts")
 def create_contact(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -42,7 +42,7 @@ def create_contact(ctx):
     return ok({"contact": create(ctx, body)}, 201)
 
 
-@special("contacts.get_duplicate_contact", "contacts.find_contact")
+@special("GET /contacts/search/duplicate")
 def duplicate(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -50,7 +50,7 @@ def duplicate(ctx):
     return ok({"contact": _match_duplicate(ctx, ctx.query.get("email"), ctx.query.get("number"))})
 
 
-@special("contacts.upsert_contact")
+@special("POST /contacts/upsert")
 def upsert(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -76,7 +76,7 @@ def _contact_or_404(ctx):
     return contact, None
 
 
-@special("contacts.add_tags_to_contact", "contacts.remove_tags_from_contact")
+@special("POST /contacts/{contactId}/tags", "DELETE /contacts/{contactId}/tags")
 def tags(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -95,7 +95,7 @@ def tags(ctx):
     return ok({"tags": current}, 201 if ctx.route.method == "POST" else 200)
 
 
-@special("contacts.bulk_update_contact_tags")
+@special("POST /contacts/bulk/tags/update/{type}")
 def bulk_tags(ctx):
     if ctx.path["type"] not in ("add", "remove"):
         return error(400, "type must be one of add, remove")
@@ -122,8 +122,9 @@ def bulk_tags(ctx):
     return ok({"succeded": errors == 0, "errorCount": errors, "responses": responses}, 201)
 
 
-@special("contacts.add_contact_to_campaign", "contacts.remove_from_campaign",
-         "contacts.remove_from_all_campaigns")
+@special("POST /contacts/{contactId}/campaigns/{campaignId}",
+         "DELETE /contacts/{contactId}/campaigns/{campaignId}",
+         "DELETE /contacts/{contactId}/campaigns/removeAll")
 def campaigns(ctx):
     contact, missing = _contact_or_404(ctx)
     if missing:
@@ -139,7 +140,7 @@ def campaigns(ctx):
     return ok({"succeded": True}, 201 if ctx.route.method == "POST" else 200)
 
 
-@special("contacts.complete_contact_task")
+@special("PUT /contacts/{contactId}/tasks/{taskId}/completed")
 def complete_task(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -154,7 +155,7 @@ def complete_task(ctx):
 SEARCH_WINDOW = 10_000  # page x pageLimit beyond this is refused: deeper reads use searchAfter
 
 
-@special("contacts.search_contacts")
+@special("POST /contacts/search")
 def search(ctx):
     """POST /contacts/search as GHL documents it publicly: locationId, page + pageLimit or
     searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back.
@@ -229,7 +230,7 @@ def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
     return False
 
 
-@special("contacts.list_contacts_deprecated")
+@special("GET /contacts")
 def list_deprecated(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -258,7 +259,7 @@ def _ms(value: Any) -> int:
     return round(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
 
 
-@special("contacts.get_contacts_by_business")
+@special("GET /contacts/business/{businessId}")
 def by_business(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -269,7 +270,7 @@ def by_business(ctx):
     return ok({"contacts": items[skip:skip + limit], "count": len(items)})
 
 
-@special("contacts.get_contact_appointments")
+@special("GET /contacts/{contactId}/appointments")
 def appointments(ctx):
     contact, missing = _contact_or_404(ctx)
     if missing:

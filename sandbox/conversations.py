@@ -118,7 +118,7 @@ def _int(value: Any, name: str) -> tuple[int | None, Any]:
         return None, error(422, [f"{name} must be a number"])
 
 
-@special("conversations.search_conversations")
+@special("GET /conversations/search")
 def search(ctx):
     q = ctx.query
     bad = missing_required(ctx) or location_mismatch(ctx, q.get("locationId"))
@@ -176,7 +176,7 @@ def search(ctx):
 # ----------------------------------------------------------------------------- messages
 
 
-@special("conversations.get_messages_by_conversation")
+@special("GET /conversations/{conversationId}/messages")
 def messages(ctx):
     conversation = ctx.store.get(CONVERSATIONS, ctx.path["conversationId"])
     if conversation is None or conversation.get("locationId") != ctx.location_id:
@@ -214,7 +214,7 @@ def _call_message(ctx):
     return message, None
 
 
-@special("conversations.get_message_recording")
+@special("GET /conversations/messages/{messageId}/locations/{locationId}/recording")
 def recording(ctx):
     message, bad = _call_message(ctx)
     if bad:
@@ -235,13 +235,13 @@ def _sentences(ctx):
     return found["sentences"], None
 
 
-@special("conversations.get_message_transcription")
+@special("GET /conversations/locations/{locationId}/messages/{messageId}/transcription")
 def transcription(ctx):
     sentences, bad = _sentences(ctx)
     return bad or ok(sentences)
 
 
-@special("conversations.download_transcription")
+@special("GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download")
 def download(ctx):
     sentences, bad = _sentences(ctx)
     if bad:
@@ -254,7 +254,7 @@ def download(ctx):
 STATUSES = ("delivered", "failed", "pending", "read")
 
 
-@special("conversations.update_message_status")
+@special("PUT /conversations/messages/{messageId}/status")
 def update_status(ctx):
     message = ctx.store.get(MESSAGES, ctx.path["messageId"])
     if message is None or message.get("locationId") != ctx.location_id:
@@ -281,7 +281,7 @@ def update_status(ctx):
                "status": message["status"], "msg": "Message status updated."})
 
 
-@special("conversations.agent_typing_indicator")
+@special("POST /conversations/providers/live-chat/typing")
 def typing(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:

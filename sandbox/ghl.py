@@ -4,8 +4,10 @@ It behaves like the real API where a client can tell: Bearer auth (401 with GHL'
 ``Version`` header (400 without it), pagination and ordering as the official documents
 describe, ``X-RateLimit-*`` headers on every answer and 429 past the burst limit per location,
 and GHL's error bodies. Routes come from the operation specs: one generic handler serves
-create, read, update, delete and list for any spec by the shape of its path; the few endpoints
-whose behaviour is special are hand-written in :mod:`sandbox.handlers` and keyed by operation.
+create, read, update, delete and list for any curated spec by the shape of its path; operations
+generated from GHL's official documents are checked and answered from them by
+:mod:`sandbox.official`; the endpoints whose behaviour is special are hand-written and keyed by
+upstream method and path (``@special("POST /contacts/upsert")``, :mod:`sandbox.handlers`).
 
 Sandbox-only control routes live under ``/_sandbox`` (reset, seed, faults, stats, tokens).
 """
@@ -84,7 +86,7 @@ def _compile(template: str) -> tuple[re.Pattern, list[str]]:
     return re.compile("^/" + "/".join(parts) + "/?$"), params
 
 
-# endpoints answered by a hand-written handler (keyed by ``key``) that no spec declares:
+# endpoints answered by a hand-written handler that no spec declares:
 # (key, method, path template); a module of the sandbox adds its own at import
 UNSPECIFIED: list[tuple[str, str, str]] = []
 
@@ -96,7 +98,10 @@ def build_routes(specs: dict[str, Any]) -> list[Route]:
             continue
         regex, params = _compile(op.upstream.path)
         routes.append(Route(op.key, op.upstream.method, op.upstream.path, regex, params, op))
+    declared = {(r.method, "/" + r.template.strip("/")) for r in routes}
     for key, method, template in UNSPECIFIED:
+        if (method, "/" + template.strip("/")) in declared:
+            continue  # a spec declares it: its route serves, the handler is found by endpoint
         regex, params = _compile(template)
         routes.append(Route(key, method, template, regex, params, None))
     # literal segments win over parameters: /contacts/search before /contacts/{contactId}
@@ -271,9 +276,12 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             resp.headers.update(headers)
             return resp
         route, values = _match(routes, request.method, path)
-        body = await handlers.read_json(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
+        body = await handlers.read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
         state.requests.append({"t": time.time(), "method": request.method, "path": path,
                                "query": dict(request.query_params), "body": body,
+                               "query_items": request.query_params.multi_items(),
+                               "version": request.headers.get("version"),
+                               "content_type": request.headers.get("content-type"),
                                "route": route.key if route else None})
         fault = _take_fault(state, path)
         if fault is not None:

@@ -1,5 +1,6 @@
-"""How the GHL sandbox answers: one generic handler for any spec, by the shape of its path, and
-hand-written handlers only where the real API is special (contact search, upsert, tags...).
+"""How the GHL sandbox answers: one generic handler for any curated spec, by the shape of its
+path; the generated operations through :mod:`sandbox.official`; and hand-written handlers, keyed
+by upstream method and path, only where the real API is special (contact search, upsert, tags...).
 
 Generic shapes (``collection`` from :func:`sandbox.store.collection_of`):
 
@@ -19,18 +20,40 @@ from typing import Any, Callable
 
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.store import Store, new_id, now_iso
+from operations import official as _official_specs
+
+from sandbox import official
+from sandbox.store import Store, new_id, now_iso, put_at
 
 # list path -> collection where its objects live, when the two differ
 ALIASES: dict[str, str] = {}
 
 Handler = Callable[[Any], Response]
+# operations generated from GHL's official documents: answered by sandbox.official
+GENERATED: frozenset[str] = frozenset(op.key for op in _official_specs.SPECS)
 SPECIAL: dict[str, Handler] = {}
 
 
-def special(*keys: str) -> Callable[[Handler], Handler]:
+def endpoint(method: str, template: str) -> str:
+    """``("GET", "/contacts/")`` → ``"GET /contacts"``: how a hand-written handler names the
+    upstream endpoint it answers (the trailing slash aside, as GHL routes it)."""
+    return f"{method.upper()} /{template.strip('/')}"
+
+
+def special(*endpoints: str) -> Callable[[Handler], Handler]:
+    """Register a hand-written handler for upstream endpoints named ``"METHOD /path/{param}"``.
+
+    :raises ValueError: an endpoint already has another handler, or is not ``METHOD /path``.
+    """
     def register(fn: Handler) -> Handler:
-        for key in keys:
+        for name in endpoints:
+            method, _, template = name.partition(" ")
+            key = endpoint(method, template)
+            if not template.startswith("/") or method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                raise ValueError(f"{name!r}: a handler names its endpoint as 'METHOD /path'")
+            if SPECIAL.get(key, fn) is not fn:
+                raise ValueError(f"{key} has two hand-written handlers: {SPECIAL[key].__name__} "
+                                 f"and {fn.__name__}")
             SPECIAL[key] = fn
         return fn
     return register
@@ -61,6 +84,17 @@ async def read_json(request) -> Any:
         return None
 
 
+async def read_body(request) -> Any:
+    """A request's body: its JSON, or its fields for an HTML form or a multipart form (a file
+    part as its file name), or None when it is empty or unreadable."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        return {name: getattr(value, "filename", None) or value if not isinstance(value, str) else value
+                for name, value in form.multi_items()}
+    return await read_json(request)
+
+
 def wrap_path(ctx) -> str:
     if ctx.op.trigger is not None:
         return ctx.op.trigger.items.path
@@ -77,11 +111,7 @@ def wrap(path: str, value: Any, **extra: Any) -> dict[str, Any]:
     if path == "$":
         return {**value, **extra} if isinstance(value, dict) else value
     out: dict[str, Any] = dict(extra)
-    node = out
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    put_at(out, path, value)
     return out
 
 
@@ -207,7 +237,12 @@ def create(ctx, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle(ctx) -> Response:
-    return SPECIAL.get(ctx.route.key, generic)(ctx)
+    special_handler = SPECIAL.get(endpoint(ctx.route.method, ctx.route.template))
+    if special_handler is not None:
+        return special_handler(ctx)
+    if ctx.route.key in GENERATED:
+        return official.answer(ctx)
+    return generic(ctx)
 
 
 # ----------------------------------------------------------------------------- seed

@@ -42,7 +42,7 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
 SEED_HOOKS.append(seed)
 
 
-@special("other.list_locations")
+@special("GET /locations/search")
 def search_locations(ctx):
     q = ctx.query
     items = list(ctx.store.all(LOCATIONS))
@@ -55,7 +55,7 @@ def search_locations(ctx):
     return ok({"locations": page(ctx, items)})
 
 
-@special("other.create_location")
+@special("POST /locations")
 def create_location(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -67,7 +67,7 @@ def create_location(ctx):
     return ok(location)
 
 
-@special("other.list_custom_fields")
+@special("GET /locations/{locationId}/customFields")
 def custom_fields(ctx):
     if ctx.path["locationId"] != ctx.location_id:
         return error(403, "The token does not have access to this location.")
@@ -80,7 +80,7 @@ def custom_fields(ctx):
     return ok({"customFields": sorted(items, key=lambda f: f["position"])})
 
 
-@special("other.get_company")
+@special("GET /companies/{companyId}")
 def get_company(ctx):
     company = ctx.store.get(COMPANIES, ctx.path["companyId"])
     if company is None:

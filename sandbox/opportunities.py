@@ -44,7 +44,7 @@ def _stage_problem(pipe: dict[str, Any], stage_id: Any) -> str | None:
     return None
 
 
-@special("opportunities.search_opportunities")
+@special("POST /opportunities/search")
 def search(ctx):
     body = ctx.body
     bad = missing_required(ctx) or location_mismatch(ctx, body.get("locationId"))
@@ -119,7 +119,7 @@ def _new(ctx, body: dict[str, Any], pipe: dict[str, Any]) -> dict[str, Any]:
     return ctx.store.put("opportunities", opp)
 
 
-@special("opportunities.create_opportunity")
+@special("POST /opportunities")
 def create_opportunity(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -159,7 +159,7 @@ def _apply(ctx, opp: dict[str, Any], changes: dict[str, Any]) -> Any:
     return None
 
 
-@special("opportunities.update_opportunity")
+@special("PUT /opportunities/{id}")
 def update_opportunity(ctx):
     opp = ctx.store.get("opportunities", ctx.path["id"])
     if opp is None or opp.get("locationId") != ctx.location_id:
@@ -168,7 +168,7 @@ def update_opportunity(ctx):
     return bad or ok({"opportunity": _with_contact(ctx, opp)})
 
 
-@special("opportunities.update_opportunity_status")
+@special("PUT /opportunities/{id}/status")
 def update_status(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -195,7 +195,7 @@ def _followers(opp: dict[str, Any], ids: list[str], action: str, remove_all: boo
     return changed
 
 
-@special("opportunities.upsert_opportunity")
+@special("POST /opportunities/upsert")
 def upsert(ctx):
     body = dict(ctx.body)
     bad = location_mismatch(ctx, body.get("locationId"))
@@ -230,7 +230,7 @@ def upsert(ctx):
     return ok({"opportunity": _with_contact(ctx, opp), "new": False})
 
 
-@special("opportunities.add_followers", "opportunities.remove_followers")
+@special("POST /opportunities/{id}/followers", "DELETE /opportunities/{id}/followers")
 def followers(ctx):
     bad = missing_required(ctx)
     if bad:

@@ -86,7 +86,7 @@ def _required(ctx, *names: str) -> JSONResponse | None:
     return error(422, missing) if missing else None
 
 
-@special("conversations.sandbox.create_conversation")
+@special("POST /conversations")
 def create_conversation(ctx):
     bad = _required(ctx, "locationId", "contactId")
     if bad:
@@ -104,7 +104,7 @@ def create_conversation(ctx):
         "id", "contactId", "locationId", "dateAdded", "dateUpdated", "type")}}, 201)
 
 
-@special("conversations.sandbox.add_inbound_message")
+@special("POST /conversations/messages/inbound")
 def add_inbound(ctx):
     body = ctx.body
     bad = _required(ctx, "type", "contactId")

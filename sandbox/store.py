@@ -33,6 +33,14 @@ def new_id(prefix: str = "") -> str:
     return (prefix + f"{n:x}".rjust(20 - len(prefix), "0"))[:24]
 
 
+def put_at(node: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at the dotted ``path`` inside ``node``, making the objects on the way."""
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
 def segments(template: str) -> list[str]:
     return [s for s in template.strip("/").split("/") if s]
 

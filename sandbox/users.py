@@ -26,7 +26,7 @@ def _in_company(ctx, company_id: Any) -> list[dict[str, Any]]:
             and not u.get("deleted")]
 
 
-@special("users.search_users")
+@special("GET /users/search")
 def search(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -54,7 +54,7 @@ def search(ctx):
     return ok({"users": [_public(u) for u in items[skip:skip + limit]], "count": len(items)})
 
 
-@special("users.filter_users_by_email")
+@special("POST /users/search/filter-by-email")
 def filter_by_email(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -80,7 +80,7 @@ def filter_by_email(ctx):
     return ok({"users": out, "count": len(items)})
 
 
-@special("users.list_users_by_location")
+@special("GET /users")
 def by_location(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -98,7 +98,7 @@ def _roles(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return roles
 
 
-@special("users.create_user")
+@special("POST /users")
 def create_user(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -117,7 +117,7 @@ def create_user(ctx):
     return ok(_public(user), 201)
 
 
-@special("users.update_user")
+@special("PUT /users/{userId}")
 def update_user(ctx):
     user = ctx.store.get("users", ctx.path["userId"])
     if user is None or user.get("deleted"):
@@ -129,7 +129,7 @@ def update_user(ctx):
     return ok(_public(user))
 
 
-@special("users.get_user")
+@special("GET /users/{userId}")
 def get_user(ctx):
     user = ctx.store.get("users", ctx.path["userId"])
     if user is None or user.get("deleted"):
@@ -137,7 +137,7 @@ def get_user(ctx):
     return ok(_public(user))
 
 
-@special("users.delete_user")
+@special("DELETE /users/{userId}")
 def delete_user(ctx):
     user = ctx.store.get("users", ctx.path["userId"])
     if user is None or user.get("deleted"):

@@ -43,7 +43,7 @@ def _public(obj: dict, *hidden: str) -> dict:
     return {k: v for k, v in obj.items() if k not in hidden}
 
 
-@special("workflows.list_workflows")
+@special("GET /workflows")
 def list_workflows(ctx):
     bad = checked(ctx)
     if bad:
@@ -51,7 +51,7 @@ def list_workflows(ctx):
     return ok({"workflows": newest(in_location(ctx, ctx.store.all(WORKFLOWS)), "createdAt")})
 
 
-@special("workflows.list_campaigns")
+@special("GET /campaigns")
 def list_campaigns(ctx):
     bad = checked(ctx)
     if bad:
@@ -62,7 +62,7 @@ def list_campaigns(ctx):
     return ok({"campaigns": items})
 
 
-@special("workflows.list_snapshots")
+@special("GET /snapshots")
 def list_snapshots(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -78,7 +78,8 @@ def _contact(ctx):
     return contact, None
 
 
-@special("workflows.add_contact_to_workflow", "workflows.remove_from_workflow")
+@special("POST /contacts/{contactId}/workflow/{workflowId}",
+         "DELETE /contacts/{contactId}/workflow/{workflowId}")
 def enrolment(ctx):
     contact, bad = _contact(ctx)
     if bad:
@@ -96,7 +97,7 @@ def enrolment(ctx):
     return ok({"succeded": True})
 
 
-@special("workflows.add_contact_followers", "workflows.remove_contact_followers")
+@special("POST /contacts/{contactId}/followers", "DELETE /contacts/{contactId}/followers")
 def followers(ctx):
     contact, bad = _contact(ctx)
     if bad:
@@ -119,7 +120,7 @@ def followers(ctx):
     return ok({"followers": contact["followers"], "followersRemoved": removed})
 
 
-@special("workflows.bulk_business_update")
+@special("POST /contacts/bulk/business")
 def bulk_business(ctx):
     bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:

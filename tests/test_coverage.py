@@ -4,7 +4,8 @@ A test says which operations it exercises with ``@pytest.mark.covers("key", ...)
 are read statically, by parsing every ``tests/test_*.py`` file (decorators and module-level
 ``pytestmark``), not from the items pytest collected: so the check gives the same answer when
 only a subset runs (``-k``, one file, ``-x``), and no test module has to be imported for it.
-Keys must be string literals so that they can be read this way.
+Keys must be string literals so that they can be read this way. One test that runs every
+operation generated from GHL's official documents says so with ``@pytest.mark.covers_generated()``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from engine.spec.registry import registry
 TESTS = Path(__file__).resolve().parent
 
 
-def _is_covers(node: ast.AST) -> bool:
-    """``pytest.mark.covers(...)`` or ``mark.covers(...)``."""
+def _is_covers(node: ast.AST, name: str = "covers") -> bool:
+    """``pytest.mark.covers(...)`` or ``mark.covers(...)`` (or another mark ``name``)."""
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "covers" and isinstance(node.func.value, ast.Attribute)
+            and node.func.attr == name and isinstance(node.func.value, ast.Attribute)
             and node.func.value.attr == "mark")
+
+
+def generated_keys() -> list[str]:
+    """The operations generated from GHL's official documents (operations/official.json)."""
+    from operations.official import SPECS
+
+    return [op.key for op in SPECS]
 
 
 def covered_keys() -> tuple[dict[str, set[str]], list[str]]:
@@ -42,6 +50,10 @@ def covered_keys() -> tuple[dict[str, set[str]], list[str]]:
                 owner = f"{path.name} (pytestmark)"
             else:
                 continue
+            # ``@pytest.mark.covers_generated()``: the test runs every generated operation
+            for call in (c for c in calls if _is_covers(c, "covers_generated")):
+                for key in generated_keys():
+                    found.setdefault(key, set()).add(owner)
             for call in filter(_is_covers, calls):
                 for arg in call.args:
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):

@@ -1,4 +1,8 @@
-"""POST /v1/actions/{key}: run one action with a connection's credentials."""
+"""POST /v1/actions/{key}: run one operation's request once with a connection's credentials.
+
+Every operation of the catalog runs here, a trigger included: for a trigger it is one request
+with the given inputs and the upstream answer as it is (no paging, no dedupe); reading a
+trigger's items is ``POST /v1/triggers/{key}/items``."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from engine.accounts import connections
 from engine.accounts.tenants import Principal
 from engine.actions import executor
 from engine.actions.idempotency import Idempotency, fingerprint
-from engine.core.errors import NotFound, UpstreamError
+from engine.core.errors import UpstreamError
 from engine.runtime import Runtime
 from engine.spec import registry
 
@@ -33,9 +37,6 @@ async def run_action(key: str, body: ActionIn, who: Principal = Depends(writer),
     op = registry.get(key)
     if op is None:
         raise unknown_operation(key)
-    if op.kind != "action":
-        raise NotFound(f"{key!r} is a trigger, not an action: read it with POST "
-                       f"/v1/triggers/{key}/items or subscribe to it", code="operation_not_found")
     conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
     idem = None
     if idempotency_key is not None:

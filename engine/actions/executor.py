@@ -72,7 +72,9 @@ def build_call(op: Operation, values: dict[str, Any], conn: Connection) -> Call:
     return Call(method=op.upstream.method, path=path, version=op.upstream.version, query=query,
                 body=body if (body or op.upstream.method in ("POST", "PUT", "PATCH")
                               or op.upstream.json_body) else None,
-                safe_to_retry=op.upstream.idempotent, response=op.upstream.response)
+                safe_to_retry=op.upstream.idempotent, response=op.upstream.response,
+                body_format=op.upstream.body_format,
+                file_fields=tuple(f.name for f in op.inputs_at("body") if f.format == "binary"))
 
 
 async def _fill_push_urls(rt: Runtime, op: Operation, values: dict[str, Any],

@@ -19,6 +19,9 @@ ops_app = typer.Typer(help="The operations catalog.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(ops_app, name="operations")
+catalog_app = typer.Typer(help="The catalog generated from GHL's official API documents.",
+                          no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 zapier_app = typer.Typer(help="The Zapier app in integrations/zapier.", no_args_is_help=True)
 app.add_typer(zapier_app, name="zapier")
 provider_app = typer.Typer(help="SMSGlobal as a GHL location's SMS provider.", no_args_is_help=True)
@@ -297,3 +300,18 @@ def zapier_generate(check: bool = typer.Option(False, help="Only say whether the
 
 if __name__ == "__main__":
     app()
+
+
+@catalog_app.command("generate")
+def catalog_generate(
+        source: Path = typer.Option(..., "--from", exists=True, file_okay=False,
+                                    help="Folder of GHL's official OpenAPI v2 documents (apps/*.json)."),
+        check: bool = typer.Option(False, help="Only check: exit 1 when the committed files are stale.")) -> None:
+    """Write operations/official.json and sandbox/official_answers.json from the documents."""
+    from engine.export.official import CatalogError, run
+    try:
+        code = run(source, check=check)
+    except CatalogError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)

@@ -41,6 +41,7 @@ ZAPIER_KEY_RE = re.compile(r"^[a-zA-Z]+[a-zA-Z0-9_]*$")
 LABEL_MAX = 64
 DESCRIPTION_MAX = 1000
 HELP_MAX = 1000
+PLACEHOLDER_MAX = 200
 
 # fields the app adds to every operation; an input with one of these names would clash
 CONNECTION_FIELD = "connection_id"
@@ -270,8 +271,9 @@ def _field(op: Operation, name: str, prop: dict[str, Any], required: bool,
     examples = p.get("examples") or []
     if examples and examples[0] is not None and "choices" not in f and "dynamic" not in f:
         example = _text(examples[0])
-        if example and f["type"] != "boolean":
-            f["placeholder"] = _clip(example, 200)
+        # a long example is left out rather than cut: a cut JSON example is not valid JSON
+        if example and f["type"] != "boolean" and len(example) <= PLACEHOLDER_MAX:
+            f["placeholder"] = example
     return f, coerce
 
 

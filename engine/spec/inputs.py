@@ -144,7 +144,7 @@ def _one_of(field: Input) -> Any:
 
 def _scalar(kind: str, fmt: str | None) -> Any:
     base = _SCALARS.get(kind, Any)
-    if fmt and kind == "string":
+    if fmt in _FORMATS and kind == "string":  # "binary" (a file part's content) is any text
         return Annotated[str, AfterValidator(_FORMATS[fmt])]
     return base
 

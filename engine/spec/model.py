@@ -55,7 +55,7 @@ class Input(_Part):
     default: Any = None
     example: Any = None
     items: InputType | None = None
-    format: Literal["date-time", "date", "email", "uri", "phone", "msisdn"] | None = None
+    format: Literal["date-time", "date", "email", "uri", "phone", "msisdn", "binary"] | None = None
     # location_id / company_id: the connection's; notify_url / incoming_url: the engine's push
     # URLs for this connection (only when ENGINE_PUBLIC_URL is set)
     fill: Literal["location_id", "company_id", "notify_url", "incoming_url"] | None = None
@@ -247,6 +247,9 @@ class Upstream(_Part):
     # GET or DELETE whose official document defines a request body. None: POST, PUT and PATCH
     # always send one, GET and DELETE only when a body field is given
     json_body: bool | None = None
+    # how the body is encoded: JSON, an HTML form (application/x-www-form-urlencoded) or
+    # multipart/form-data (file uploads), as the official document of the operation says
+    body_format: Literal["json", "form", "multipart"] = "json"
 
     @property
     def path_params(self) -> list[str]:

@@ -22,14 +22,16 @@ class SpecError(Exception):
     """A spec in operations/ is malformed or clashes with another."""
 
 
-def load(package: ModuleType) -> dict[str, Operation]:
-    """Every spec of ``package``'s public modules (their ``SPECS``), by key. Raises
-    :class:`SpecError` listing every malformed spec, duplicate key and broken rule at once."""
+def load(package: ModuleType, skip: tuple[str, ...] = ()) -> dict[str, Operation]:
+    """Every spec of ``package``'s modules (those named in ``skip`` and ``_private`` ones aside).
+
+    :raises SpecError: naming every malformed spec and every duplicate key at once.
+    """
     specs: dict[str, Operation] = {}
     origin: dict[str, str] = {}
     problems: list[str] = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in skip:
             continue
         try:
             module = importlib.import_module(f"{package.__name__}.{info.name}")
@@ -57,6 +59,15 @@ def registry() -> dict[str, Operation]:
     import operations
 
     return load(operations)
+
+
+@lru_cache(maxsize=1)
+def curated() -> dict[str, Operation]:
+    """The hand-written specs only, without the ones generated from GHL's official documents
+    (``operations/official.json``): what the catalog generator must not generate again."""
+    import operations
+
+    return load(operations, skip=("official",))
 
 
 def get(key: str) -> Operation | None:

@@ -20,3 +20,5 @@ class Call:
     # False: a 401 is the answer, not a reason to refresh the OAuth token and send again (GHL's
     # status calls are refused with 401 for a few seconds after a send, whatever the token)
     reauthorize: bool = True
+    body_format: str = "json"  # json | form | multipart
+    file_fields: tuple[str, ...] = ()  # multipart body fields sent as file parts

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import json
 import logging
 import math
 import random
@@ -66,6 +67,29 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             return None
         seconds = parsed.timestamp() - time.time()
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def encode_body(call: Call) -> dict[str, Any]:
+    """httpx keyword arguments for the call's body: JSON, an HTML form, or multipart/form-data
+    with the call's file fields as file parts (named after the field)."""
+    if call.body is None:
+        return {}
+    if call.body_format == "json" or not isinstance(call.body, dict):
+        return {"json": call.body}
+    if call.body_format == "form":
+        return {"data": {k: _form_value(v) for k, v in call.body.items()}}
+    parts = [(name, (name, str(value).encode()) if name in call.file_fields
+              else (None, _form_value(value).encode()))
+             for name, value in call.body.items()]
+    return {"files": parts or [("", (None, b""))]}
 
 
 def _decode(resp: httpx.Response, kind: str) -> Any:
@@ -208,7 +232,7 @@ class Upstream:
             try:
                 request = self.http.build_request(
                     call.method, base + call.path, params=call.query or None,
-                    json=call.body if call.body is not None else None, headers=headers)
+                    headers=headers, **encode_body(call))
                 await app.authorize(request, conn)
             except (ValueError, TypeError, KeyError, httpx.HTTPError) as exc:
                 await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
