@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -146,7 +147,13 @@ def _scalar(kind: str, fmt: str | None) -> Any:
     base = _SCALARS.get(kind, Any)
     if fmt in _FORMATS and kind == "string":  # "binary" (a file part's content) is any text
         return Annotated[str, AfterValidator(_FORMATS[fmt])]
+    if kind == "integer":  # JSON's 2.0 is the integer 2, as the JSON Schema says
+        return Annotated[int, BeforeValidator(_integral)]
     return base
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _annotation(field: Input) -> Any:
