@@ -14,7 +14,7 @@ from api.requestids import RequestIds
 from api.responses import SafeJSONResponse
 from api.routes import (actions, connections, console, flows, health, inbound, keys, oauth,
                         operations, subscriptions, triggers)
-from api.routes import sms_provider
+from api.routes import ghl_request, sms_provider
 from engine.core.logs import setup_logging
 from engine.core.settings import Settings, get_settings
 from engine.wiring import open_runtime
@@ -26,6 +26,7 @@ ROUTERS += [flows.router]
 ROUTERS += [subscriptions.router]
 ROUTERS += [inbound.router]
 ROUTERS += [sms_provider.router]
+ROUTERS += [ghl_request.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -93,6 +93,21 @@ ConnectionIn = Annotated[
 """A new connection: a GHL token (``app`` left out means ghl) or an SMSGlobal key and secret."""
 
 
+class GHLRequestIn(Strict):
+    """One raw GHL request (``POST /v1/ghl/request``), for endpoints the catalog has no
+    operation for."""
+
+    connection_id: str = Field(min_length=1, max_length=100)
+    method: str = Field(max_length=10, description="GET, POST, PUT, PATCH or DELETE.")
+    path: str = Field(max_length=2000, description="The path under the GHL API base URL with its "
+                                                   "parameters filled in, e.g. '/contacts/abc'.")
+    query: dict[str, Any] = Field(default_factory=dict, description="Query parameters; a list "
+                                                                    "value repeats the parameter.")
+    body: Any = Field(None, description="The JSON body (not for GET).")
+    version: str | None = Field(None, description="The Version header: 2021-07-28 (default) or "
+                                                  "2021-04-15, as the endpoint's documentation says.")
+
+
 class ActionIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "input": {"firstName": "Ada", "email": "ada@example.com"}}]})
     connection_id: str = Field(min_length=1, max_length=100)

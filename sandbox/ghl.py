@@ -144,7 +144,14 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
         from engine.spec.registry import registry
 
         specs = registry()
-    routes = build_routes(specs)
+    built: dict[str, Any] = {"count": -1, "routes": []}
+
+    def routes() -> list[Route]:
+        """The routes of the specs, built again when a spec was added or removed since (the
+        registry is one dict: a spec added at run time is served with nothing else to do)."""
+        if built["count"] != len(specs):
+            built["routes"], built["count"] = build_routes(specs), len(specs)
+        return built["routes"]
     state = State(rate_limit=rate_limit, window_ms=window_ms)
     aliases = handlers.ALIASES
 
@@ -275,7 +282,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             resp = ghl_error(429, "Too many requests, please try again later.")
             resp.headers.update(headers)
             return resp
-        route, values = _match(routes, request.method, path)
+        route, values = _match(routes(), request.method, path)
         body = await handlers.read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
         state.requests.append({"t": time.time(), "method": request.method, "path": path,
                                "query": dict(request.query_params), "body": body,

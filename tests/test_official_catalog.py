@@ -389,3 +389,34 @@ def test_the_sandbox_refuses_what_the_document_refuses(sandbox):
                         headers={"Authorization": headers["Authorization"]}).status_code == 400
     assert sandbox.post(op.upstream.path, json=good, headers={"Version": op.upstream.version}
                         ).status_code == 401
+
+
+def test_oauth_consent_asks_for_the_scopes_of_every_operation(api):
+    resp = api.get("/v1/oauth/ghl/authorize", params={"redirect": "false"})
+    asked = set(parse_qs(urlsplit(resp.json()["authorize_url"]).query)["scope"][0].split())
+    needed = {scope for op in registry().values() if op.app == "ghl" for scope in op.upstream.scopes}
+    assert needed <= asked, f"scopes not asked for: {sorted(needed - asked)}"
+    # a few only generated operations need (payments, store, social planner, custom objects)
+    assert {"payments/orders.readonly", "products/prices.readonly", "socialplanner/post.write",
+            "objects/record.write"} <= asked
+
+
+def test_the_catalog_setting_narrows_the_operations_and_the_scopes():
+    import subprocess
+    import sys
+
+    probe = ("from engine.spec.registry import registry; from engine.oauth.tokens import scopes; "
+             "from engine.core.settings import get_settings; "
+             "print(len(registry()), ' '.join(scopes(get_settings())))")
+
+    def catalog(**env: str) -> tuple[int, set[str]]:
+        out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, text=True,
+                             capture_output=True, env={**os.environ, **env}).stdout.split()
+        return int(out[0]), set(out[1:])
+
+    full, full_scopes = catalog(ENGINE_CATALOG="full")
+    curated_only, curated_scopes = catalog(ENGINE_CATALOG="curated")
+    assert full == curated_only + len(GENERATED)
+    assert curated_scopes < full_scopes and "products/prices.readonly" not in curated_scopes
+    assert catalog(GHL_OAUTH_SCOPES="contacts.readonly, contacts.write")[1] == {
+        "contacts.readonly", "contacts.write"}

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     secret_keys: str = Field("", validation_alias="ENGINE_SECRET_KEYS")
     secret_keys_file: Path | None = Field(None, validation_alias="ENGINE_SECRET_KEYS_FILE")
 
+    # "full": the curated specs and the ones generated from GHL's official documents;
+    # "curated": the curated specs only (a smaller catalog, fewer OAuth scopes)
+    catalog: Literal["full", "curated"] = Field("full", validation_alias="ENGINE_CATALOG")
+
     http_timeout_seconds: float = Field(30.0, validation_alias="ENGINE_HTTP_TIMEOUT_SECONDS")
     max_attempts: int = Field(4, ge=1, validation_alias="ENGINE_MAX_ATTEMPTS")
     backoff_base_seconds: float = Field(0.5, validation_alias="ENGINE_BACKOFF_BASE_SECONDS")

@@ -55,10 +55,13 @@ def load(package: ModuleType, skip: tuple[str, ...] = ()) -> dict[str, Operation
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Operation]:
-    """The catalog: every spec of the ``operations`` package, loaded once per process."""
+    """The catalog: every spec of ``operations``, loaded once per process; only the curated ones
+    when the setting ``ENGINE_CATALOG`` is ``curated``."""
     import operations
 
-    return load(operations)
+    from engine.core.settings import get_settings
+
+    return load(operations, skip=("official",) if get_settings().catalog == "curated" else ())
 
 
 @lru_cache(maxsize=1)

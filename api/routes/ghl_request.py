@@ -1,0 +1,33 @@
+"""POST /v1/ghl/request: one raw GHL API request, for endpoints the catalog has no operation for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import runtime, writer
+from api.models import GHLRequestIn
+from engine.accounts import connections
+from engine.accounts.tenants import Principal
+from engine.actions import passthrough
+from engine.core.errors import InputInvalid
+from engine.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["actions"])
+
+
+@router.post("/ghl/request")
+async def ghl_request(body: GHLRequestIn, who: Principal = Depends(writer),
+                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Send ``method path`` to the GHL API with the connection's credentials, through the same
+    rate budget, retries and error shapes as an action; answer ``{"data", "meta"}``."""
+    call = passthrough.build_call(body.method, body.path, body.query, body.body, body.version)
+    conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    if conn.app != "ghl":
+        raise InputInvalid([{"field": "connection_id", "location": "body",
+                             "message": f"{conn.id} is a {conn.app} connection; this request "
+                                        "needs a GHL connection"}])
+    resp = await rt.upstream.send(conn, call)
+    return {"data": resp.data, "meta": {"upstream_status": resp.status, "attempts": resp.attempts,
+                                        "duration_ms": round(resp.duration_ms, 2)}}
