@@ -73,12 +73,22 @@ def help_text(record: dict[str, Any]) -> str:
     return text
 
 
+def _frozen(value: Any) -> Any:
+    """A path or query example as an immutable value (a read spec stays hashable): lists as
+    tuples."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return None if any(isinstance(v, (dict, list)) for v in value.values()) else value
+    return value
+
+
 def _input(record: dict[str, Any]) -> Input:
     fill = FILLS.get(record["name"]) if record["in"] != "path" else None
     return Input(name=record["name"], location=record["in"], type=record["type"],
                  required=bool(record.get("required")), help=help_text(record),
                  enum=tuple(record["enum"]) if record.get("enum") else None,
-                 items=record.get("items"), example=record.get("example"),
+                 items=record.get("items"), example=record.get("example") if record["in"] == "body" else _frozen(record.get("example")),
                  format="binary" if record.get("binary") else record.get("format"), fill=fill)
 
 

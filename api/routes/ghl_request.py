@@ -22,8 +22,8 @@ async def ghl_request(body: GHLRequestIn, who: Principal = Depends(writer),
                       rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """Send ``method path`` to the GHL API with the connection's credentials, through the same
     rate budget, retries and error shapes as an action; answer ``{"data", "meta"}``."""
-    call = passthrough.build_call(body.method, body.path, body.query, body.body, body.version)
     conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    call = passthrough.build_call(body.method, body.path, body.query, body.body, body.version)
     if conn.app != "ghl":
         raise InputInvalid([{"field": "connection_id", "location": "body",
                              "message": f"{conn.id} is a {conn.app} connection; this request "
