@@ -97,6 +97,10 @@ class GHLRequestIn(Strict):
     """One raw GHL request (``POST /v1/ghl/request``), for endpoints the catalog has no
     operation for."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "method": "GET",
+        "path": "/contacts/ocQHyuzHvysMo5N5VsXc", "version": "2021-07-28"}]})
+
     connection_id: str = Field(min_length=1, max_length=100)
     method: str = Field(max_length=10, description="GET, POST, PUT, PATCH or DELETE.")
     path: str = Field(max_length=2000, description="The path under the GHL API base URL with its "
