@@ -276,7 +276,10 @@ async def test_every_generated_operation_runs_end_to_end(api, sandbox, documents
     # several locations, so the engine's per-location rate budget (100 per 10 s) never waits
     connections = []
     for i in range(8):
-        token = sandbox.post("/_sandbox/tokens", json={"location_id": f"loc_official{i:012d}"}).json()
+        location_id = f"loc_official{i:012d}"
+        sandbox.post("/_sandbox/seed/locations", json={"count": 1, "location_id": location_id, "fields": {
+            "id": location_id, "companyId": DEFAULT_COMPANY, "name": f"Official {i}"}}).raise_for_status()
+        token = sandbox.post("/_sandbox/tokens", json={"location_id": location_id}).json()
         resp = api.post("/v1/connections", json={"name": f"official {i}", "token": token["token"],
                                                  "location_id": token["location_id"],
                                                  "company_id": DEFAULT_COMPANY})
