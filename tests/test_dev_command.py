@@ -141,3 +141,22 @@ def test_the_log_is_quiet_at_info(dev):
     later = dev.lines[len(dev.output.splitlines(True)):]
     ticking = [line for line in later if re.search(r"scheduler_tick|cron:|primed:|polled:", line)]
     assert ticking == [], "".join(later)
+
+
+def test_a_restart_keeps_its_ports_key_and_connections(dev):
+    """`make dev` started again in the same folder brings its own Redis and sandbox back up on
+    the same ports, with the same dev key and connections, and the key still works."""
+    before = dict(dev.values)
+    headers = {"Authorization": f"Bearer {before['ENGINE_KEY']}"}
+    conns_before = httpx.get(before["ENGINE_URL"] + "/v1/connections", headers=headers).json()
+    dev.stop()
+    again = DevStack(dev.cwd, dev.env)
+    try:
+        assert "dev Redis on" in again.output, again.output
+        for name in ("ENGINE_URL", "ENGINE_KEY", "GHL_CONN", "SMS_CONN"):
+            assert again.values[name] == before[name], (name, again.output)
+        conns = httpx.get(again.values["ENGINE_URL"] + "/v1/connections", headers=headers)
+        assert conns.status_code == 200, conns.text
+        assert conns.json() == conns_before  # kept, and no new "Sandbox location" per start
+    finally:
+        again.stop()

@@ -30,10 +30,12 @@ ops.register(app)
 
 
 @app.callback()
-def _settings_of_make_dev() -> None:
+def _settings_of_make_dev(ctx: typer.Context) -> None:
     """Commands run where `make dev` runs use its Redis and key file (its state file), unless
-    the environment says otherwise."""
-    devstate.apply()
+    the environment says otherwise. `dev` itself reads the state file only for its last ports:
+    it starts its own Redis and sandbox again."""
+    if ctx.invoked_subcommand != "dev":
+        devstate.apply()
 
 
 async def _with_redis(fn):
