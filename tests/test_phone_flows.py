@@ -33,9 +33,12 @@ def with_number(sandbox, e164: str) -> list[dict]:
 def test_a_national_number_is_read_in_the_locations_country(api, sandbox, au_connection):
     made = new_contact(api, au_connection, firstName="Noor", phone="0412 345 678")
     assert made["phone"] == "+61412345678"
-    # the location's country is read once, then cached
+    # the location's country is read once, then cached (the connection check at creation is
+    # a read of the same location too)
+    read = len(calls(sandbox, "other.find_location_by_id"))
+    assert read >= 1
     new_contact(api, au_connection, firstName="Omar", phone="0412 345 679")
-    assert len(calls(sandbox, "other.find_location_by_id")) == 1
+    assert len(calls(sandbox, "other.find_location_by_id")) == read
 
 
 @pytest.mark.covers("smsglobal.new_incoming_sms", "contacts.find_contact",
