@@ -312,7 +312,8 @@ class Upstream:
                 continue
             if status in (401, 403):  # the credentials' fault: not the location's budget
                 await self.budget.refund(conn.rate_scope, slot)
-                await self._strike(conn)
+                if call.reauthorize:  # a call that expects early refusals (GHL's message-status
+                    await self._strike(conn)  # window) says nothing about the credentials
             if status in app.auth_failure_statuses:
                 help_text = app.auth_help or ("The token is invalid or expired: create a new "
                                               "token (or re-authorize) and update the connection.")
