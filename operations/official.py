@@ -2,9 +2,10 @@
 
 The facts come from ``official.json`` beside this module, written by ``ghl-engine catalog
 generate`` from GHL's official OpenAPI documents (see :mod:`engine.export.official`). The words
-are the project's own: help for a field comes from the shared field help of
-:mod:`operations._fields` when the name is known there, and otherwise from the field's name, type
-and place; an operation's description from its title, category and endpoint.
+are the project's own: help for a field comes from ``_shared_help.yaml`` beside this module
+(the help the hand-written specs give inputs of that name) when the name is there, and
+otherwise from the field's name, type and place; an operation's description from its title,
+category and endpoint.
 
 Every generated operation is an action; those that read (GET) are also searches.
 """
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from engine.spec.files import parse
 from engine.spec.model import Input, Operation, Output, Upstream
-from operations import _fields
 
 DATA = Path(__file__).with_name("official.json")
+HELP = Path(__file__).with_name("_shared_help.yaml")
 
 PLACES = {"path": "in the request path", "query": "in the query string", "body": "in the JSON body"}
 TYPES = {"string": "text", "integer": "a whole number", "number": "a number",
@@ -28,14 +31,8 @@ FILLS = {"locationId": "location_id", "companyId": "company_id"}
 
 
 def _shared_help() -> dict[str, str]:
-    """Help already written for a field name in operations/_fields.py, by name."""
-    out: dict[str, str] = {}
-    for value in vars(_fields).values():
-        group = value if isinstance(value, tuple) else (value,)
-        for field in group:
-            if isinstance(field, Input):
-                out.setdefault(field.name, field.help)
-    return out
+    """Help already written for a field name by the hand-written specs, by name."""
+    return dict(parse(HELP.read_text(encoding="utf-8"))["help"])
 
 
 SHARED_HELP = _shared_help()
@@ -115,11 +112,13 @@ def spec(record: dict[str, Any]) -> Operation:
     )
 
 
-def _load() -> tuple[Operation, ...]:
-    if not DATA.exists():
+@lru_cache(maxsize=None)
+def specs(source: Path = DATA) -> tuple[Operation, ...]:
+    """The specs of a file written like official.json (none when it is missing)."""
+    if not source.exists():
         return ()
-    lines = DATA.read_text().splitlines()
+    lines = source.read_text().splitlines()
     return tuple(spec(json.loads(line)) for line in lines[1:] if line.strip())
 
 
-SPECS = _load()
+SPECS = specs(DATA)

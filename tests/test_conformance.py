@@ -370,7 +370,7 @@ def test_spec_conforms_to_the_official_document(key, documents, scope_table):
 
 def _finds_by_id(op: Operation, keys: set[str]) -> bool:
     """Whether ``op`` is the search action of a single-object trigger among ``keys``: the same
-    request and inputs (made by operations._fields.find_by_id)."""
+    request and inputs (a `find_by_id` entry of a spec file)."""
     return op.kind == "action" and op.search and any(
         other.trigger is not None and other.trigger.items.single
         and other.upstream == op.upstream and other.inputs == op.inputs

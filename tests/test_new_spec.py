@@ -1,49 +1,86 @@
 """Adding a plain GHL list or CRUD operation means adding its spec and nothing else, the sandbox
-included: specs added at test time run end to end, through the engine against the sandbox's
+included: a spec file added at test time runs end to end, through the engine against the sandbox's
 generic store, with the same validation as every other operation."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.spec.model import Dedupe, Items, Operation, Output, Trigger, Upstream
-from engine.spec.registry import registry
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path
+from engine.spec.registry import load, registry
 from tests.catalog_helpers import act, items, run, sent
 
-V = "2021-07-28"
-WIDGET_ID = path("widgetId", "The widget's id, as Create Widget returns it.")
-NAME = body("name", "The widget's name, shown in lists.", required=True)
+# a new category's spec file, exactly as it would be added to operations/
+WIDGETS = """
+description: Widgets, for the test.
+app: ghl
+category: widgets
+operations:
+  - key: widgets.create_widget
+    kind: action
+    title: Create Widget
+    description: Creates a widget in the location.
+    upstream: {method: POST, path: /widgets/, version: '2021-07-28'}
+    inputs:
+      - &locationId
+        name: locationId
+        location: body
+        required: true
+        fill: location_id
+        help: GHL sub-account (location) id. Left empty, the connection's location is used.
+      - {name: name, location: body, required: true, help: "The widget's name, shown in lists."}
+      - {name: size, location: body, type: integer, help: Size in centimetres.}
+    output: {path: widget}
+  - key: widgets.get_widget
+    kind: action
+    title: Get Widget
+    description: Returns one widget by its id.
+    upstream: {method: GET, path: '/widgets/{widgetId}', version: '2021-07-28'}
+    inputs:
+      - &widgetId {name: widgetId, location: path, required: true, help: "The widget's id, as Create Widget returns it."}
+    output: {path: widget}
+  - key: widgets.update_widget
+    kind: action
+    title: Update Widget
+    description: Renames a widget.
+    upstream: {method: PUT, path: '/widgets/{widgetId}', version: '2021-07-28'}
+    inputs:
+      - *widgetId
+      - {name: name, location: body, help: "The widget's new name."}
+    output: {path: widget}
+  - key: widgets.delete_widget
+    kind: action
+    title: Delete Widget
+    description: Deletes a widget.
+    upstream: {method: DELETE, path: '/widgets/{widgetId}', version: '2021-07-28'}
+    inputs: [*widgetId]
+  - key: widgets.list_widgets
+    kind: trigger
+    title: List Widgets
+    description: Fires for each new widget of the location.
+    upstream: {method: GET, path: /widgets/, version: '2021-07-28'}
+    inputs:
+      - {<<: *locationId, location: query}
+    trigger:
+      items: {path: widgets, timestamp_field: dateAdded}
+      dedupe: {strategy: new}
+    sample: {id: wdg_1, name: Blue, dateAdded: '2026-01-15T10:30:00.000Z'}
+"""
 
 
-def _op(key: str, method: str, url: str, *inputs, **kw) -> Operation:
-    return Operation(key=f"widgets.{key}", app="ghl", category="widgets",
-                     title=key.replace("_", " ").title(), description=f"{key} for the test.",
-                     kind=kw.pop("kind", "action"),
-                     upstream=Upstream(method=method, path=url, version=V), inputs=inputs, **kw)
-
-
-SPECS = (
-    _op("create_widget", "POST", "/widgets/", LOCATION_ID_BODY, NAME,
-        body("size", "Size in centimetres.", type="integer"), output=Output(path="widget")),
-    _op("get_widget", "GET", "/widgets/{widgetId}", WIDGET_ID, output=Output(path="widget")),
-    _op("update_widget", "PUT", "/widgets/{widgetId}", WIDGET_ID,
-        body("name", "The widget's new name."), output=Output(path="widget")),
-    _op("delete_widget", "DELETE", "/widgets/{widgetId}", WIDGET_ID),
-    _op("list_widgets", "GET", "/widgets/", LOCATION_ID_QUERY, kind="trigger",
-        trigger=Trigger(items=Items(path="widgets", timestamp_field="dateAdded"),
-                        dedupe=Dedupe(strategy="new")),
-        sample={"id": "wdg_1", "name": "Blue", "dateAdded": "2026-01-15T10:30:00.000Z"}),
-)
+@pytest.fixture(scope="module")
+def widget_specs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("specs")
+    (folder / "widgets.yaml").write_text(WIDGETS)
+    return tuple(load(folder).values())
 
 
 @pytest.fixture
-def widgets():
+def widgets(widget_specs):
     catalog = registry()
-    assert not set(catalog) & {op.key for op in SPECS}
-    catalog.update({op.key: op for op in SPECS})
+    assert not set(catalog) & {op.key for op in widget_specs}
+    catalog.update({op.key: op for op in widget_specs})
     yield
-    for op in SPECS:
+    for op in widget_specs:
         catalog.pop(op.key, None)
 
 

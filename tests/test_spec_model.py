@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
-import types
 
 import pytest
 from pydantic import ValidationError
@@ -16,55 +14,118 @@ UP = Upstream(method="GET", path="/things/{thingId}", version="2021-07-28")
 THING = Input(name="thingId", location="path", required=True, help="The thing's id.")
 
 
-def make_package(tmp_path, name, modules: dict[str, str]):
-    pkg = tmp_path / name
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    for mod, src in modules.items():
-        (pkg / f"{mod}.py").write_text(textwrap.dedent(src))
-    sys.path.insert(0, str(tmp_path))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(tmp_path))
-
-
-SPEC = """
-from engine.spec.model import Input, Operation, Upstream
-SPECS = (Operation(key="things.get_thing", app="ghl", category="things", title="Get Thing",
-                   description="Returns one thing.", kind="action",
-                   upstream=Upstream(method="GET", path="/things/{{thingId}}", version={version!r}),
-                   inputs=({inputs})),)
+THINGS = """
+description: Things, for the test.
+app: ghl
+category: things
+operations:
 """
-GOOD_INPUT = 'Input(name="thingId", location="path", required=True, help="The thing id."),'
+THING_SPEC = THINGS + """
+  - key: things.get_thing
+    kind: action
+    title: Get Thing
+    description: Returns one thing.
+    upstream:
+      method: GET
+      path: /things/{{thingId}}
+      version: {version}
+    inputs:
+      - name: thingId
+        location: path
+        required: {required}
+        help: The thing's id.
+"""
 
 
-def test_duplicate_keys_are_refused_naming_both_modules(tmp_path):
-    src = SPEC.format(version="2021-07-28", inputs=GOOD_INPUT)
-    pkg = make_package(tmp_path, "dupspecs", {"a": src, "b": src})
+def spec_folder(tmp_path, files: dict[str, str]):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder
+
+
+def test_duplicate_keys_are_refused_naming_both_files(tmp_path):
+    src = THING_SPEC.format(version="'2021-07-28'", required="true")
     with pytest.raises(SpecError) as err:
-        load(pkg)
-    assert "things.get_thing: duplicate key (also in dupspecs.a)" in str(err.value)
+        load(spec_folder(tmp_path, {"a.yaml": src, "b.yaml": src}))
+    assert "b.yaml: things.get_thing: duplicate key (also in a.yaml)" in str(err.value)
 
 
 def test_rule_breaks_are_all_listed(tmp_path):
-    src = SPEC.format(version=None, inputs="")
-    pkg = make_package(tmp_path, "badspecs", {"a": src})
+    src = THING_SPEC.format(version="null", required="true").replace("    inputs:", "    x_inputs:")
+    src = src[: src.index("    x_inputs:")]
     with pytest.raises(SpecError) as err:
-        load(pkg)
+        load(spec_folder(tmp_path, {"a.yaml": src}))
     text = str(err.value)
-    assert "things.get_thing: upstream.path: path parameter {thingId} has no input" in text
-    assert "things.get_thing: upstream.version: every GHL operation needs its Version" in text
+    assert "a.yaml: things.get_thing: upstream.path: path parameter {thingId} has no input" in text
+    assert "a.yaml: things.get_thing: upstream.version: every GHL operation needs its Version" in text
 
 
-def test_a_malformed_spec_names_its_module(tmp_path):
-    src = SPEC.format(version="2021-07-28",
-                      inputs='Input(name="thingId", location="path", required=False, help="x y z w"),')
-    pkg = make_package(tmp_path, "malformed", {"oops": src})
+def test_a_malformed_spec_names_its_file_key_and_field(tmp_path):
+    """A hand-edited mistake is reported with the file, the operation's key, the field (an input
+    by its name) and what is wrong, for every mistake of every file at once."""
+    bad_input = THING_SPEC.format(version="'2021-07-28'", required="false")
+    bad_kind = THING_SPEC.format(version="'2021-07-28'", required="true").replace(
+        "kind: action", "kind: sometimes")
     with pytest.raises(SpecError) as err:
-        load(pkg)
-    assert "malformed.oops: malformed spec" in str(err.value)
-    assert "path input 'thingId' must be required" in str(err.value)
+        load(spec_folder(tmp_path, {"oops.yaml": bad_input, "other.yaml": bad_kind}))
+    text = str(err.value)
+    assert "oops.yaml: things.get_thing: inputs.thingId: Value error, path input 'thingId' must be required" in text
+    assert "other.yaml: things.get_thing: kind: Input should be 'trigger' or 'action'" in text
+
+
+@pytest.mark.parametrize("text, message", [
+    ("operations:\n  - key: a.b\n    title: [unclosed\n", "bad.yaml: while parsing"),
+    ("description: x\noperations: []\n", "bad.yaml: 'operations' must be a non-empty list"),
+    ("description: x\nspecs:\n  - key: a.b\n", "bad.yaml: unknown top-level key(s) 'specs'"),
+    ("operations:\n  - title: No key\n", "bad.yaml: operation 1: an operation is a mapping with a 'key'"),
+    ("operations:\n  - key: a.b\n    title: One\n    title: Two\n", "key 'title' is written twice"),
+])
+def test_a_malformed_file_is_refused_naming_it(tmp_path, text, message):
+    with pytest.raises(SpecError) as err:
+        load(spec_folder(tmp_path, {"bad.yaml": text}))
+    assert message in str(err.value)
+    if "twice" in message:
+        assert "line 4" in str(err.value)
+
+
+TWIN_FILE = THINGS + """
+  - key: things.watch_thing
+    kind: trigger
+    title: Watch Thing
+    description: Fires when the thing changes.
+    upstream: {method: GET, path: '/things/{thingId}', version: '2021-07-28'}
+    inputs:
+      - {name: thingId, location: path, required: true, help: The thing's id.}
+    trigger:
+      items: {path: thing, single: true, timestamp_field: updatedAt}
+      dedupe: {strategy: updated, updated_field: updatedAt}
+    sample: {id: t1, country: NO, updatedAt: 2026-01-15T10:30:00Z, opens: 10:30, on: yes, size: 3}
+  - key: things.find_thing_by_id
+    find_by_id: %s
+    title: Find Thing by ID
+    description: Returns one thing by its id.
+"""
+
+
+def test_a_find_by_id_entry_is_the_twin_of_its_trigger(tmp_path):
+    specs = load(spec_folder(tmp_path, {"things.yaml": TWIN_FILE % "things.watch_thing"}))
+    watch, find = specs["things.watch_thing"], specs["things.find_thing_by_id"]
+    assert find.kind == "action" and find.search and find.title == "Find Thing by ID"
+    assert find.upstream == watch.upstream and find.inputs == watch.inputs
+    assert find.output.path == "thing" and find.sample == {"thing": watch.sample}
+    # the JSON a sample describes, not YAML 1.1's guesses: a country code, a time stamp and a
+    # clock time stay text; only true and false are booleans
+    assert watch.sample == {"id": "t1", "country": "NO", "updatedAt": "2026-01-15T10:30:00Z",
+                            "opens": "10:30", "on": "yes", "size": 3}
+
+
+def test_a_find_by_id_entry_must_name_a_single_object_trigger(tmp_path):
+    with pytest.raises(SpecError) as err:
+        load(spec_folder(tmp_path, {"things.yaml": TWIN_FILE % "things.watch_things"}))
+    assert ("things.yaml: things.find_thing_by_id: find_by_id: 'things.watch_things' is not a "
+            "trigger of this file") in str(err.value)
 
 
 @pytest.mark.parametrize("build, message", [
@@ -94,20 +155,29 @@ def test_valid_parts_build():
     assert again == trigger and isinstance(again.paginator, CursorPaginator)
 
 
-def test_the_real_catalog_loads_every_module():
-    """Every module of operations/ declares SPECS, and every spec of it is in the registry (a
-    module without SPECS would otherwise be skipped without a word)."""
-    import importlib
-    import pkgutil
-
-    import operations
+def test_the_real_catalog_loads_every_file():
+    """Every spec file of operations/ is in the registry, each of its specs as read (a file the
+    registry did not read would otherwise be left out without a word)."""
+    from engine.spec.files import read
+    from engine.spec.registry import folder
 
     specs = registry()
     assert "contacts.create_contact" in specs
-    for info in pkgutil.iter_modules(operations.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"operations.{info.name}")
-        declared = getattr(module, "SPECS", ())
-        assert declared, f"operations.{info.name} declares no SPECS"
-        assert all(specs.get(op.key) is op for op in declared), info.name
+    files = [p for p in folder().glob("*.yaml") if not p.name.startswith("_")]
+    assert len(files) >= 10
+    for path in files:
+        declared = read(path)
+        assert declared, f"{path.name} declares no operations"
+        assert all(specs.get(op.key) is op for op in declared), path.name
+
+
+def test_shared_help_is_the_help_the_specs_give():
+    """The generated catalog takes help for common input names from _shared_help.yaml; each
+    text there is the one a hand-written spec gives an input of that name, so the two stay in
+    step when one is edited."""
+    from engine.spec.files import parse
+    from engine.spec.registry import curated, folder
+
+    shared = parse((folder() / "_shared_help.yaml").read_text())["help"]
+    given = {(field.name, field.help) for op in curated().values() for field in op.inputs}
+    assert shared and [name for name, text in shared.items() if (name, text) not in given] == []

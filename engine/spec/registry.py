@@ -1,76 +1,86 @@
-"""The registry: every spec from the ``operations`` package, loaded once at import.
+"""The registry: every spec of the ``operations`` folder, loaded once.
 
-Each module of ``operations`` exports a ``SPECS`` tuple. Loading refuses a duplicate key or a
-spec that breaks a rule of :mod:`engine.spec.checks`, naming the spec and the field.
+The hand-written specs are YAML files (``<name>.yaml``, read by :mod:`engine.spec.files`); the
+ones generated from GHL's official documents are ``official.json``, turned into specs by
+``operations.official``. Loading refuses a malformed file, a duplicate key or a spec that breaks
+a rule of :mod:`engine.spec.checks`, naming the file, the spec and the field.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import pkgutil
 from functools import lru_cache
-from types import ModuleType
-
-from pydantic import ValidationError
+from pathlib import Path
 
 from engine.spec.checks import check
+from engine.spec.files import SpecError, read
 from engine.spec.model import Operation
 
+__all__ = ["SpecError", "closest", "curated", "get", "load", "registry"]
 
-class SpecError(Exception):
-    """A spec in operations/ is malformed or clashes with another."""
+GENERATED = "official.json"
 
 
-def load(package: ModuleType, skip: tuple[str, ...] = ()) -> dict[str, Operation]:
-    """Every spec of ``package``'s modules (those named in ``skip`` and ``_private`` ones aside).
+def _sources(folder: Path, skip: tuple[str, ...]) -> list[Path]:
+    """The spec files of ``folder`` in the order of their names (``_private`` ones aside)."""
+    found = [p for p in folder.iterdir() if p.suffix == ".yaml" or p.name == GENERATED]
+    return sorted((p for p in found if not p.stem.startswith("_") and p.stem not in skip),
+                  key=lambda p: p.stem)
+
+
+def _generated(source: Path) -> tuple[Operation, ...]:
+    from operations import official
+
+    return official.specs(source)
+
+
+def load(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, Operation]:
+    """Every spec of ``folder``'s files (those whose name without suffix is in ``skip`` aside).
 
     :raises SpecError: naming every malformed spec and every duplicate key at once.
     """
     specs: dict[str, Operation] = {}
     origin: dict[str, str] = {}
     problems: list[str] = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in skip:
-            continue
+    for source in _sources(folder, skip):
         try:
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-        except ValidationError as exc:
-            problems.append(f"{package.__name__}.{info.name}: malformed spec: {exc}")
+            ops = _generated(source) if source.name == GENERATED else read(source)
+        except SpecError as exc:
+            problems.append(str(exc))
             continue
-        for op in getattr(module, "SPECS", ()):
-            if not isinstance(op, Operation):
-                problems.append(f"{module.__name__}: SPECS holds {type(op).__name__}, not Operation")
-                continue
+        for op in ops:
             if op.key in specs:
-                problems.append(f"{op.key}: duplicate key (also in {origin[op.key]})")
+                problems.append(f"{source.name}: {op.key}: duplicate key (also in {origin[op.key]})")
                 continue
             specs[op.key] = op
-            origin[op.key] = module.__name__
-            problems += [f"{key}: {field}: {msg}" for key, field, msg in check(op)]
+            origin[op.key] = source.name
+            problems += [f"{source.name}: {key}: {field}: {msg}" for key, field, msg in check(op)]
     if problems:
         raise SpecError("invalid operation specs:\n  " + "\n  ".join(problems))
     return specs
+
+
+def folder() -> Path:
+    """The ``operations`` folder the catalog is read from."""
+    import operations
+
+    return Path(operations.__file__).parent
 
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Operation]:
     """The catalog: every spec of ``operations``, loaded once per process; only the curated ones
     when the setting ``ENGINE_CATALOG`` is ``curated``."""
-    import operations
-
     from engine.core.settings import get_settings
 
-    return load(operations, skip=("official",) if get_settings().catalog == "curated" else ())
+    return load(folder(), skip=("official",) if get_settings().catalog == "curated" else ())
 
 
 @lru_cache(maxsize=1)
 def curated() -> dict[str, Operation]:
     """The hand-written specs only, without the ones generated from GHL's official documents
     (``operations/official.json``): what the catalog generator must not generate again."""
-    import operations
-
-    return load(operations, skip=("official",))
+    return load(folder(), skip=("official",))
 
 
 def get(key: str) -> Operation | None:
