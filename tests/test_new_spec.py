@@ -36,7 +36,11 @@ operations:
     description: Returns one widget by its id.
     upstream: {method: GET, path: '/widgets/{widgetId}', version: '2021-07-28'}
     inputs:
-      - &widgetId {name: widgetId, location: path, required: true, help: "The widget's id, as Create Widget returns it."}
+      - &widgetId
+        name: widgetId
+        location: path
+        required: true
+        help: The widget's id, as Create Widget returns it.
     output: {path: widget}
   - key: widgets.update_widget
     kind: action

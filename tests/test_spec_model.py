@@ -101,7 +101,8 @@ TWIN_FILE = THINGS + """
     trigger:
       items: {path: thing, single: true, timestamp_field: updatedAt}
       dedupe: {strategy: updated, updated_field: updatedAt}
-    sample: {id: t1, country: NO, updatedAt: 2026-01-15T10:30:00Z, opens: 10:30, on: yes, size: 3}
+    sample: {id: t1, country: NO, updatedAt: 2026-01-15T10:30:00Z, opens: 10:30, on: yes, size: 3,
+             mobile: 0412345678, ratio: 0.5}
   - key: things.find_thing_by_id
     find_by_id: %s
     title: Find Thing by ID
@@ -116,9 +117,10 @@ def test_a_find_by_id_entry_is_the_twin_of_its_trigger(tmp_path):
     assert find.upstream == watch.upstream and find.inputs == watch.inputs
     assert find.output.path == "thing" and find.sample == {"thing": watch.sample}
     # the JSON a sample describes, not YAML 1.1's guesses: a country code, a time stamp and a
-    # clock time stay text; only true and false are booleans
+    # clock time and a number with a leading zero stay text; only true and false are booleans
     assert watch.sample == {"id": "t1", "country": "NO", "updatedAt": "2026-01-15T10:30:00Z",
-                            "opens": "10:30", "on": "yes", "size": 3}
+                            "opens": "10:30", "on": "yes", "size": 3, "mobile": "0412345678",
+                            "ratio": 0.5}
 
 
 def test_a_find_by_id_entry_must_name_a_single_object_trigger(tmp_path):
