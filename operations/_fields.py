@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.spec.model import Input, Operation, Output
+from engine.spec.model import ChoicesFrom, FieldsFrom, Input, Operation, Output
 
 
 def path(name: str, help: str, **kw: Any) -> Input:
@@ -26,7 +26,8 @@ def find_by_id(trigger: Operation, key: str, title: str, description: str) -> Op
     assert trigger.trigger is not None and trigger.trigger.items.single
     items = trigger.trigger.items
     return Operation(key=key, app=trigger.app, category=trigger.category, group=trigger.group,
-                     title=title, description=description, kind="action", search=True,
+                     noun=trigger.noun, title=title, description=description, kind="action",
+                     search=True,
                      upstream=trigger.upstream, inputs=trigger.inputs,
                      output=Output(path=items.path, id_field=items.id_field),
                      sample=trigger.sample if items.path == "$" else {items.path: trigger.sample})
@@ -37,6 +38,30 @@ def required(fields: tuple[Input, ...], *names: str) -> tuple[Input, ...]:
     return tuple(f.model_copy(update={"required": True}) if f.name in names else f for f in fields)
 
 
+# where the choices of an id input come from: the list triggers that declare them
+USER_CHOICES = ChoicesFrom(trigger="users.list_users_by_location")
+CALENDAR_CHOICES = ChoicesFrom(trigger="calendars.list_calendars")
+CALENDAR_GROUP_CHOICES = ChoicesFrom(trigger="calendars.list_calendar_groups")
+PIPELINE_CHOICES = ChoicesFrom(trigger="opportunities.list_pipelines")
+STAGE_CHOICES = ChoicesFrom(trigger="opportunities.list_pipelines", each="stages", parent="pipelineId")
+WORKFLOW_CHOICES = ChoicesFrom(trigger="workflows.list_workflows")
+CAMPAIGN_CHOICES = ChoicesFrom(trigger="workflows.list_campaigns")
+BUSINESS_CHOICES = ChoicesFrom(trigger="businesses.list_businesses_by_location")
+BLOG_CHOICES = ChoicesFrom(trigger="other.get_blogs_by_location")
+# the search that finds a contact's id from what a person knows (email, phone, name)
+CONTACT_SEARCH = "contacts.find_contact"
+
+
+def custom_fields(model: str) -> Input:
+    """The ``customFields`` body input of an operation on GHL's ``model`` objects (``contact``,
+    ``opportunity``): a form shows one field per custom field of that model."""
+    return body(
+        "customFields", "Custom field values as a list of {\"id\" or \"key\", \"field_value\"} "
+        "objects; find ids with List Custom Fields.", type="array", items="object",
+        example=[{"key": "favourite_colour", "field_value": "teal"}],
+        fields_from=FieldsFrom(trigger="other.list_custom_fields", model=model))
+
+
 LOCATION_ID_QUERY = query(
     "locationId", "GHL sub-account (location) id. Left empty, the connection's location is used.",
     required=True, fill="location_id", example="ve9EPM428h8vShlRW1KT")
@@ -44,19 +69,16 @@ LOCATION_ID_BODY = body(
     "locationId", "GHL sub-account (location) id. Left empty, the connection's location is used.",
     required=True, fill="location_id", example="ve9EPM428h8vShlRW1KT")
 CONTACT_ID = path("contactId", "The contact's id, as returned by Create Contact or Search "
-                  "Contacts (20 characters, e.g. 'ocQHyuzHvysMo5N5VsXc').", example="ocQHyuzHvysMo5N5VsXc")
+                  "Contacts (20 characters, e.g. 'ocQHyuzHvysMo5N5VsXc').", example="ocQHyuzHvysMo5N5VsXc",
+                  found_by=CONTACT_SEARCH)
 TASK_ID = path("taskId", "The task's id, as returned by Create Contact Task or Get Contact Tasks.",
                example="zYXcBvjx1r7AjEJ9q5rP")
 NOTE_ID = path("id", "The note's id, as returned by Create Contact Note or Get Contact Notes.",
                example="ITIyDOuFoGBbYv9B4SEb")
 USER_ID_BODY = body("assignedTo", "Id of the GHL user this is assigned to (see Search Users).",
-                    example="y0BeYjuRIlDwsDcOHOJo")
+                    example="y0BeYjuRIlDwsDcOHOJo", choices_from=USER_CHOICES)
 TAGS = body("tags", "Tags as a list of strings, e.g. [\"vip\", \"newsletter\"]. Tags that do not "
             "exist yet are created.", type="array", items="string", example=["vip"])
-CUSTOM_FIELDS = body(
-    "customFields", "Custom field values as a list of {\"id\" or \"key\", \"field_value\"} objects; "
-    "find ids with List Custom Fields.", type="array", items="object",
-    example=[{"key": "favourite_colour", "field_value": "teal"}])
 
 CONTACT_FIELDS: tuple[Input, ...] = (
     body("firstName", "First name of the contact.", example="Rosan"),
@@ -83,7 +105,7 @@ CONTACT_FIELDS: tuple[Input, ...] = (
     body("inboundDndSettings", "Inbound DND settings, e.g. {\"all\": {\"status\": \"inactive\"}}.",
          type="object"),
     TAGS,
-    CUSTOM_FIELDS,
+    custom_fields("contact"),
     USER_ID_BODY,
 )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Output, Trigger, Upstream
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from engine.spec.model import (Choices, Dedupe, Items, OffsetPaginator, Operation, Output, Trigger,
+                               Upstream)
+from operations._fields import BLOG_CHOICES, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="other", group="blogs")
@@ -82,7 +83,8 @@ GET_POSTS = op(
     upstream=Upstream(method="GET", path="/blogs/posts/all", version=V,
                       scopes=("blogs/posts.readonly",)),
     inputs=(LOCATION_ID_QUERY,
-            query("blogId", BLOG_ID, required=True, example="lMOzIQZne5m6zQ528sT6"),
+            query("blogId", BLOG_ID, required=True, example="lMOzIQZne5m6zQ528sT6",
+                  choices_from=BLOG_CHOICES),
             *_offset("posts"),
             query("searchTerm", "Only posts whose title contains this text.", example="teeth"),
             query("status", "Only posts with this status.",
@@ -104,13 +106,14 @@ GET_BLOGS = op(
     trigger=Trigger(items=Items(path="data", id_field="_id"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100),
-                    dedupe=Dedupe(strategy="new")),
+                    dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="blogs", noun="Blog", value="_id", label=("name",)),)),
     sample={"_id": "lMOzIQZne5m6zQ528sT6", "name": "Example Dental news"})
 
 POST_FIELDS = (
     body("title", "Title of the post.", required=True, example="Five tips for whiter teeth"),
     LOCATION_ID_BODY,
-    body("blogId", BLOG_ID, required=True, example="lMOzIQZne5m6zQ528sT6"),
+    body("blogId", BLOG_ID, required=True, example="lMOzIQZne5m6zQ528sT6", choices_from=BLOG_CHOICES),
     body("imageUrl", "URL of the cover image (e.g. from the GHL media library).", required=True,
          example="https://images.example.com/blog/teeth.jpg"),
     body("imageAltText", "Alt text of the cover image, for screen readers and SEO.",

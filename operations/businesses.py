@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Output, Trigger, Upstream
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
+from engine.spec.model import (Choices, Dedupe, Items, OffsetPaginator, Operation, Output, Trigger,
+                               Upstream)
+from operations._fields import (BUSINESS_CHOICES, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id,
+                               path, query)
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="businesses")
@@ -14,7 +16,7 @@ WRITE = ("businesses.write",)
 
 BUSINESS_ID = path("businessId", "The business's id, as returned by Create Business or List "
                    "Businesses by Location (e.g. '63771dcac1116f0e21de8e12').",
-                   example="63771dcac1116f0e21de8e12")
+                   example="63771dcac1116f0e21de8e12", choices_from=BUSINESS_CHOICES)
 BUSINESS_SAMPLE = {
     "id": "63771dcac1116f0e21de8e12", "name": "Example Plumbing", "phone": "+14155550142",
     "email": "office@example.com", "website": "https://plumbing.example.com",
@@ -60,7 +62,8 @@ LIST_BUSINESSES = op(
     trigger=Trigger(items=Items(path="businesses", timestamp_field="createdAt"),
                     paginator=OffsetPaginator(offset_param="skip", size_param="limit",
                                               page_size=100),
-                    dedupe=Dedupe(strategy="new")),
+                    dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="businesses", noun="Business"),)),
     sample=BUSINESS_SAMPLE)
 
 # GHL's create and update answers name the object "buiseness" (sic), as the official document does

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from engine.spec.model import (
+    Choices,
     Dedupe,
     Items,
     NoPagination,
@@ -17,7 +18,9 @@ from engine.spec.model import (
     Trigger,
     Upstream,
 )
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
+from operations._fields import (CALENDAR_CHOICES, CALENDAR_GROUP_CHOICES, CONTACT_SEARCH,
+                               LOCATION_ID_BODY, LOCATION_ID_QUERY, USER_CHOICES, body, find_by_id,
+                               path, query)
 from operations._fields import required
 
 V = "2021-04-15"
@@ -31,9 +34,10 @@ RES_READ, RES_WRITE = ("calendars/resources.readonly",), ("calendars/resources.w
 
 CALENDAR_ID = path("calendarId", "The calendar's id, as returned by Create Calendar or List "
                    "Calendars (also in the calendar's booking-widget settings).",
-                   example="CALexample0000000001")
+                   example="CALexample0000000001", choices_from=CALENDAR_CHOICES)
 GROUP_ID = path("groupId", "The calendar group's id, as returned by Create Calendar Group or "
-                "List Calendar Groups.", example="GRPexample0000000001")
+                "List Calendar Groups.", example="GRPexample0000000001",
+                choices_from=CALENDAR_GROUP_CHOICES)
 EVENT_ID = path("eventId", "The appointment or event id, as returned by Create Appointment or "
                 "List Calendar Events.", example="EVTexample0000000001")
 APPOINTMENT_ID = path("appointmentId", "The appointment's id (an event id from Create Appointment "
@@ -151,7 +155,7 @@ CALENDAR_FIELDS = (
     body("name", "Name of the calendar, shown on the booking page.", example="Discovery call"),
     body("description", "Short description shown on the booking page.", example="30 minute intro"),
     body("groupId", "Id of the calendar group to put it in (see List Calendar Groups).",
-         example="GRPexample0000000001"),
+         example="GRPexample0000000001", choices_from=CALENDAR_GROUP_CHOICES),
     body("calendarType", "Kind of calendar; 'event' books one user, 'round_robin' spreads "
          "bookings over team members.", enum=("round_robin", "event", "class_booking",
                                               "collective", "service_booking", "personal"),
@@ -233,7 +237,8 @@ DELETE_CALENDAR = op(
 # ----------------------------------------------------------------------------- appointments
 
 APPOINTMENT_FIELDS = (
-    body("calendarId", "Calendar to book on (see List Calendars).", example="CALexample0000000001"),
+    body("calendarId", "Calendar to book on (see List Calendars).", example="CALexample0000000001",
+         choices_from=CALENDAR_CHOICES),
     body("startTime", "Start of the appointment, " + ISO_TIME, format="date-time",
          example="2026-03-02T10:00:00-05:00"),
     body("endTime", "End of the appointment, " + ISO_TIME + " Left out, the calendar's slot "
@@ -243,7 +248,7 @@ APPOINTMENT_FIELDS = (
          enum=("new", "confirmed", "cancelled", "showed", "noshow", "invalid"),
          example="confirmed"),
     body("assignedUserId", "Id of the user who takes the appointment (see Search Users).",
-         example="USRexample0000000001"),
+         example="USRexample0000000001", choices_from=USER_CHOICES),
     body("description", "Longer description of the appointment.", example="Wants a quote"),
     body("address", "Where it takes place: a meeting link, phone number or street address.",
          example="https://meet.example.com/abc-defg-hij"),
@@ -272,7 +277,7 @@ CREATE_APPOINTMENT = op(
                       scopes=EVENTS_WRITE),
     inputs=(LOCATION_ID_BODY,
             body("contactId", "The contact the appointment is for (see Search Contacts).",
-                 required=True, example="ocQHyuzHvysMo5N5VsXc"),
+                 required=True, example="ocQHyuzHvysMo5N5VsXc", found_by=CONTACT_SEARCH),
             *required(APPOINTMENT_FIELDS, "calendarId", "startTime")),
     sample=EVENT_SAMPLE)
 
@@ -295,9 +300,9 @@ DELETE_EVENT = op(
 BLOCK_FIELDS = (
     LOCATION_ID_BODY,
     body("calendarId", "Calendar to block (required by GHL's document for block slots).",
-         required=True, example="CALexample0000000001"),
+         required=True, example="CALexample0000000001", choices_from=CALENDAR_CHOICES),
     body("assignedUserId", "User of the calendar whose time to block.",
-         example="USRexample0000000001"),
+         example="USRexample0000000001", choices_from=USER_CHOICES),
     body("title", "Why the time is blocked, shown in the calendar.", example="Team offsite"),
     body("startTime", "Start of the block, " + ISO_TIME, format="date-time",
          example="2026-03-05T09:00:00-05:00"),
@@ -324,7 +329,7 @@ UPDATE_BLOCK_SLOT = op(
 NOTE_BODY = body("body", "The text of the note.", required=True,
                  example="Asked for a quote on whitening")
 NOTE_USER = body("userId", "Id of the user the note is attributed to.",
-                 example="USRexample0000000001")
+                 example="USRexample0000000001", choices_from=USER_CHOICES)
 
 CREATE_APPT_NOTE = op(
     key="calendars.create_appointment_note", kind="action", title="Create Appointment Note",
@@ -424,7 +429,7 @@ RESOURCE_FIELDS = (
     body("capacity", "How many people the room holds.", type="integer", example=2),
     body("calendarIds", "Service calendars that book this resource. One piece of equipment "
          "belongs to one calendar.", type="array", items="string",
-         example=["CALexample0000000001"]),
+         example=["CALexample0000000001"], choices_from=CALENDAR_CHOICES),
 )
 
 CREATE_RESOURCE = op(
@@ -461,7 +466,8 @@ LIST_GROUPS = op(
     description="Fires for each new calendar group in the location.",
     upstream=Upstream(method="GET", path="/calendars/groups", version=V, scopes=GROUPS_READ),
     inputs=(LOCATION_ID_QUERY,),
-    trigger=Trigger(items=Items(path="groups"), dedupe=Dedupe(strategy="new")),
+    trigger=Trigger(items=Items(path="groups"), dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="calendar_groups", noun="Calendar Group"),)),
     sample=GROUP_SAMPLE)
 
 LIST_CALENDARS = op(
@@ -470,10 +476,11 @@ LIST_CALENDARS = op(
     upstream=Upstream(method="GET", path="/calendars/", version=V, scopes=CAL_READ),
     inputs=(LOCATION_ID_QUERY,
             query("groupId", "Only calendars of this group (see List Calendar Groups).",
-                  example="GRPexample0000000001"),
+                  example="GRPexample0000000001", choices_from=CALENDAR_GROUP_CHOICES),
             query("showDrafted", "Include draft (inactive) calendars; GHL's default is true.",
                   type="boolean", example=True)),
-    trigger=Trigger(items=Items(path="calendars"), dedupe=Dedupe(strategy="new")),
+    trigger=Trigger(items=Items(path="calendars"), dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="calendars", noun="Calendar"),)),
     sample=CALENDAR_SAMPLE)
 
 GET_CALENDAR = op(
@@ -500,8 +507,9 @@ GET_FREE_SLOTS = op(
             query("timezone", "IANA time zone the slots are given in, e.g. America/Chicago.",
                   example="America/Chicago"),
             query("userId", "Only slots free for this user (see Search Users).",
-                  example="USRexample0000000001"),
-            query("userIds", "Only slots free for these users.", type="array", items="string")),
+                  example="USRexample0000000001", choices_from=USER_CHOICES),
+            query("userIds", "Only slots free for these users.", type="array", items="string",
+                  choices_from=USER_CHOICES)),
     # no timestamp: a slot's time says nothing about when it opened, so seen slots are kept by id
     trigger=Trigger(items=Items(path="$", each="slots", id_field="value"),
                     window=TimeWindow(start_param="startDate", end_param="endDate", unit="ms",
@@ -512,11 +520,11 @@ GET_FREE_SLOTS = op(
 EVENT_WINDOW_INPUTS = (
     LOCATION_ID_QUERY,
     query("calendarId", "Events of this calendar. Give calendarId, userId or groupId.",
-          example="CALexample0000000001"),
+          example="CALexample0000000001", choices_from=CALENDAR_CHOICES),
     query("userId", "Events owned by this user. Give calendarId, userId or groupId.",
-          example="USRexample0000000001"),
+          example="USRexample0000000001", choices_from=USER_CHOICES),
     query("groupId", "Events of this calendar group. Give calendarId, userId or groupId.",
-          example="GRPexample0000000001"),
+          example="GRPexample0000000001", choices_from=CALENDAR_GROUP_CHOICES),
     query("startTime", "Start of the range, " + MS + " Left empty, 24 hours ago.",
           type="integer", example=1767225600000),
     query("endTime", "End of the range, " + MS + " Left empty, 30 days from now.",

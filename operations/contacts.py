@@ -17,6 +17,8 @@ from engine.spec.model import (
     Upstream,
 )
 from operations._fields import (
+    BUSINESS_CHOICES,
+    CAMPAIGN_CHOICES,
     CONTACT_FIELDS,
     CONTACT_ID,
     CONTACT_SAMPLE,
@@ -25,6 +27,7 @@ from operations._fields import (
     NOTE_ID,
     TAGS,
     TASK_ID,
+    USER_CHOICES,
     body,
     find_by_id,
     path,
@@ -50,16 +53,18 @@ TASK_FIELDS = (
          format="date-time", example="2026-02-01T11:00:00Z"),
     body("completed", "Whether the task is already done.", type="boolean", example=False),
     body("assignedTo", "Id of the GHL user the task is assigned to (see Search Users).",
-         example="y0BeYjuRIlDwsDcOHOJo"),
+         example="y0BeYjuRIlDwsDcOHOJo", choices_from=USER_CHOICES),
 )
 NOTE_FIELDS = (
     body("body", "The text of the note.", example="Prefers a call after 5pm"),
     body("title", "A short title shown above the note.", example="Follow-up summary"),
-    body("userId", "Id of the GHL user the note is attributed to.", example="GCs5KuzPqTls7vWclkEV"),
+    body("userId", "Id of the GHL user the note is attributed to.", example="GCs5KuzPqTls7vWclkEV",
+         choices_from=USER_CHOICES),
     body("color", "Colour of the note as a hex code, e.g. #FFAA00.", example="#FFAA00"),
     body("pinned", "Pin the note at the top of the contact's notes.", type="boolean", example=False),
 )
-CAMPAIGN_ID = path("campaignId", "The campaign's id (see List Campaigns).", example="EXAMPLE_CAMPAIGN_ID")
+CAMPAIGN_ID = path("campaignId", "The campaign's id (see List Campaigns).", example="EXAMPLE_CAMPAIGN_ID",
+                   choices_from=CAMPAIGN_CHOICES)
 
 
 
@@ -81,6 +86,7 @@ UPDATE_CONTACT = op(
 
 FIND_CONTACT = op(
     key="contacts.find_contact", kind="action", search=True, title="Find Contact",
+    create_with="contacts.create_contact",
     description="Finds the contact matching an email or phone number, following the location's "
                 "Allow Duplicate Contact setting. Returns {contact: null} when none matches.",
     upstream=Upstream(method="GET", path="/contacts/search/duplicate", version=V, scopes=READ),
@@ -261,7 +267,8 @@ GET_CONTACTS_BY_BUSINESS = op(
     description="Fires for each new contact linked to a business (company record), newest first.",
     upstream=Upstream(method="GET", path="/contacts/business/{businessId}", version=V, scopes=READ),
     inputs=(path("businessId", "The business's id, as returned by Create Business or List "
-                 "Businesses by Location.", example="BUSexample0000000001"),
+                 "Businesses by Location.", example="BUSexample0000000001",
+                 choices_from=BUSINESS_CHOICES),
             LOCATION_ID_QUERY,
             query("query", "Free text matched against the contacts' name, email and phone.",
                   example="rosan"),

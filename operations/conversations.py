@@ -6,7 +6,8 @@ from functools import partial
 
 from engine.spec.model import (CursorPaginator, Dedupe, Items, Operation, Signal, Token, Trigger,
     Upstream)
-from operations._fields import LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id, path, query
+from operations._fields import (CONTACT_SEARCH, LOCATION_ID_BODY, LOCATION_ID_QUERY, USER_CHOICES, body,
+                               find_by_id, path, query)
 
 V = "2021-04-15"
 op = partial(Operation, app="ghl", category="conversations")
@@ -55,9 +56,10 @@ SEARCH_CONVERSATIONS = op(
     upstream=Upstream(method="GET", path="/conversations/search", version=V, scopes=READ),
     inputs=(LOCATION_ID_QUERY,
             query("contactId", "Only the conversation of this contact (see Search Contacts).",
-                  example="ocQHyuzHvysMo5N5VsXc"),
+                  example="ocQHyuzHvysMo5N5VsXc", found_by=CONTACT_SEARCH),
             query("assignedTo", "Only conversations assigned to these user ids, comma-separated; "
-                  "'unassigned' for conversations assigned to nobody.", example="y0BeYjuRIlDwsDcOHOJo"),
+                  "'unassigned' for conversations assigned to nobody.", example="y0BeYjuRIlDwsDcOHOJo",
+                  choices_from=USER_CHOICES),
             query("followers", "Only conversations followed by these user ids, comma-separated.",
                   example="y0BeYjuRIlDwsDcOHOJo"),
             query("mentions", "Only conversations mentioning these user ids, comma-separated.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.spec.model import Dedupe, Items, Operation, Trigger, Upstream
+from engine.spec.model import Choices, Dedupe, Items, Operation, Trigger, Upstream
 from operations._fields import path, query
 
 LIST_CUSTOM_FIELDS = Operation(
@@ -17,7 +17,11 @@ LIST_CUSTOM_FIELDS = Operation(
                  fill="location_id", example="ve9EPM428h8vShlRW1KT"),
             query("model", "Which fields: contact, opportunity or all (GHL's default is "
                   "contact).", enum=("contact", "opportunity", "all"), example="all")),
-    trigger=Trigger(items=Items(path="customFields"), dedupe=Dedupe(strategy="new")),
+    trigger=Trigger(items=Items(path="customFields"), dedupe=Dedupe(strategy="new"),
+                    # every model's fields, for a form to show those of its own model
+                    choices=(Choices(name="custom_fields", noun="Custom Field",
+                                     label=("name", "fieldKey"), params={"model": "all"},
+                                     params_from_connection={"locationId": "location_id"}),)),
     sample={"id": "3sv6UEo51C9Bmpo1cKTq", "name": "Favourite colour",
             "fieldKey": "contact.favourite_colour", "placeholder": "e.g. teal",
             "dataType": "TEXT", "position": 0, "picklistOptions": [],

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import (CursorPaginator, Dedupe, Items, Operation, Output, Signal, Token,
-                               Trigger, Upstream)
-from operations._fields import (CUSTOM_FIELDS, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, find_by_id,
-                               path, query)
+from engine.spec.model import (Choices, CursorPaginator, Dedupe, Items, Operation, Output, Signal,
+                               Token, Trigger, Upstream)
+from operations._fields import (CONTACT_SEARCH, LOCATION_ID_BODY, LOCATION_ID_QUERY, PIPELINE_CHOICES,
+                               STAGE_CHOICES, USER_CHOICES, body, custom_fields, find_by_id, path,
+                               query)
 from operations._fields import required
 
 V = "2021-07-28"
@@ -40,17 +41,18 @@ PIPELINE_SAMPLE = {
 
 OPPORTUNITY_FIELDS = (
     body("pipelineId", "Pipeline the opportunity is in (see List Pipelines).",
-         example="PIPexample0000000001"),
+         example="PIPexample0000000001", choices_from=PIPELINE_CHOICES),
     body("name", "Name of the opportunity, e.g. the contact and the service.",
          example="Rosan Deo - implants"),
     body("pipelineStageId", "Stage within the pipeline (the stage ids are in List Pipelines). "
-         "Left out on create, the first stage.", example="STGexample0000000001"),
+         "Left out on create, the first stage.", example="STGexample0000000001",
+         choices_from=STAGE_CHOICES),
     body("status", "Status of the opportunity.", enum=STATUSES, example="open"),
     body("monetaryValue", "Value of the deal in the location's currency.", type="number",
          example=4200),
     body("assignedTo", "Id of the user who owns the opportunity (see Search Users).",
-         example="USRexample0000000001"),
-    CUSTOM_FIELDS,
+         example="USRexample0000000001", choices_from=USER_CHOICES),
+    custom_fields("opportunity"),
 )
 
 
@@ -61,7 +63,7 @@ CREATE = op(
     upstream=Upstream(method="POST", path="/opportunities/", version=V, scopes=WRITE),
     inputs=(LOCATION_ID_BODY,
             body("contactId", "The contact the deal is with (see Search Contacts).",
-                 required=True, example="ocQHyuzHvysMo5N5VsXc"),
+                 required=True, example="ocQHyuzHvysMo5N5VsXc", found_by=CONTACT_SEARCH),
             *required(OPPORTUNITY_FIELDS, "pipelineId", "name", "status")),
     output=Output(path="opportunity"), sample={"opportunity": OPPORTUNITY_SAMPLE})
 
@@ -100,7 +102,8 @@ UPSERT = op(
             body("id", "Id of the opportunity to update; left out, GHL matches on contact and "
                  "pipeline.", example="OPPexample0000000001"),
             body("contactId", "The contact the deal is with; used to find an existing "
-                 "opportunity and to create a new one.", example="ocQHyuzHvysMo5N5VsXc"),
+                 "opportunity and to create a new one.", example="ocQHyuzHvysMo5N5VsXc",
+                 found_by=CONTACT_SEARCH),
             *required([f for f in OPPORTUNITY_FIELDS if f.name != "customFields"], "pipelineId"),
             body("lostReasonId", "With status 'lost': id of the lost reason.",
                  example="LRSexample0000000001"),
@@ -195,7 +198,9 @@ LIST_PIPELINES = op(
     description="Fires for each new pipeline in the location; each lists its stages with ids.",
     upstream=Upstream(method="GET", path="/opportunities/pipelines", version=V, scopes=READ),
     inputs=(LOCATION_ID_QUERY,),
-    trigger=Trigger(items=Items(path="pipelines"), dedupe=Dedupe(strategy="new")),
+    trigger=Trigger(items=Items(path="pipelines"), dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="pipelines", noun="Pipeline"),
+                             Choices(name="stages", noun="Pipeline Stage", each="stages"))),
     sample=PIPELINE_SAMPLE)
 
 FIND_BY_ID = find_by_id(

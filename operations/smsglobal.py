@@ -12,7 +12,7 @@ from engine.spec.model import (Dedupe, Items, OffsetPaginator, Operation, Output
     TimeWindow, Trigger, Upstream)
 from operations._fields import body, path, query
 
-op = partial(Operation, app="smsglobal", category="smsglobal")
+op = partial(Operation, app="smsglobal", category="smsglobal", noun="SMSGlobal")
 
 NUMBER_HELP = ("in international form, country code first: 61400000000 as SMSGlobal writes it "
                "or +61400000000 as GHL does (sent without '+')")

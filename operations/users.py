@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger, Upstream
-from operations._fields import LOCATION_ID_QUERY, body, find_by_id, path, query
+from engine.spec.model import (Choices, Dedupe, Items, OffsetPaginator, Operation, Signal, Trigger,
+                               Upstream)
+from operations._fields import LOCATION_ID_QUERY, USER_CHOICES, body, find_by_id, path, query
 from operations._fields import required
 
 V = "2021-07-28"
@@ -13,7 +14,7 @@ op = partial(Operation, app="ghl", category="users")
 READ, WRITE = ("users.readonly",), ("users.write",)
 
 USER_ID = path("userId", "The user's id, as returned by Create User or Search Users.",
-               example="USRexample0000000001")
+               example="USRexample0000000001", choices_from=USER_CHOICES)
 COMPANY_HELP = ("Agency (company) id, shown in the agency's settings. Left empty, the "
                 "connection's company is used.")
 COMPANY_ID_QUERY = query("companyId", COMPANY_HELP, required=True, fill="company_id",
@@ -152,7 +153,8 @@ LIST_BY_LOCATION = op(
     upstream=Upstream(method="GET", path="/users/", version=V, scopes=READ),
     inputs=(LOCATION_ID_QUERY,),
     trigger=Trigger(events=Signal(types=("UserCreate",)),
-                    items=Items(path="users"), dedupe=Dedupe(strategy="new")),
+                    items=Items(path="users"), dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="users", noun="User", label=("name", "email")),)),
     sample=USER_SAMPLE)
 
 FIND_BY_ID = find_by_id(

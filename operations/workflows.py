@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from engine.spec.model import Dedupe, Items, Operation, Trigger, Upstream
-from operations._fields import CONTACT_ID, LOCATION_ID_BODY, LOCATION_ID_QUERY, body, path, query
+from engine.spec.model import Choices, Dedupe, Items, Operation, Trigger, Upstream
+from operations._fields import (BUSINESS_CHOICES, CONTACT_ID, LOCATION_ID_BODY, LOCATION_ID_QUERY,
+                               WORKFLOW_CHOICES, body, path, query)
 
 V = "2021-07-28"
 op = partial(Operation, app="ghl", category="workflows")
@@ -14,7 +15,7 @@ CONTACTS_WRITE = ("contacts.write",)
 
 WORKFLOW_ID = path("workflowId", "The workflow's id, as returned by List Workflows (a UUID, "
                    "e.g. '78559bb3-b920-461e-b010-7b2a2816d2a9').",
-                   example="78559bb3-b920-461e-b010-7b2a2816d2a9")
+                   example="78559bb3-b920-461e-b010-7b2a2816d2a9", choices_from=WORKFLOW_CHOICES)
 EVENT_START_TIME = body(
     "eventStartTime", "For workflows that wait for an event date: the event's start, ISO 8601 "
     "with offset, e.g. 2026-06-23T03:30:00+01:00.", format="date-time",
@@ -34,7 +35,8 @@ LIST_WORKFLOWS = op(
     upstream=Upstream(method="GET", path="/workflows/", version=V, scopes=("workflows.readonly",)),
     inputs=(LOCATION_ID_QUERY,),
     trigger=Trigger(items=Items(path="workflows", timestamp_field="createdAt"),
-                    dedupe=Dedupe(strategy="new")),
+                    dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="workflows", noun="Workflow"),)),
     sample=WORKFLOW_SAMPLE)
 
 LIST_SNAPSHOTS = op(
@@ -56,7 +58,8 @@ LIST_CAMPAIGNS = op(
     inputs=(LOCATION_ID_QUERY,
             query("status", "Only campaigns with this status: draft or published.",
                   enum=("draft", "published"), example="published")),
-    trigger=Trigger(items=Items(path="campaigns"), dedupe=Dedupe(strategy="new")),
+    trigger=Trigger(items=Items(path="campaigns"), dedupe=Dedupe(strategy="new"),
+                    choices=(Choices(name="campaigns", noun="Campaign"),)),
     sample={"id": "mIVALPYuTD7YjUHnFEx4", "name": "Spring check-up reminders",
             "status": "published", "locationId": "ve9EPM428h8vShlRW1KT"})
 
@@ -100,8 +103,8 @@ BULK_BUSINESS = op(
             body("ids", "Ids of the contacts to update (see Search Contacts), at most 50.",
                  type="array", items="string", required=True, example=["ocQHyuzHvysMo5N5VsXc"]),
             body("businessId", "The business to link them to (see List Businesses by Location).",
-                 required=True,
-                 example="63771dcac1116f0e21de8e12")),
+                 required=True, example="63771dcac1116f0e21de8e12",
+                 choices_from=BUSINESS_CHOICES)),
     sample={"success": True, "ids": ["ocQHyuzHvysMo5N5VsXc"]})
 
 SPECS = (LIST_WORKFLOWS, LIST_SNAPSHOTS, LIST_CAMPAIGNS, ADD_TO_WORKFLOW, REMOVE_FROM_WORKFLOW,

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from pydantic import ValidationError
 
-from engine.spec.checks import check
+from engine.spec.checks import check, check_references
 from engine.spec.model import Operation
 
 
@@ -25,7 +25,9 @@ class SpecError(Exception):
 def load(package: ModuleType, skip: tuple[str, ...] = ()) -> dict[str, Operation]:
     """Every spec of ``package``'s modules (those named in ``skip`` and ``_private`` ones aside).
 
-    :raises SpecError: naming every malformed spec and every duplicate key at once.
+    :raises SpecError: naming every malformed spec, every duplicate key and every reference to
+        a spec that is not there or cannot serve (:func:`engine.spec.checks.check_references`)
+        at once.
     """
     specs: dict[str, Operation] = {}
     origin: dict[str, str] = {}
@@ -48,6 +50,7 @@ def load(package: ModuleType, skip: tuple[str, ...] = ()) -> dict[str, Operation
             specs[op.key] = op
             origin[op.key] = module.__name__
             problems += [f"{key}: {field}: {msg}" for key, field, msg in check(op)]
+    problems += [f"{key}: {field}: {msg}" for key, field, msg in check_references(specs)]
     if problems:
         raise SpecError("invalid operation specs:\n  " + "\n  ".join(problems))
     return specs
