@@ -9,7 +9,9 @@ import types
 import pytest
 from pydantic import ValidationError
 
-from engine.spec.model import CursorPaginator, Dedupe, Input, Items, Operation, Token, Trigger, Upstream
+from engine.spec.checks import check
+from engine.spec.model import (ChoicesFrom, CursorPaginator, Dedupe, Input, Items, Operation, Token,
+                               Trigger, Upstream)
 from engine.spec.registry import SpecError, load, registry
 
 UP = Upstream(method="GET", path="/things/{thingId}", version="2021-07-28")
@@ -111,3 +113,103 @@ def test_the_real_catalog_loads_every_module():
         declared = getattr(module, "SPECS", ())
         assert declared, f"operations.{info.name} declares no SPECS"
         assert all(specs.get(op.key) is op for op in declared), info.name
+
+
+REFERENCES = """
+from engine.spec.model import (Choices, ChoicesFrom, Dedupe, Input, Items, Operation, Trigger,
+                               Upstream)
+
+UP = dict(method="GET", version="2021-07-28")
+OWNERS = Operation(key="things.list_owners", app="ghl", category="things", title="List Owners",
+                   description="Lists owners.", kind="trigger",
+                   upstream=Upstream(path="/owners", **UP),
+                   trigger=Trigger(items=Items(path="owners"), dedupe=Dedupe(strategy="new"),
+                                   choices=(Choices(name="owners", noun="Owner"),)),
+                   sample={{"id": "o1"}})
+PLAIN = Operation(key="things.list_plain", app="ghl", category="things", title="List Plain",
+                  description="Lists plain things.", kind="trigger",
+                  upstream=Upstream(path="/plain", **UP),
+                  trigger=Trigger(items=Items(path="plain"), dedupe=Dedupe(strategy="new")),
+                  sample={{"id": "p1"}})
+MAKE = Operation(key="things.make_thing", app="ghl", category="things", title="Make Thing",
+                 description="Makes a thing.", kind="action",
+                 upstream=Upstream(method="POST", path="/things", version="2021-07-28"))
+FIND = Operation(key="things.find_thing", app="ghl", category="things", title="Find Thing",
+                 description="Finds a thing.", kind="action", search=True,
+                 create_with={create_with!r}, upstream=Upstream(path="/things/search", **UP),
+                 inputs=(Input(name="owner", location="query", help="The owner's id.",
+                               choices_from=ChoicesFrom(trigger={trigger!r})),
+                         Input(name="contact", location="query", help="The contact's id.",
+                               found_by={found_by!r})))
+SPECS = (OWNERS, PLAIN, MAKE, FIND)
+"""
+
+
+def _load_references(tmp_path, name, **refs):
+    values = {"create_with": "things.make_thing", "trigger": "things.list_owners",
+              "found_by": None, **refs}
+    return load(make_package(tmp_path, name, {"a": REFERENCES.format(**values)}))
+
+
+@pytest.mark.parametrize("refs, message", [
+    ({"trigger": "things.list_nobody"},
+     "things.find_thing: inputs.owner.choices_from: names 'things.list_nobody', which is not an "
+     "operation of the catalog"),
+    ({"trigger": "things.list_plain"},
+     "things.find_thing: inputs.owner.choices_from: names 'things.list_plain', which declares no "
+     "choices of its items (trigger.choices)"),
+    ({"trigger": "things.make_thing"},
+     "inputs.owner.choices_from: names 'things.make_thing', which is an action, not a list trigger"),
+    ({"create_with": "things.list_owners"},
+     "things.find_thing: create_with: 'things.list_owners' is not a create action of the catalog"),
+    ({"create_with": "things.find_thing"},
+     "things.find_thing: create_with: 'things.find_thing' is not a create action of the catalog"),
+    ({"found_by": "things.make_thing"},
+     "things.find_thing: inputs.contact.found_by: 'things.make_thing' is not a search of the catalog"),
+])
+def test_a_reference_that_cannot_serve_is_refused(tmp_path, refs, message):
+    with pytest.raises(SpecError) as err:
+        _load_references(tmp_path, f"refs_{tmp_path.name}", **refs)
+    assert message in str(err.value)
+
+
+def test_references_that_serve_load(tmp_path):
+    specs = _load_references(tmp_path, "goodrefs")
+    find = specs["things.find_thing"]
+    assert find.create_with == "things.make_thing"
+    assert find.input("owner").choices_from.trigger == "things.list_owners"
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Operation(key="things.make", app="ghl", category="things", title="t",
+                       description="does a thing", kind="action", create_with="things.other",
+                       upstream=Upstream(method="POST", path="/t", version="2021-07-28")),
+     "create_with: only a search has a create"),
+    (lambda: Operation(key="things.make", app="ghl", category="things", title="t",
+                       description="does a thing", kind="action",
+                       upstream=Upstream(method="POST", path="/t", version="2021-07-28"),
+                       inputs=(Input(name="stageId", location="body", help="The stage.",
+                                     choices_from=ChoicesFrom(trigger="things.list", each="stages",
+                                                              parent="pipeId")),)),
+     "inputs.stageId.choices_from.parent: parent 'pipeId' is not another input"),
+    (lambda: Operation(key="things.make", app="ghl", category="things", title="t",
+                       description="does a thing", kind="action",
+                       upstream=Upstream(method="POST", path="/t", version="2021-07-28"),
+                       inputs=(Input(name="size", location="body", type="integer", help="The size.",
+                                     choices_from=ChoicesFrom(trigger="things.list")),)),
+     "inputs.size.choices_from: choices are ids"),
+])
+def test_facts_that_do_not_fit_their_spec_are_refused(build, message):
+    problems = [f"{field}: {msg}" for _, field, msg in check(build())]
+    assert any(message in p for p in problems), problems
+
+
+def test_the_noun_defaults_to_the_singular_of_the_group():
+    def make(**kw):
+        return Operation(key="opportunities.x", app="ghl", title="t", description="does a thing",
+                         kind="action", upstream=Upstream(method="POST", path="/t", version="1"),
+                         **{"category": "opportunities", **kw})
+    assert make().noun == "Opportunity"
+    assert make(group="businesses").noun == "Business"
+    assert make(group="custom_fields").noun == "Custom Field"
+    assert make(noun="Deal").noun == "Deal"
