@@ -213,3 +213,18 @@ def test_the_noun_defaults_to_the_singular_of_the_group():
     assert make(group="businesses").noun == "Business"
     assert make(group="custom_fields").noun == "Custom Field"
     assert make(noun="Deal").noun == "Deal"
+
+
+def test_a_choices_name_used_twice_is_refused():
+    from engine.spec.checks import check_references
+    from engine.spec.model import Choices
+
+    def lister(key):
+        return Operation(key=key, app="ghl", category="things", title="t", description="lists things",
+                         kind="trigger", upstream=Upstream(method="GET", path="/t", version="1"),
+                         trigger=Trigger(items=Items(), dedupe=Dedupe(strategy="new"),
+                                         choices=(Choices(name="things", noun="Thing"),)),
+                         sample={"id": "t1"})
+    specs = {k: lister(k) for k in ("things.list_a", "things.list_b")}
+    assert check_references(specs) == [
+        ("things.list_b", "trigger.choices", "choices name 'things' is also used by things.list_a")]

@@ -96,10 +96,11 @@ def choices_fit_their_input(op: Operation) -> Iterator[Problem]:
 
 def found_by_fits_its_input(op: Operation) -> Iterator[Problem]:
     for field in op.inputs:
+        where = f"inputs.{field.name}.found_by"
         if field.found_by is not None and field.type != "string":
-            yield op.key, f"inputs.{field.name}.found_by", "only a string input is found by a search"
+            yield op.key, where, "only a string input is found by a search"
         if field.found_by == op.key:
-            yield op.key, f"inputs.{field.name}.found_by", "an input cannot be found by its own operation"
+            yield op.key, where, "an input cannot be found by its own operation"
 
 
 def fields_from_fits_its_input(op: Operation) -> Iterator[Problem]:
@@ -169,7 +170,8 @@ def found_by_is_a_search(op: Operation, specs: Mapping[str, Operation]) -> Itera
     for field in op.inputs:
         found_by = field.found_by
         if found_by is not None and (found_by not in specs or not specs[found_by].search):
-            yield op.key, f"inputs.{field.name}.found_by", f"{found_by!r} is not a search of the catalog"
+            yield (op.key, f"inputs.{field.name}.found_by",
+                   f"{found_by!r} is not a search of the catalog")
 
 
 def create_with_is_a_create(op: Operation, specs: Mapping[str, Operation]) -> Iterator[Problem]:
@@ -198,7 +200,7 @@ def check_references(specs: Mapping[str, Operation]) -> list[Problem]:
     for key, op in specs.items():
         for choices in op.trigger.choices if op.trigger else ():
             if choices.name in named:
-                problems.append((key, "trigger.choices",
-                                 f"choices name {choices.name!r} is also used by {named[choices.name]}"))
+                problems.append((key, "trigger.choices", f"choices name {choices.name!r} is "
+                                                         f"also used by {named[choices.name]}"))
             named.setdefault(choices.name, key)
     return problems
