@@ -17,7 +17,7 @@ KEY_PREFIX = "ghle_"
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller an API key stands for: its ``tenant``, the key's id and whether it may only read."""
+    """The caller an API key stands for: its ``tenant``, the key's id, whether it only reads."""
 
     tenant: str
     key_id: str

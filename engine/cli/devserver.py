@@ -70,6 +70,9 @@ class Child:
         return subprocess.Popen(self.args, env=self.env, **self.popen)
 
     def check(self, say) -> None:
+        """Start the child again when it has exited (counted in ``restarts``, after
+        RESTART_PAUSE_SECONDS), telling ``say`` (a callable taking one line of text); a running
+        child is left alone."""
         code = self.proc.poll()
         if code is None:
             return
@@ -159,6 +162,9 @@ async def _dev_key(url: str) -> str:
 
 
 def main() -> None:
+    """``ghl-engine dev``: start (or reuse) the local key file, Redis, the sandbox, the API and a
+    worker, print the ``export …`` lines, write the state file and supervise the children
+    until interrupted; ports are kept from the last run while free."""
     env = os.environ
     children: list[Child] = []
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731

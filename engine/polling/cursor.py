@@ -81,10 +81,12 @@ class Backlog:
     read: int = 0
 
     def dump(self) -> str:
+        """The backlog as compact JSON, for the cursor hash."""
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def load(cls, text: str | None) -> "Backlog | None":
+        """A backlog from :meth:`dump`'s JSON; None for None or an empty string."""
         return cls(**json.loads(text)) if text else None
 
 

@@ -43,6 +43,9 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class TargetRefused(InputInvalid):
+    """422: a webhook target URL the outbound guard refuses (not https, a private, loopback or
+    cloud-metadata address, too long …); ``details``: ``[{field, location, message}]``."""
+
     pass
 
 

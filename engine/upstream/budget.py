@@ -113,6 +113,11 @@ return 1
 
 @dataclass(frozen=True)
 class Limits:
+    """A rate budget: ``burst`` requests per ``window_ms`` (ms) plus ``margin_ms`` (ms) of safety,
+    ``daily`` requests per UTC day, and ``reserve`` slots of the burst kept for interactive
+    requests. GHL's limits per marketplace app and location or company: 100 per 10 s and
+    200,000 per day (GHL: OAuth Authorization doc, "What are current rate limits for API 2.0?")."""
+
     burst: int = 100
     window_ms: int = 10_000
     margin_ms: int = 500
@@ -137,6 +142,9 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 
 class Budget:
+    """The rate budget of every scope (a location, company or SMSGlobal account), kept in Redis by
+    Lua scripts so every process shares it."""
+
     def __init__(self, redis: Redis, limits: Limits) -> None:
         self.redis = redis
         self.limits = limits

@@ -152,6 +152,10 @@ def _count(conn: Connection, resp: httpx.Response) -> None:
 
 
 class Upstream:
+    """The one pooled httpx client to GHL and SMSGlobal: each call takes a rate slot, is signed for
+    its connection, sent, and retried on connection errors, 5xx (when safe to repeat) and 429
+    (after Retry-After)."""
+
     def __init__(self, settings: Settings, budget: Budget,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
@@ -167,6 +171,7 @@ class Upstream:
         self.tokens = None  # engine.oauth.tokens.TokenManager: refreshes OAuth tokens (set by the runtime)
 
     async def close(self) -> None:
+        """Wait for pending budget corrections, then close the HTTP pool."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         await self.http.aclose()
@@ -210,6 +215,14 @@ class Upstream:
 
     async def send(self, conn: Connection, call: Call, *, priority: Priority = "interactive",
                    max_wait: float | None = None) -> Response:
+        """Send ``call`` for ``conn`` and return its successful Response (status, decoded data,
+        headers, attempts, duration_ms). ``priority``: "interactive" may use the whole burst,
+        "background" stops short of the reserve; ``max_wait``: seconds to wait for a rate slot
+        (None: ENGINE_RATE_MAX_WAIT_SECONDS). Raises RateLimited (the day's budget spent, no slot
+        within ``max_wait``, or a 429 on the last try or asking a longer wait than
+        ENGINE_MAX_RETRY_AFTER_SECONDS), UpstreamAuthError (credentials
+        refused, or the connection quarantined), UpstreamError (another 4xx, a 5xx not retried,
+        an unsendable request) and UpstreamUnavailable (502/504 after the last try)."""
         app = APPS[conn.app]
         base = app.base_url(self.settings).rstrip("/")
         started = time.perf_counter()
