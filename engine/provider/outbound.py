@@ -70,6 +70,9 @@ return early
 
 
 def work_id(message_id: str) -> str:
+    """The work id of an outbound message: ``out:`` + the ``messageId`` of GHL's
+    ProviderOutboundMessage event (GHL docs, webhook-events/ProviderOutboundMessage), so the
+    event delivered again finds the same work."""
     return f"out:{message_id}"
 
 
