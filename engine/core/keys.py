@@ -3,8 +3,8 @@
 
 Units: a sorted set's score and a stored time say their unit beside the key. Hash fields named
 ``…_at`` hold epoch seconds (``created_at``, ``updated_at``, ``last_poll_at``), except where the
-comment says ms (a delivery's ``created_at`` and ``next_attempt``, a watch's ``last_event_at``);
-fields named ``…_ms`` hold milliseconds.
+comment says ms (a delivery's ``created_at`` and ``next_attempt``, a watch's ``last_event_at``,
+the times of provider work); fields named ``…_ms`` hold milliseconds.
 """
 
 PREFIX = "ghle:"
@@ -72,9 +72,9 @@ WATCH_POKE = PREFIX + "watch:{watch_id}:poke"   # string: time (epoch ms) of the
 LOCATION_COUNTRY = PREFIX + "conn:{conn_id}:country"  # string: the GHL location's country (ISO 3166-1 alpha-2, "-" for none; expires)
 
 # SMSGlobal as GHL's conversation provider
-PROVIDER = PREFIX + "provider:{location_id}"    # hash: tenant, ghl_connection_id, smsglobal_connection_id, sender, default_region, kind, conversation_provider_id, keywords, ...
+PROVIDER = PREFIX + "provider:{location_id}"    # hash: created_at, updated_at (epoch s), tenant, ghl_connection_id, smsglobal_connection_id, sender, default_region, kind, conversation_provider_id, keywords, ...
 TENANT_PROVIDERS = PREFIX + "tenant:{tenant}:providers"  # set of location ids with a provider
-PROVIDER_WORK = PREFIX + "pwork:{work_id}"      # hash: one keyed piece of provider work (an outbound message or a reply) and its state
+PROVIDER_WORK = PREFIX + "pwork:{work_id}"      # hash: one keyed piece of provider work (an outbound message or a reply) and its state; its times created_at, sending_at, sent_at, reported_at, finished_at, report_since in epoch ms (delivered_at, failed_at: SMSGlobal's receipt time text)
 PROVIDER_DUE = PREFIX + "pwork:due"             # zset: work id -> next attempt (epoch ms); a claim leases it
 PROVIDER_READY = PREFIX + "pwork:ready"         # list: wake-up signals for the provider loop
 PROVIDER_OUTGOING = PREFIX + "pwork:sg:{outgoing_id}"  # string: work id of the outbound message SMSGlobal knows as outgoing_id
