@@ -216,7 +216,8 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def guarded_client(settings: Settings, timeout: float = 10.0, **kwargs) -> httpx.AsyncClient:
-    """An httpx client for caller-chosen URLs: checked addresses only, no redirects, no proxies.
+    """An httpx client for caller-chosen URLs: checked addresses only, no redirects, no proxies;
+    ``timeout`` in seconds (httpx's).
 
     A refused address fails the send with ``httpx.ConnectError`` whose message starts with
     "refused:" (no connection was attempted)."""

@@ -215,7 +215,9 @@ class Budget:
     async def observe(self, scope: str, headers: Mapping[str, str], status: int,
                       retry_after: float | None = None, slot: str = "") -> None:
         """After an answer (or a failure): time ``slot`` again from now, and correct the local
-        count with what upstream reported."""
+        count with what upstream reported (``X-RateLimit-Remaining``, its
+        ``X-RateLimit-Interval-Milliseconds`` and ``X-RateLimit-Daily-Remaining``: GHL's OAuth
+        Authorization doc, rate limits). A 429 closes the window for ``retry_after`` seconds."""
         remaining = _header_int(headers, "x-ratelimit-remaining")
         interval_ms = (_header_int(headers, "x-ratelimit-interval-milliseconds")
                        or self.limits.window_ms)
