@@ -209,7 +209,9 @@ class Upstream:
             log.warning("connection %s quarantined after %d refusals of its credentials",
                         conn.id, strikes)
 
-    def _backoff(self, attempt: int) -> float:
+    def _backoff_s(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` + 1: uniform in [cap / 2, cap], the cap
+        doubling from ENGINE_BACKOFF_BASE_SECONDS up to ENGINE_BACKOFF_MAX_SECONDS."""
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
 
@@ -263,7 +265,7 @@ class Upstream:
                 last_error = f"could not connect to {app.label}: {type(exc).__name__}"
                 if final:
                     break
-                await asyncio.sleep(self._backoff(attempts))
+                await asyncio.sleep(self._backoff_s(attempts))
                 continue
             except _MAYBE_SENT as exc:
                 metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
@@ -275,7 +277,7 @@ class Upstream:
                         last_error += (" (not retried: the request may have reached "
                                        f"{app.label} and repeating it could act twice)")
                     break
-                await asyncio.sleep(self._backoff(attempts))
+                await asyncio.sleep(self._backoff_s(attempts))
                 continue
             except httpx.HTTPError as exc:  # a protocol error: may quote request headers
                 await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
@@ -286,9 +288,9 @@ class Upstream:
                     attempts=attempts) from None
 
             _count(conn, resp)
-            retry_after = retry_after_seconds(resp.headers)
+            retry_after_s = retry_after_seconds(resp.headers)
             observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
-                                           retry_after, slot)
+                                           retry_after_s, slot)
             if resp.is_success:  # later requests need the correction; this answer does not
                 self._in_background(observed)
             else:  # a 429 or an error may be retried at once: the budget must know first
@@ -300,13 +302,13 @@ class Upstream:
                                 (time.perf_counter() - started) * 1000)
             message = _upstream_message(data)
             if status == 429:
-                wait = retry_after if retry_after is not None else self._backoff(attempts)
-                if final or wait > self.settings.max_retry_after_seconds:
+                wait_s = retry_after_s if retry_after_s is not None else self._backoff_s(attempts)
+                if final or wait_s > self.settings.max_retry_after_seconds:
                     raise RateLimited(
-                        f"{app.label} rate limit reached: {message}", retry_after=wait or 1.0,
+                        f"{app.label} rate limit reached: {message}", retry_after=wait_s or 1.0,
                         details={"upstream_status": 429, "attempts": attempts})
-                log.info("429 from %s, retrying in %.2fs", app.label, wait)
-                await asyncio.sleep(wait)
+                log.info("429 from %s, retrying in %.2fs", app.label, wait_s)
+                await asyncio.sleep(wait_s)
                 continue
             if status >= 500:
                 last_error = f"{app.label} answered {status}: {message}"
@@ -316,8 +318,8 @@ class Upstream:
                     raise UpstreamError(last_error, status=status,
                                         details={"upstream_status": status, "upstream": data,
                                                  "attempts": attempts}, attempts=attempts)
-                wait = retry_after if retry_after is not None else self._backoff(attempts)
-                await asyncio.sleep(min(wait, self.settings.max_retry_after_seconds))
+                wait_s = retry_after_s if retry_after_s is not None else self._backoff_s(attempts)
+                await asyncio.sleep(min(wait_s, self.settings.max_retry_after_seconds))
                 continue
             if (status == 401 and call.reauthorize and not reauthorized and self.tokens is not None
                     and await self.tokens.after_unauthorized(conn)):
