@@ -90,6 +90,8 @@ class Resolver:
         self.common = common
 
     def ref(self, ref: str) -> dict[str, Any]:
+        """The schema a ``$ref`` string points to (``#/components/...`` in this document, or
+        ``file.json#/...`` in the common one); ``{}`` when the pointer leads nowhere."""
         where, _, pointer = ref.partition("#")
         node: Any = self.common if where else self.doc
         for part in pointer.strip("/").split("/"):
@@ -227,6 +229,8 @@ def snake(text: str) -> str:
 
 
 def category_of(document: Path) -> str:
+    """The catalog category of an official document: its file name in snake_case
+    (``custom-fields.json`` -> ``custom_fields``)."""
     return snake(document.stem)
 
 
@@ -392,6 +396,8 @@ def _source(folder: Path) -> str:
 
 
 def read_documents(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every ``*.json`` document of ``folder`` as (path, parsed JSON), sorted by path; raises
+    CatalogError when there is none and JSONDecodeError on a malformed one."""
     files = sorted(p for p in folder.glob("*.json"))
     if not files:
         raise CatalogError(f"no *.json documents in {folder}")

@@ -61,6 +61,9 @@ class ZapierGenError(Exception):
 
 
 def zapier_key(engine_key: str) -> str:
+    """The Zapier key of an operation key (``contacts.create_contact`` ->
+    ``contacts__create_contact``); raises ZapierGenError when the result is not letters, digits
+    and ``_``."""
     key = engine_key.replace(".", "__")
     if not ZAPIER_KEY_RE.match(key):
         raise ZapierGenError(f"{engine_key}: Zapier key {key!r} is not letters, digits and '_'")
@@ -68,10 +71,12 @@ def zapier_key(engine_key: str) -> str:
 
 
 def dropdown_key(name: str) -> str:
+    """The key of the Zapier trigger behind the dropdown named ``name`` (it lists the choices)."""
     return f"dropdown_{name}"
 
 
 def connection_key(app: str) -> str:
+    """The key of the Zapier dropdown that lists the connections of ``app`` ("ghl", "smsglobal")."""
     return f"connections_{app}"
 
 
@@ -395,6 +400,8 @@ def build(ops: dict[str, Operation]) -> dict[str, Any]:
 
 
 def render(ops: dict[str, Operation]) -> str:
+    """The Zapier app's definitions (:func:`build`) as JSON text, one-space indented, ending in a
+    newline."""
     return json.dumps(build(ops), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
 
 

@@ -318,10 +318,13 @@ class Upstream(_Part):
 
     @property
     def path_params(self) -> list[str]:
+        """The ``{name}`` placeholders of ``path``, in order."""
         return PATH_PARAM_RE.findall(self.path)
 
     @property
     def idempotent(self) -> bool:
+        """Whether repeating the request is safe: ``safe_to_retry`` when set, else True for GET, PUT
+        and DELETE."""
         if self.safe_to_retry is not None:
             return self.safe_to_retry
         return self.method in ("GET", "PUT", "DELETE")
@@ -387,15 +390,19 @@ class Operation(_Part):
         return self
 
     def input(self, name: str) -> Input | None:
+        """The input named ``name``, or None."""
         for field in self.inputs:
             if field.name == name:
                 return field
         return None
 
     def inputs_at(self, location: Location) -> list[Input]:
+        """The inputs placed in ``location`` ("path", "query" or "body"), in declared order."""
         return [field for field in self.inputs if field.location == location]
 
     @property
     def has_body(self) -> bool:
+        """Whether the request carries a body: ``json_body`` set, a POST, PUT or PATCH, or any body
+        input."""
         return (bool(self.upstream.json_body) or self.upstream.method in ("POST", "PUT", "PATCH")
                 or bool(self.inputs_at("body")))
