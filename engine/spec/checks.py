@@ -92,6 +92,8 @@ def event_match_params_declared(op: Operation) -> Iterator[Problem]:
 
 
 def choices_fit_their_input(op: Operation) -> Iterator[Problem]:
+    """Problems of ``choices_from``: only on a string (or array of strings) input without an enum;
+    a ``parent`` is another input and needs ``each``."""
     for field in op.inputs:
         where = f"inputs.{field.name}.choices_from"
         source = field.choices_from
@@ -109,6 +111,7 @@ def choices_fit_their_input(op: Operation) -> Iterator[Problem]:
 
 
 def found_by_fits_its_input(op: Operation) -> Iterator[Problem]:
+    """Problems of ``found_by``: only on a string input, never the operation itself."""
     for field in op.inputs:
         where = f"inputs.{field.name}.found_by"
         if field.found_by is not None and field.type != "string":
@@ -118,6 +121,7 @@ def found_by_fits_its_input(op: Operation) -> Iterator[Problem]:
 
 
 def fields_from_fits_its_input(op: Operation) -> Iterator[Problem]:
+    """Problems of ``fields_from``: only on an array input in the body (custom field values)."""
     for field in op.inputs:
         if field.fields_from is not None and (field.type != "array" or field.location != "body"):
             yield op.key, f"inputs.{field.name}.fields_from", \
@@ -125,11 +129,14 @@ def fields_from_fits_its_input(op: Operation) -> Iterator[Problem]:
 
 
 def create_with_on_a_search(op: Operation) -> Iterator[Problem]:
+    """Problems of ``create_with``: only a search names a create to run when it finds nothing."""
     if op.create_with is not None and not op.search:
         yield op.key, "create_with", "only a search has a create to run when it finds nothing"
 
 
 def unique_choice_lists(op: Operation) -> Iterator[Problem]:
+    """Problems of ``trigger.choices``: at most one list of choices per ``each`` (items, or one
+    list field of them)."""
     seen: set[str | None] = set()
     for choices in op.trigger.choices if op.trigger else ():
         if choices.each in seen:
@@ -169,6 +176,8 @@ def _choices_problem(specs: Mapping[str, Operation], trigger: str, each: str | N
 
 
 def choices_sources_exist(op: Operation, specs: Mapping[str, Operation]) -> Iterator[Problem]:
+    """Problems of ``choices_from``/``fields_from`` against ``specs`` (the catalog by key): the
+    named trigger exists and declares those choices."""
     for field in op.inputs:
         if field.choices_from is not None:
             why = _choices_problem(specs, field.choices_from.trigger, field.choices_from.each)
@@ -181,6 +190,7 @@ def choices_sources_exist(op: Operation, specs: Mapping[str, Operation]) -> Iter
 
 
 def found_by_is_a_search(op: Operation, specs: Mapping[str, Operation]) -> Iterator[Problem]:
+    """Problems of ``found_by`` against ``specs`` (the catalog by key): it names a search."""
     for field in op.inputs:
         found_by = field.found_by
         if found_by is not None and (found_by not in specs or not specs[found_by].search):
@@ -189,6 +199,8 @@ def found_by_is_a_search(op: Operation, specs: Mapping[str, Operation]) -> Itera
 
 
 def create_with_is_a_create(op: Operation, specs: Mapping[str, Operation]) -> Iterator[Problem]:
+    """Problems of ``create_with`` against ``specs`` (the catalog by key): it names a create action
+    (not a search)."""
     partner = specs.get(op.create_with) if op.create_with else None
     if op.create_with and (partner is None or partner.kind != "action" or partner.search):
         yield op.key, "create_with", f"{op.create_with!r} is not a create action of the catalog"
