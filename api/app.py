@@ -30,6 +30,10 @@ ROUTERS += [ghl_request.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API application: logging set up, the operation catalog loaded (a malformed spec raises
+    here, naming it), the error handlers, the edge middlewares (request ids, body size limit,
+    input sanitation), every router and the console. The Runtime is opened on start-up and
+    closed on shutdown. ``settings``: None reads them from the environment."""
     settings = settings or get_settings()
     setup_logging(settings.log_level, settings.log_format)
     registry()  # a malformed spec stops the start, naming it
@@ -58,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_factory() -> FastAPI:
+    """:func:`create_app` with the environment's settings, for ``uvicorn --factory``."""
     return create_app()

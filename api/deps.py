@@ -11,10 +11,15 @@ from engine.runtime import Runtime
 
 
 def runtime(request: Request) -> Runtime:
+    """Dependency: the application's Runtime (Redis, settings, upstream client), opened at start-up."""
     return request.app.state.runtime
 
 
 async def principal(request: Request, rt: Runtime = Depends(runtime)) -> tenants.Principal:
+    """Dependency: the caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``, counted
+    against ENGINE_KEY_RATE_LIMIT (requests per key per minute). Raises Unauthorized (401) for a
+    missing, unknown or revoked key and RateLimited (429, ``retry_after`` in seconds) past the
+    limit."""
     header = request.headers.get("authorization", "")
     api_key = header[7:].strip() if header.lower().startswith("bearer ") else ""
     api_key = api_key or request.headers.get("x-api-key", "").strip()
@@ -35,6 +40,8 @@ async def principal(request: Request, rt: Runtime = Depends(runtime)) -> tenants
 
 
 async def writer(request: Request, who: tenants.Principal = Depends(principal)) -> tenants.Principal:
+    """Dependency for routes that change data: :func:`principal`, and Forbidden (403,
+    ``read_only_key``) for a read-only key."""
     if who.read_only:
         raise Forbidden(f"this API key is read-only and {request.method} {request.url.path} "
                         "changes data; use a read-write key for this request",

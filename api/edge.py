@@ -110,6 +110,9 @@ class EdgeSanitation:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry: an HTTP request whose path, query string or (POST, PUT, PATCH, DELETE)
+        JSON body holds unsafe text or a non-finite number gets a 422 ``invalid_request`` naming
+        each place; any other passes on unchanged, its body replayed to the app."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -20,6 +20,8 @@ STORE_RETRY_AFTER_SECONDS = 5
 
 
 def error_response(status: int, code: str, message: str, details=None, headers=None) -> JSONResponse:
+    """The JSON answer ``{"error": {"code", "message", "details"}}`` with this HTTP status and
+    optional extra headers (a dict of str)."""
     return JSONResponse({"error": {"code": code, "message": message, "details": details}},
                         status_code=status, headers=headers)
 
@@ -81,6 +83,10 @@ def _wording(err: dict, request: Request, raw: object) -> str:
 
 
 def install(app: FastAPI) -> None:
+    """Register the handlers that give every failure the one error shape: EngineError (its own
+    status and code; 429 adds Retry-After in whole seconds), request validation (422,
+    naming each field), Starlette's HTTP errors (404, 405 …), Redis unreachable (503
+    ``store_unavailable``, Retry-After) and anything else (500 ``internal_error``, logged)."""
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError) -> JSONResponse:
         headers = None

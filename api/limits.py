@@ -16,6 +16,9 @@ def _error(limit: int) -> bytes:
 
 
 class BodySizeLimit:
+    """ASGI middleware: refuses a request body over ``max_bytes`` (bytes, ENGINE_MAX_BODY_BYTES)
+    with 413 ``request_too_large``."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -29,6 +32,8 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry: a Content-Length over the limit is refused before the body is read; a
+        body without one is counted as it streams in and refused once past the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -13,6 +13,8 @@ ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 class Strict(BaseModel):
+    """Base of the API's request bodies: unknown fields are refused and types are not coerced."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
@@ -29,6 +31,9 @@ def credential(value: SecretStr, what: str) -> SecretStr:
 
 
 class GHLConnectionIn(Strict):
+    """A GHL connection to create: a Private Integration token for a location (or an agency
+    token with ``company_id``)."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Acme Dental", "token": "pit-…", "location_id": "ve9EPM428h8vShlRW1KT"}]})
     app: Literal["ghl"] = "ghl"
     name: str = Field("GHL location", min_length=1, max_length=200)
@@ -52,6 +57,8 @@ class GHLConnectionIn(Strict):
 
 
 class SMSGlobalConnectionIn(Strict):
+    """An SMSGlobal connection to create: a REST API key and its secret."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"app": "smsglobal", "name": "Acme SMS", "api_key": "…", "api_secret": "…"}]})
     app: Literal["smsglobal"]
     name: str = Field("SMSGlobal account", min_length=1, max_length=200)
@@ -113,6 +120,9 @@ class GHLRequestIn(Strict):
 
 
 class ActionIn(Strict):
+    """An action call: the connection to act through and the operation's input (a JSON object,
+    checked against the operation's input schema)."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "input": {"firstName": "Ada", "email": "ada@example.com"}}]})
     connection_id: str = Field(min_length=1, max_length=100)
     input: dict[str, Any] = Field(default_factory=dict)

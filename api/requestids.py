@@ -15,10 +15,14 @@ _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class RequestIds:
+    """ASGI middleware: gives each HTTP request its id and binds it to the request's log lines."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry: the caller's ``X-Request-Id`` when it is 1–64 of ``[A-Za-z0-9._:-]``, else
+        ``req_`` + 16 hex digits; the answer carries it back in ``X-Request-Id``."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

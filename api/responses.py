@@ -14,6 +14,9 @@ from fastapi.responses import JSONResponse
 
 
 class SafeJSONResponse(JSONResponse):
+    """A JSONResponse whose body is compact, ASCII-only JSON (non-ASCII as ``\\uXXXX`` escapes)."""
+
     def render(self, content: Any) -> bytes:
+        """``content`` as compact ASCII JSON bytes; raises ValueError on NaN or infinity."""
         return json.dumps(content, ensure_ascii=True, allow_nan=False, indent=None,
                           separators=(",", ":")).encode("ascii")

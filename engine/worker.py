@@ -197,7 +197,7 @@ def run_forever() -> None:
     again once its lease ends."""
     from arq.worker import create_worker
 
-    delay = 1.0
+    delay_s = 1.0
     while True:
         started = time.monotonic()
         try:
@@ -205,8 +205,8 @@ def run_forever() -> None:
             return  # stopped by SIGINT or SIGTERM
         except (RedisError, OSError) as exc:
             if time.monotonic() - started > 60:
-                delay = 1.0  # it ran a while: this is a new outage
+                delay_s = 1.0  # it ran a while: this is a new outage
             log.warning("Redis is unreachable (%s); the worker starts again in %.0f s",
-                        type(exc).__name__, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+                        type(exc).__name__, delay_s)
+        time.sleep(delay_s)
+        delay_s = min(delay_s * 2, RECONNECT_MAX_SECONDS)

@@ -86,7 +86,8 @@ def _input(record: dict[str, Any]) -> Input:
                  required=bool(record.get("required")), help=help_text(record),
                  enum=tuple(record["enum"]) if record.get("enum") else None,
                  items=record.get("items"), example=record.get("example") if record["in"] == "body" else _frozen(record.get("example")),
-                 format="binary" if record.get("binary") else record.get("format"), fill=fill)
+                 format="binary" if record.get("binary") else record.get("format"), fill=fill,
+                 choices_from=record.get("choices_from"), found_by=record.get("found_by"))
 
 
 def spec(record: dict[str, Any]) -> Operation:

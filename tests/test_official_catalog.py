@@ -130,6 +130,45 @@ def test_curated_specs_win_and_generated_specs_carry_the_facts(documents, apps):
                     assert param["description"] not in field.help, (op.key, field.name)
 
 
+def test_the_generator_writes_choices_and_searches_by_name():
+    """The name rule for ids (userId → the users list trigger's choices, contactId → Find
+    Contact) is applied when the catalog is generated, into the records, where the type holds
+    ids and the curated specs serve the reference."""
+    def record(name, kind="string", **kw):
+        return {"name": name, "in": "body", "type": kind, **kw}
+
+    spec = {"inputs": [record("userId"), record("userIds", "array", items="string"),
+                       record("calendarId", "integer"), record("groupId", enum=["a", "b"]),
+                       record("pipelineStageId"), record("contactId"),
+                       record("contactIds", "array", items="string"), record("title")]}
+    official.add_references(spec, curated())
+    refs = {r["name"]: (r.get("choices_from"), r.get("found_by")) for r in spec["inputs"]}
+    users = {"trigger": "users.list_users_by_location"}
+    assert refs == {"userId": (users, None), "userIds": (users, None), "calendarId": (None, None),
+                    "groupId": (None, None),
+                    # no pipelineId input beside it: the stages of every pipeline
+                    "pipelineStageId": ({"trigger": "opportunities.list_pipelines",
+                                         "each": "stages"}, None),
+                    "contactId": (None, "contacts.find_contact"), "contactIds": (None, None),
+                    "title": (None, None)}
+    # a list trigger that is not there, or declares no choices, serves none
+    users_list = curated()["users.list_users_by_location"]
+    without = users_list.model_copy(update={"trigger": users_list.trigger.model_copy(
+        update={"choices": ()})})
+    for catalog in ({k: v for k, v in curated().items() if k != users_list.key},
+                    {**curated(), users_list.key: without}):
+        spec = {"inputs": [record("userId")]}
+        official.add_references(spec, catalog)
+        assert "choices_from" not in spec["inputs"][0]
+
+
+def test_generated_specs_carry_the_choices_and_searches():
+    by_key = {op.key: op for op in GENERATED}
+    post = by_key["social_media_posting.create_post"]
+    assert post.input("userId").choices_from.trigger == "users.list_users_by_location"
+    assert by_key["payments.list_orders"].input("contactId").found_by == "contacts.find_contact"
+
+
 # ----------------------------------------------------------------------------- end to end
 
 

@@ -62,3 +62,22 @@ def test_filters_and_one_operation(api):
     assert "contacts.create_contact" in missing.json()["error"]["message"]
     bad = api.get("/v1/operations", params={"kind": "sometimes"})
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "query.kind"
+
+
+def test_operations_show_where_choices_and_ids_come_from(api):
+    """A caller building its own form learns the dropdown source of an input, the search that
+    finds an id, a search's create partner and how a list trigger's items show as choices."""
+    create = api.get("/v1/operations/opportunities.create_opportunity").json()
+    assert create["noun"] == "Opportunity"
+    assert create["choices"]["pipelineId"] == {"trigger": "opportunities.list_pipelines",
+                                               "each": None, "parent": None}
+    assert create["choices"]["pipelineStageId"] == {"trigger": "opportunities.list_pipelines",
+                                                    "each": "stages", "parent": "pipelineId"}
+    assert create["found_by"] == {"contactId": "contacts.find_contact"}
+    assert api.get("/v1/operations/contacts.find_contact").json()["create_with"] == \
+        "contacts.create_contact"
+    pipelines = api.get("/v1/operations/opportunities.list_pipelines").json()
+    shown = {c["each"]: c for c in pipelines["trigger"]["choices"]}
+    assert shown[None]["noun"] == "Pipeline" and shown["stages"]["noun"] == "Pipeline Stage"
+    plain = api.get("/v1/operations/opportunities.delete_opportunity").json()
+    assert "choices" not in plain and "found_by" not in plain and "create_with" not in plain

@@ -7,7 +7,9 @@ import textwrap
 import pytest
 from pydantic import ValidationError
 
-from engine.spec.model import CursorPaginator, Dedupe, Input, Items, Operation, Token, Trigger, Upstream
+from engine.spec.checks import check
+from engine.spec.model import (ChoicesFrom, CursorPaginator, Dedupe, Input, Items, Operation, Token,
+                               Trigger, Upstream)
 from engine.spec.registry import SpecError, load, registry
 
 UP = Upstream(method="GET", path="/things/{thingId}", version="2021-07-28")
@@ -183,3 +185,126 @@ def test_shared_help_is_the_help_the_specs_give():
     shared = parse((folder() / "_shared_help.yaml").read_text())["help"]
     given = {(field.name, field.help) for op in curated().values() for field in op.inputs}
     assert shared and [name for name, text in shared.items() if (name, text) not in given] == []
+
+
+REFERENCES = THINGS + """
+  - key: things.list_owners
+    kind: trigger
+    title: List Owners
+    description: Lists owners.
+    upstream: {{method: GET, path: /owners, version: '2021-07-28'}}
+    trigger:
+      items: {{path: owners}}
+      dedupe: {{strategy: new}}
+      choices: [{{name: owners, noun: Owner}}]
+    sample: {{id: o1}}
+  - key: things.list_plain
+    kind: trigger
+    title: List Plain
+    description: Lists plain things.
+    upstream: {{method: GET, path: /plain, version: '2021-07-28'}}
+    trigger:
+      items: {{path: plain}}
+      dedupe: {{strategy: new}}
+    sample: {{id: p1}}
+  - key: things.make_thing
+    kind: action
+    title: Make Thing
+    description: Makes a thing.
+    upstream: {{method: POST, path: /things, version: '2021-07-28'}}
+  - key: things.find_thing
+    kind: action
+    search: true
+    title: Find Thing
+    description: Finds a thing.
+    create_with: {create_with}
+    upstream: {{method: GET, path: /things/search, version: '2021-07-28'}}
+    inputs:
+      - {{name: owner, location: query, help: The owner's id., choices_from: {{trigger: {trigger}}}}}
+      - {{name: contact, location: query, help: The contact's id., found_by: {found_by}}}
+"""
+
+
+def _load_references(tmp_path, name, **refs):
+    values = {"create_with": "things.make_thing", "trigger": "things.list_owners",
+              "found_by": "null", **refs}
+    return load(spec_folder(tmp_path, {f"{name}.yaml": REFERENCES.format(**values)}))
+
+
+@pytest.mark.parametrize("refs, message", [
+    ({"trigger": "things.list_nobody"},
+     "things.find_thing: inputs.owner.choices_from: names 'things.list_nobody', which is not an "
+     "operation of the catalog"),
+    ({"trigger": "things.list_plain"},
+     "things.find_thing: inputs.owner.choices_from: names 'things.list_plain', which declares no "
+     "choices of its items (trigger.choices)"),
+    ({"trigger": "things.make_thing"},
+     "inputs.owner.choices_from: names 'things.make_thing', which is an action, not a list trigger"),
+    ({"create_with": "things.list_owners"},
+     "things.find_thing: create_with: 'things.list_owners' is not a create action of the catalog"),
+    ({"create_with": "things.find_thing"},
+     "things.find_thing: create_with: 'things.find_thing' is not a create action of the catalog"),
+    ({"found_by": "things.make_thing"},
+     "things.find_thing: inputs.contact.found_by: 'things.make_thing' is not a search of the catalog"),
+])
+def test_a_reference_that_cannot_serve_is_refused(tmp_path, refs, message):
+    with pytest.raises(SpecError) as err:
+        _load_references(tmp_path, f"refs_{tmp_path.name}", **refs)
+    assert message in str(err.value)
+
+
+def test_references_that_serve_load(tmp_path):
+    specs = _load_references(tmp_path, "goodrefs")
+    find = specs["things.find_thing"]
+    assert find.create_with == "things.make_thing"
+    assert find.input("owner").choices_from.trigger == "things.list_owners"
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Operation(key="things.make", app="ghl", category="things", title="t",
+                       description="does a thing", kind="action", create_with="things.other",
+                       upstream=Upstream(method="POST", path="/t", version="2021-07-28")),
+     "create_with: only a search has a create"),
+    (lambda: Operation(key="things.make", app="ghl", category="things", title="t",
+                       description="does a thing", kind="action",
+                       upstream=Upstream(method="POST", path="/t", version="2021-07-28"),
+                       inputs=(Input(name="stageId", location="body", help="The stage.",
+                                     choices_from=ChoicesFrom(trigger="things.list", each="stages",
+                                                              parent="pipeId")),)),
+     "inputs.stageId.choices_from.parent: parent 'pipeId' is not another input"),
+    (lambda: Operation(key="things.make", app="ghl", category="things", title="t",
+                       description="does a thing", kind="action",
+                       upstream=Upstream(method="POST", path="/t", version="2021-07-28"),
+                       inputs=(Input(name="size", location="body", type="integer", help="The size.",
+                                     choices_from=ChoicesFrom(trigger="things.list")),)),
+     "inputs.size.choices_from: choices are ids"),
+])
+def test_facts_that_do_not_fit_their_spec_are_refused(build, message):
+    problems = [f"{field}: {msg}" for _, field, msg in check(build())]
+    assert any(message in p for p in problems), problems
+
+
+def test_the_noun_defaults_to_the_singular_of_the_group():
+    def make(**kw):
+        return Operation(key="opportunities.x", app="ghl", title="t", description="does a thing",
+                         kind="action", upstream=Upstream(method="POST", path="/t", version="1"),
+                         **{"category": "opportunities", **kw})
+    assert make().noun == "Opportunity"
+    assert make(group="businesses").noun == "Business"
+    assert make(group="custom_fields").noun == "Custom Field"
+    assert make(noun="Deal").noun == "Deal"
+
+
+def test_a_choices_name_used_twice_is_refused():
+    from engine.spec.checks import check_references
+    from engine.spec.model import Choices
+
+    def lister(key):
+        return Operation(key=key, app="ghl", category="things", title="t", description="lists things",
+                         kind="trigger", upstream=Upstream(method="GET", path="/t", version="1"),
+                         trigger=Trigger(items=Items(), dedupe=Dedupe(strategy="new"),
+                                         choices=(Choices(name="things", noun="Thing"),)),
+                         sample={"id": "t1"})
+    specs = {k: lister(k) for k in ("things.list_a", "things.list_b")}
+    assert check_references(specs) == [
+        ("things.list_b", "trigger.choices", "choices name 'things' is also used by things.list_a")]

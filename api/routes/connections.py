@@ -132,6 +132,7 @@ def _hook_urls(rt: Runtime, request: Request, conn, hook_token: str | None) -> d
                          "resume (`resumed` counts their watches).")
 async def test_connection(conn_id: str, who: Principal = Depends(writer),
                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Test the connection's credentials upstream (:func:`engine.polling.health.test`)."""
     return await health.test(rt, who.tenant, conn_id)
 
 
@@ -143,6 +144,8 @@ async def test_connection(conn_id: str, who: Principal = Depends(writer),
                           "`{connection, test, resumed}`; the credentials are never returned.")
 async def update_connection(conn_id: str, body: ConnectionPatch, who: Principal = Depends(writer),
                             rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Replace the connection's name or credentials and test them at once
+    (:func:`engine.polling.health.update`)."""
     given = {k: v.get_secret_value() for k in ("token", "api_key", "api_secret")
              if (v := getattr(body, k)) is not None}
     return await health.update(rt, who.tenant, conn_id, name=body.name, credentials=given)

@@ -64,11 +64,15 @@ def _page(request: Request, name: str, who: tenants.Principal | None, **context:
 
 @router.get("/login")
 async def login_page(request: Request) -> HTMLResponse:
+    """The login form (an API key)."""
     return _page(request, "login.html", None, error=None)
 
 
 @router.post("/login")
 async def login(request: Request, rt: Runtime = Depends(runtime)) -> Response:
+    """Check the posted ``api_key``; a known one is kept in an HttpOnly, SameSite=Strict cookie
+    scoped to /console and the visitor sent to the overview (303), an unknown one gets the
+    form again with an error."""
     form = await request.form()
     key = str(form.get("api_key") or "").strip()
     if await tenants.authenticate(rt.redis, key) is None:
@@ -81,6 +85,7 @@ async def login(request: Request, rt: Runtime = Depends(runtime)) -> Response:
 
 @router.post("/logout")
 async def logout() -> Response:
+    """Forget the key's cookie and go back to the login form (303)."""
     resp = RedirectResponse("/console/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/console")
     return resp
@@ -101,12 +106,14 @@ async def _overview(request: Request, rt: Runtime, who: tenants.Principal, messa
 @router.get("")
 async def overview(request: Request, rt: Runtime = Depends(runtime),
                    who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """The tenant's overview page: connections, subscriptions and flows."""
     return await _overview(request, rt, who)
 
 
 @router.post("/connections/{conn_id}/test")
 async def test_connection(conn_id: str, request: Request, rt: Runtime = Depends(runtime),
                           who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """Test a connection's credentials and show the outcome on the overview."""
     result = await health.test(rt, who.tenant, conn_id)
     message = (f"{conn_id}: test passed; {result['resumed']} paused watch(es) resumed"
                if result["ok"] else f"{conn_id}: {result['error']['message']}")
@@ -126,12 +133,14 @@ async def _subscription(request: Request, rt: Runtime, who: tenants.Principal, s
 @router.get("/subscriptions/{sub_id}")
 async def subscription(sub_id: str, request: Request, rt: Runtime = Depends(runtime),
                        who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """One subscription's page: its state, its 50 latest deliveries and its dead letters."""
     return await _subscription(request, rt, who, sub_id)
 
 
 @router.post("/subscriptions/{sub_id}/deliveries/{delivery_id}/replay")
 async def replay(sub_id: str, delivery_id: str, request: Request, rt: Runtime = Depends(runtime),
                  who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """Queue a delivery again (same webhook-id); refused on the page for a read-only key."""
     if who.read_only:
         return await _subscription(request, rt, who, sub_id, "this API key is read-only", False)
     await delivery.replay(rt, who.tenant, sub_id, delivery_id)
@@ -142,6 +151,7 @@ async def replay(sub_id: str, delivery_id: str, request: Request, rt: Runtime = 
 @router.get("/flows/{flow_id}")
 async def flow(flow_id: str, request: Request, rt: Runtime = Depends(runtime),
                who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """One flow's page: its definition and its 20 latest runs."""
     return _page(request, "flow.html", who, flow=await flows.get(rt, who.tenant, flow_id),
                  runs=await flows.list_runs(rt, who.tenant, flow_id, limit=20))
 
@@ -149,6 +159,7 @@ async def flow(flow_id: str, request: Request, rt: Runtime = Depends(runtime),
 @router.get("/catalog")
 async def catalog(request: Request, q: str = "",
                   who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """The operation catalog, filtered by ``q``: operations whose key or title hold every word."""
     words = q.lower().split()
     ops = [op for op in registry.registry().values()
            if all(w in f"{op.key} {op.title}".lower() for w in words)]
@@ -192,6 +203,7 @@ def _value(field: dict[str, Any], text: str) -> Any:
 @router.get("/catalog/{key}")
 async def operation(key: str, request: Request, rt: Runtime = Depends(runtime),
                     who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """One operation's page: its inputs as a form (actions) and its upstream request."""
     return await _operation(request, rt, who, key)
 
 
@@ -210,6 +222,8 @@ async def _operation(request: Request, rt: Runtime, who: tenants.Principal, key:
 @router.post("/catalog/{key}")
 async def run(key: str, request: Request, rt: Runtime = Depends(runtime),
               who: tenants.Principal = Depends(_who)) -> HTMLResponse:
+    """Run an action from its form (fields named ``in.<input>``) and show the result on its page;
+    refused on the page for a read-only key."""
     op = registry.get(key)
     if op is None or op.kind != "action":
         return await _operation(request, rt, who, key)

@@ -104,6 +104,8 @@ async def retry_run(flow_id: str, run_id: str, who: Principal = Depends(writer),
 
 
 class FlowTestIn(Strict):
+    """A test run's trigger item; left out, the trigger's newest item is read now."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"item": {"id": "ocQHyuzHvysMo5N5VsXc", "firstName": "Ada", "phone": "+61400000031"}}]})
     item: dict[str, Any] | None = Field(
         None, description="The trigger item to run on, as the trigger delivers it; left out: "
@@ -119,10 +121,13 @@ class FlowTestIn(Strict):
 async def test_flow(flow_id: str, body: FlowTestIn | None = None,
                     who: Principal = Depends(writer),
                     rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Run the flow's steps once on ``body.item`` (:func:`engine.flows.service.test_run`)."""
     return await flows.test_run(rt, who.tenant, flow_id, body.item if body else None)
 
 
 class InstantiateIn(Strict):
+    """A flow made from a ready-made template: its connections by role and its options."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"connections": {"ghl": "conn_3f9c2a1b7d4e5f60a1b2", "smsglobal": "conn_8a7b6c5d4e3f2a1b0c9d"}, "options": {"message": "Hi {{ trigger.firstName }}, welcome!"}}]})
     connections: dict[str, str] = Field(
         description="The connections the template needs, by role: e.g. {\"ghl\": \"conn_…\", "

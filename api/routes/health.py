@@ -1,3 +1,6 @@
+"""Health and metrics: liveness (/healthz), readiness (/readyz: Redis answers) and the Prometheus
+exposition (/metrics); none needs an API key."""
+
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
@@ -38,5 +41,7 @@ async def readyz(rt: Runtime = Depends(runtime)):
                         "PROMETHEUS_MULTIPROC_DIR (README, Metrics).",
             response_class=Response)
 async def metrics_route(rt: Runtime = Depends(runtime)) -> Response:
+    """The Prometheus text exposition (:func:`engine.core.metrics.exposition`), with its content
+    type."""
     body, content_type = await metrics.exposition(rt.redis)
     return Response(body, media_type=content_type)

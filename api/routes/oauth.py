@@ -70,6 +70,10 @@ async def callback(rt: Runtime = Depends(runtime),
 
 
 class LocationTokenIn(Strict):
+    """The sub-account (location) to mint a location token for from an agency connection (GHL:
+    Get Location Access Token from Agency Token, POST /oauth/locationToken), and the new
+    connection's name."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"location_id": "ve9EPM428h8vShlRW1KT", "name": "Acme Dental"}]})
     location_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
                              description="The sub-account (location) to mint a token for.")

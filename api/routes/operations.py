@@ -36,6 +36,8 @@ async def get_operation(key: str) -> dict[str, Any]:
 
 
 def unknown_operation(key: str) -> NotFound:
+    """The 404 ``operation_not_found`` for ``key``, suggesting the closest keys in its message and
+    in ``details.suggestions`` (a list of keys, possibly empty)."""
     near = registry.closest(key)
     hint = f"; did you mean {', '.join(near)}?" if near else "; list them with GET /v1/operations"
     return NotFound(f"unknown operation {key!r}{hint}", code="operation_not_found",

@@ -24,6 +24,9 @@ Interval = Field(None, ge=1, le=15, description="Minutes between polls, 1 to 15 
 
 
 class SubscriptionBase(Strict):
+    """A webhook subscription to a trigger: the connection to read through, the trigger's inputs,
+    the https URL each new item is POSTed to (signed) and the poll interval in minutes."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "params": {}, "target_url": "https://hooks.example.com/ghl/contacts", "interval_minutes": 5}]})
     connection_id: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict, description="The trigger's inputs.")
@@ -33,12 +36,16 @@ class SubscriptionBase(Strict):
 
 
 class SubscriptionIn(SubscriptionBase):
+    """A webhook subscription, naming its trigger."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"trigger": "contacts.search_contacts", "connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "params": {}, "target_url": "https://hooks.example.com/ghl/contacts", "interval_minutes": 5}]})
     trigger: str = Field(min_length=1, max_length=200, description="A trigger key, e.g. "
                                                                    "contacts.search_contacts.")
 
 
 class SubscriptionPatch(Strict):
+    """Changes to a subscription: any of its interval (minutes), trigger inputs and target URL."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"interval_minutes": 1}]})
     interval_minutes: int | None = Interval
     params: dict[str, Any] | None = None
@@ -135,6 +142,9 @@ async def replay_delivery(sub_id: str, delivery_id: str, who: Principal = Depend
                          "`deliveries` queued (workers send them).")
 async def poll_subscription(sub_id: str, who: Principal = Depends(writer),
                             rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Poll the subscription's trigger now (:func:`engine.polling.poller.poll_now`); returns the
+    outcome, the new items and deliveries counted, the upstream requests made and the
+    subscription."""
     result = await poller.poll_now(rt, who.tenant, sub_id)
     return {"outcome": result.outcome, "new": result.new, "deliveries": result.deliveries,
             "requests": result.requests, "detail": result.detail or None,
@@ -146,6 +156,7 @@ async def poll_subscription(sub_id: str, who: Principal = Depends(writer),
                          "queue and go out in order on resume.")
 async def pause_subscription(sub_id: str, who: Principal = Depends(writer),
                              rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Hold the subscription's deliveries (:func:`engine.polling.subscriptions.pause`)."""
     return await subscriptions.pause(rt, who.tenant, sub_id)
 
 
@@ -154,4 +165,5 @@ async def pause_subscription(sub_id: str, who: Principal = Depends(writer),
                          "(e.g. after the connection was fixed).")
 async def resume_subscription(sub_id: str, who: Principal = Depends(writer),
                               rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Release the subscription's deliveries (:func:`engine.polling.subscriptions.resume`)."""
     return await subscriptions.resume(rt, who.tenant, sub_id)

@@ -21,6 +21,9 @@ router = APIRouter(prefix="/v1", tags=["triggers"])
 
 
 class ItemsIn(Strict):
+    """A trigger read: the connection to read through, the trigger's inputs and how many of the
+    newest items to return (1 to 500)."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "params": {}, "limit": 3}]})
     connection_id: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)

@@ -20,6 +20,12 @@ from engine.core.errors import NotFound
 
 @dataclass
 class Connection:
+    """One tenant's credentials for one app. ``app``: "ghl" or "smsglobal"; ``auth``: how it
+    authenticates ("private_token", "oauth" or "mac"); ``status``: "active", "failing",
+    "needs_reauth" or "disabled", with ``status_reason``; ``created_at``: epoch s; ``secret``:
+    the credentials (decrypted, never shown), e.g. ``{"access_token": …}`` or
+    ``{"api_key", "api_secret"}``."""
+
     id: str
     tenant: str
     app: str
@@ -34,6 +40,8 @@ class Connection:
     verified: bool = True  # False only while a new connection's credentials are being checked
 
     def public(self) -> dict[str, Any]:
+        """The connection as the API shows it: id, app, name, auth, location_id, company_id, status,
+        status_reason, created_at (epoch s); never the secret."""
         return {
             "id": self.id, "app": self.app, "name": self.name, "auth": self.auth,
             "location_id": self.location_id, "company_id": self.company_id,
@@ -68,6 +76,7 @@ def new(*, tenant: str, app: str, name: str, auth: str, secret: dict[str, Any],
 async def create(redis: Redis, vault: Vault, *, tenant: str, app: str, name: str, auth: str,
                  secret: dict[str, Any], location_id: str | None = None,
                  company_id: str | None = None) -> Connection:
+    """A new connection (:func:`new`), stored at once (:func:`save`); returns it."""
     conn = new(tenant=tenant, app=app, name=name, auth=auth, secret=secret,
                location_id=location_id, company_id=company_id)
     await save(redis, vault, conn)
@@ -80,6 +89,8 @@ def tenant_tag(tenant: str) -> str:
 
 
 async def save(redis: Redis, vault: Vault, conn: Connection) -> None:
+    """Store ``conn`` with its secret sealed by ``vault``, in one transaction with its tenant's set,
+    the set of all connections, its rate scope's tenants and its location/company indexes."""
     mapping = {k: "" if getattr(conn, k) is None else str(getattr(conn, k)) for k in _FIELDS}
     mapping["secret"] = vault.seal(conn.secret)
     async with redis.pipeline(transaction=True) as pipe:
@@ -135,11 +146,14 @@ async def replace_secret(redis: Redis, vault: Vault, conn_id: str, secret: dict[
 
 
 async def set_status(redis: Redis, conn_id: str, status: str, reason: str | None) -> None:
+    """Set a connection's ``status`` ("active", "failing", "needs_reauth", "disabled") and
+    ``status_reason`` (None clears it); does not check the tenant."""
     await redis.hset(keys.CONNECTION.format(conn_id=conn_id),
                      mapping={"status": status, "status_reason": reason or ""})
 
 
 async def rename(redis: Redis, conn_id: str, name: str) -> None:
+    """Set a connection's display name; does not check the tenant."""
     await redis.hset(keys.CONNECTION.format(conn_id=conn_id), "name", name)
 
 
@@ -174,6 +188,7 @@ def from_raw(conn_id: str, raw: dict[bytes, bytes], vault: Vault) -> Connection 
 
 
 async def list_for(redis: Redis, tenant: str) -> list[Connection]:
+    """The tenant's connections, by id, without their secrets (``secret`` left empty)."""
     ids = sorted(m.decode() for m in await redis.smembers(keys.TENANT_CONNECTIONS.format(tenant=tenant)))
     out = []
     for conn_id in ids:
@@ -184,6 +199,8 @@ async def list_for(redis: Redis, tenant: str) -> list[Connection]:
 
 
 async def delete(redis: Redis, tenant: str, conn_id: str) -> None:
+    """Remove the tenant's connection and its indexes; raises NotFound (404) for an unknown id or
+    another tenant's."""
     conn = await get(redis, tenant, conn_id)
     async with redis.pipeline(transaction=True) as pipe:
         for index in _indexes(conn.app, conn.location_id, conn.company_id):

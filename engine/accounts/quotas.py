@@ -20,6 +20,9 @@ return 1
 
 
 class QuotaExceeded(EngineError):
+    """403 ``quota_exceeded``: the tenant holds as many connections, subscriptions or flows as its
+    quota allows; ``details``: ``{"limit", "setting"}``."""
+
     status = 403
     code = "quota_exceeded"
 

@@ -38,6 +38,10 @@ return 0
 
 @dataclass
 class RotationReport:
+    """What :func:`rotate_all` did: ``rotated`` values re-encrypted, ``changed_meanwhile`` written
+    by someone else during the run, ``unreadable`` keys (``"key field"``) that no configured key
+    opens."""
+
     rotated: int = 0
     changed_meanwhile: int = 0  # written by someone else during the run: already current
     unreadable: list[str] | None = None
@@ -47,6 +51,9 @@ class RotationReport:
 
 
 async def rotate_all(redis: Redis, vault: Vault) -> RotationReport:
+    """Re-encrypt every Fernet token stored under the engine's prefix (hash fields and strings)
+    with the vault's first key, each by compare-and-set; returns the counts. Scans every key:
+    time grows with the store's size."""
     report = RotationReport()
     async for raw_key in redis.scan_iter(match=keys.PREFIX + "*", count=500):
         kind = (await redis.type(raw_key)).decode()

@@ -17,12 +17,15 @@ KEY_PREFIX = "ghle_"
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller an API key stands for: its ``tenant``, the key's id, whether it only reads."""
+
     tenant: str
     key_id: str
     read_only: bool = False
 
 
 def digest(api_key: str) -> str:
+    """The SHA-256 of an API key, 64 hex digits: what is stored instead of the key."""
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
@@ -44,6 +47,8 @@ async def create_key(redis: Redis, tenant: str, *, read_only: bool = False) -> t
 
 
 async def authenticate(redis: Redis, api_key: str) -> Principal | None:
+    """The principal of ``api_key``, or None for an empty, unknown or revoked key (not counted
+    against any rate limit; see :func:`authenticate_counted`)."""
     if not api_key:
         return None
     data = await redis.hgetall(keys.API_KEY.format(digest=digest(api_key)))
@@ -54,6 +59,7 @@ async def authenticate(redis: Redis, api_key: str) -> Principal | None:
 
 
 async def revoke_key(redis: Redis, key_id: str) -> bool:
+    """Delete an API key by its id; False when no such key exists."""
     d = await redis.get(keys.KEY_ID.format(key_id=key_id))
     if d is None:
         return False

@@ -14,10 +14,16 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 class VaultError(Exception):
+    """No usable encryption key, or a stored value that no configured key decrypts."""
+
     pass
 
 
 class Vault:
+    """Seals and opens credentials with MultiFernet: the first of ``keys`` (Fernet keys, urlsafe
+    base64) encrypts, all of them decrypt. Raises VaultError when ``keys`` is empty or holds a
+    value that is not a Fernet key."""
+
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise VaultError(
@@ -34,9 +40,11 @@ class Vault:
         self._opened: dict[str, bytes] = {}
 
     def seal(self, data: dict[str, Any]) -> str:
+        """``data`` (a JSON-serializable dict) as a Fernet token (str)."""
         return self._fernet.encrypt(json.dumps(data).encode()).decode()
 
     def open(self, token: str) -> dict[str, Any]:
+        """The dict sealed in ``token``; raises VaultError when no configured key decrypts it."""
         plain = self._opened.get(token)
         if plain is not None:
             return json.loads(plain)  # a new dict each time: callers may change theirs
@@ -51,8 +59,11 @@ class Vault:
                              "ENGINE_SECRET_KEYS (was a key removed too early?)") from None
 
     def rotate(self, token: str) -> str:
+        """``token`` re-encrypted with the first key (same plaintext); raises cryptography's
+        InvalidToken when no configured key decrypts it."""
         return self._fernet.rotate(token.encode()).decode()
 
     @staticmethod
     def generate_key() -> str:
+        """A new random Fernet key (44 urlsafe base64 characters)."""
         return Fernet.generate_key().decode()

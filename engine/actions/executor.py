@@ -25,6 +25,9 @@ from engine.upstream.client import Response
 
 @dataclass
 class Result:
+    """An action's answer as the API returns it: ``data`` (upstream's decoded body) and ``meta``
+    (``{"upstream_status", "attempts", "duration_ms"}``)."""
+
     data: Any
     meta: dict[str, Any]
 
@@ -93,6 +96,10 @@ async def _fill_push_urls(rt: Runtime, op: Operation, values: dict[str, Any],
 
 async def call(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
                priority: Priority = "interactive", max_wait: float | None = None) -> Response:
+    """Send ``op`` with validated input ``values`` through ``conn``: the request built by
+    :func:`build_call`, sent by the upstream client with its rate budget and retries, waiting at
+    most ``max_wait`` seconds for a rate slot (None: ENGINE_RATE_MAX_WAIT_SECONDS). Raises
+    RateLimited, UpstreamAuthError, UpstreamError or UpstreamUnavailable."""
     return await rt.upstream.send(conn, build_call(op, values, conn), priority=priority,
                                   max_wait=max_wait)
 

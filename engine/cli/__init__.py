@@ -1,0 +1,2 @@
+"""The ``ghl-engine`` command (typer): the API, the worker, the dev stack and the operators'
+commands."""

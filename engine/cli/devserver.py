@@ -70,6 +70,9 @@ class Child:
         return subprocess.Popen(self.args, env=self.env, **self.popen)
 
     def check(self, say) -> None:
+        """Start the child again when it has exited (counted in ``restarts``, after
+        RESTART_PAUSE_SECONDS), telling ``say`` (a callable taking one line of text); a running
+        child is left alone."""
         code = self.proc.poll()
         if code is None:
             return
@@ -88,16 +91,16 @@ def _free_port(preferred: int) -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def _wait(url: str, timeout_s: float = 30) -> None:
+    deadline_at = time.time() + timeout_s
+    while time.time() < deadline_at:
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up within {timeout:.0f}s")
+    raise SystemExit(f"{url} did not come up within {timeout_s:.0f}s")
 
 
 def _sandbox_connections(api_url: str, api_key: str) -> tuple[str, str]:
@@ -123,17 +126,17 @@ def _sandbox_connections(api_url: str, api_key: str) -> tuple[str, str]:
     return ids[0], ids[1]
 
 
-def _redis_up(url: str, timeout: float = 30) -> None:
+def _redis_up(url: str, timeout_s: float = 30) -> None:
     import redis
 
-    deadline = time.time() + timeout
+    deadline_at = time.time() + timeout_s
     while True:
         try:
             if redis.Redis.from_url(url).ping():
                 return
         except redis.RedisError:
-            if time.time() > deadline:
-                raise SystemExit(f"the dev Redis at {url} did not come up within {timeout:.0f}s")
+            if time.time() > deadline_at:
+                raise SystemExit(f"the dev Redis at {url} did not come up within {timeout_s:.0f}s")
             time.sleep(0.1)
 
 
@@ -159,6 +162,9 @@ async def _dev_key(url: str) -> str:
 
 
 def main() -> None:
+    """``ghl-engine dev``: start (or reuse) the local key file, Redis, the sandbox, the API and a
+    worker, print the ``export …`` lines, write the state file and supervise the children
+    until interrupted; ports are kept from the last run while free."""
     env = os.environ
     children: list[Child] = []
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731

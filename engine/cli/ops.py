@@ -32,6 +32,8 @@ flows_app = typer.Typer(help="Flows: list, runs, retry, pause, resume, test.", n
 
 
 def tenant_option() -> Any:
+    """The ``--tenant`` option (env ENGINE_TENANT) shared by the operator commands; None means
+    the dev tenant."""
     return typer.Option(None, "--tenant", envvar="ENGINE_TENANT",
                         help="The tenant to act for (default: 'dev', the tenant of make dev).")
 

@@ -1,0 +1,2 @@
+"""The bottom layer, importing nothing else of the engine: errors, settings, Redis key names,
+Lua script helpers, logging, metrics and phone numbers."""

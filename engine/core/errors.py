@@ -19,6 +19,9 @@ from typing import Any
 
 
 class EngineError(Exception):
+    """The base of the engine's errors: ``message`` (str), ``details`` (any JSON value or None),
+    ``status`` (the HTTP status the API answers with) and ``code`` (a stable snake_case name)."""
+
     status: int = 500
     code: str = "internal_error"
 
@@ -33,10 +36,14 @@ class EngineError(Exception):
             self.code = code
 
     def body(self) -> dict[str, Any]:
+        """The error as the API sends it: ``{"error": {"code", "message", "details"}}``."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
 class InputInvalid(EngineError):
+    """422: the input failed validation; ``problems`` (the details) is a list of
+    ``{"field": dotted path, ...}`` dicts, one per bad field."""
+
     status = 422
     code = "invalid_input"
 
@@ -46,26 +53,38 @@ class InputInvalid(EngineError):
 
 
 class NotFound(EngineError):
+    """404: an unknown (or another tenant's) operation, connection, subscription or flow."""
+
     status = 404
     code = "not_found"
 
 
 class Conflict(EngineError):
+    """409: the request clashes with stored state: an Idempotency-Key reused with another body
+    or still in progress, an identical subscription, a pushed event already received."""
+
     status = 409
     code = "conflict"
 
 
 class Unauthorized(EngineError):
+    """401: no API key, or one the engine does not know."""
+
     status = 401
     code = "unauthorized"
 
 
 class Forbidden(EngineError):
+    """403: the API key may not do this (a read-only key on a write route)."""
+
     status = 403
     code = "forbidden"
 
 
 class RateLimited(EngineError):
+    """429: the API key's own limit or the upstream budget is spent; ``retry_after`` is the wait
+    in seconds (float) before a retry may pass."""
+
     status = 429
     code = "rate_limited"
 
@@ -75,6 +94,9 @@ class RateLimited(EngineError):
 
 
 class UpstreamError(EngineError):
+    """GHL or SMSGlobal answered with an error: ``status`` is the status passed on to the caller,
+    ``attempts`` how many requests were made (retries included)."""
+
     code = "upstream_error"
 
     def __init__(self, message: str, *, status: int, details: Any = None, attempts: int = 1,
@@ -84,8 +106,13 @@ class UpstreamError(EngineError):
 
 
 class UpstreamAuthError(UpstreamError):
+    """Upstream refused the credentials (401/403), or an OAuth token could not be issued or
+    refreshed: the connection needs new credentials."""
+
     code = "upstream_unauthorized"
 
 
 class UpstreamUnavailable(UpstreamError):
+    """502/504: upstream could not be reached, or kept failing, after every retry."""
+
     code = "upstream_unavailable"

@@ -105,6 +105,7 @@ def bind(**ids: Any) -> None:
 
 
 def unbind(*names: str) -> None:
+    """Stop carrying the ids ``names`` (as given to :func:`bind`) on the current task's lines."""
     structlog.contextvars.unbind_contextvars(*names)
 
 
@@ -113,6 +114,8 @@ class RedactSecrets(logging.Filter):
     the message, in a traceback (exception text can quote a request header) and in stack info."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask ``record`` in place (message, exception text, stack info); always True: no
+        record is dropped."""
         message = record.getMessage()
         redacted = mask(message)
         if redacted != message:

@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
+    """The engine's settings, each read from the environment variable named by its
+    ``validation_alias``. Durations carry their unit in the name (``_seconds``, ``_ms``); a
+    limit says its period beside it (``key_rate_limit``: per key per minute)."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
@@ -137,9 +141,14 @@ class Settings(BaseSettings):
         description="How long a refused GHL status call (401/403 right after a send) is retried.")
 
     def retry_schedule(self) -> list[float]:
+        """``delivery_retry_schedule`` parsed: the waits in seconds after each failed delivery
+        try, in order (blank entries skipped); raises ValueError on a non-number."""
         return [float(s) for s in self.delivery_retry_schedule.split(",") if s.strip()]
 
     def fernet_keys(self) -> list[str]:
+        """The Fernet keys (urlsafe base64 strings; the first encrypts, all decrypt): those of
+        ``ENGINE_SECRET_KEYS``, else of the file ``ENGINE_SECRET_KEYS_FILE`` names, separated by
+        commas or newlines; ``[]`` when neither is set."""
         raw = self.secret_keys
         if not raw and self.secret_keys_file and self.secret_keys_file.exists():
             raw = self.secret_keys_file.read_text()
@@ -148,4 +157,6 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The process's settings, read once and cached (``get_settings.cache_clear()`` reads them
+    again); raises pydantic's ValidationError on a malformed variable."""
     return Settings()

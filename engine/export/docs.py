@@ -108,6 +108,8 @@ def _operation(op: Operation) -> list[str]:
 
 
 def render() -> str:
+    """docs/operations.md as text (Markdown): an index table and one section per operation of the
+    registry, grouped by app and category."""
     ops = sorted(registry().values(),
                  key=lambda o: (o.app, o.category, o.group or "", o.kind != "trigger", o.key))
     triggers = sum(op.kind == "trigger" for op in ops)
@@ -138,6 +140,8 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write docs/operations.md; with ``--check`` in ``argv`` only compare it, returning 1 (and
+    saying so on stderr) when it is out of date. Returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     text = render()
     if "--check" in argv:

@@ -12,6 +12,9 @@ data files:
   type, required, enum, format, array item type, an example value built from the schema), the
   request body's encoding, the response's main object or list path and a sample answer. :mod:`operations.official`
   turns each record into an :class:`~engine.spec.model.Operation`, with help text of its own.
+  An input named like an id a curated list trigger offers as choices, or a curated search finds
+  (:data:`CHOICES_BY_NAME`, :data:`FOUND_BY_NAME`), gets ``choices_from`` or ``found_by`` in its
+  record, so forms offer the same dropdowns and searches as for curated operations.
 - ``sandbox/official_answers.json``: per (method, path) of every official operation, the success
   status and an answer body built from the document's response schema and examples, so the
   sandbox answers every operation in a clone that has no copy of the documents.
@@ -46,6 +49,32 @@ BODY_FORMATS = {"application/json": "json", "application/x-www-form-urlencoded":
 MAX_DEPTH = 6
 
 
+# GHL names an id alike across its documents: an input of one of these names, of a type that
+# holds ids, takes its choices from the curated list trigger named here (when the curated specs
+# have it and it declares those choices) ...
+USERS = {"trigger": "users.list_users_by_location"}
+CALENDARS = {"trigger": "calendars.list_calendars"}
+CHOICES_BY_NAME: dict[str, dict[str, str]] = {
+    "calendarId": CALENDARS,
+    "calendarIds": CALENDARS,
+    "groupId": {"trigger": "calendars.list_calendar_groups"},
+    "pipelineId": {"trigger": "opportunities.list_pipelines"},
+    "pipelineStageId": {"trigger": "opportunities.list_pipelines", "each": "stages",
+                        "parent": "pipelineId"},
+    "assignedTo": USERS,
+    "assignedUserId": USERS,
+    "userId": USERS,
+    "userIds": USERS,
+    "customFieldId": {"trigger": "other.list_custom_fields"},
+    "workflowId": {"trigger": "workflows.list_workflows"},
+    "campaignId": {"trigger": "workflows.list_campaigns"},
+    "businessId": {"trigger": "businesses.list_businesses_by_location"},
+    "blogId": {"trigger": "other.get_blogs_by_location"},
+}
+# ... and a string input of one of these names is found by the curated search named here
+FOUND_BY_NAME: dict[str, str] = {"contactId": "contacts.find_contact"}
+
+
 class CatalogError(Exception):
     """The documents cannot be turned into a catalog (a key collision, an unreadable file)."""
 
@@ -61,6 +90,8 @@ class Resolver:
         self.common = common
 
     def ref(self, ref: str) -> dict[str, Any]:
+        """The schema a ``$ref`` string points to (``#/components/...`` in this document, or
+        ``file.json#/...`` in the common one); ``{}`` when the pointer leads nowhere."""
         where, _, pointer = ref.partition("#")
         node: Any = self.common if where else self.doc
         for part in pointer.strip("/").split("/"):
@@ -198,6 +229,8 @@ def snake(text: str) -> str:
 
 
 def category_of(document: Path) -> str:
+    """The catalog category of an official document: its file name in snake_case
+    (``custom-fields.json`` -> ``custom_fields``)."""
     return snake(document.stem)
 
 
@@ -363,6 +396,8 @@ def _source(folder: Path) -> str:
 
 
 def read_documents(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every ``*.json`` document of ``folder`` as (path, parsed JSON), sorted by path; raises
+    CatalogError when there is none and JSONDecodeError on a malformed one."""
     files = sorted(p for p in folder.glob("*.json"))
     if not files:
         raise CatalogError(f"no *.json documents in {folder}")
@@ -392,6 +427,32 @@ def official_operations(folder: Path) -> list[tuple[Path, dict, dict]]:
                                              scopes)
                     out.append((document, spec, answer))
     return out
+
+
+def _offers_choices(curated: dict[str, Any], trigger: str, each: str | None) -> bool:
+    source = curated.get(trigger)
+    return source is not None and source.trigger is not None and any(
+        c.each == each for c in source.trigger.choices)
+
+
+def add_references(spec: dict[str, Any], curated: dict[str, Any]) -> None:
+    """Write ``choices_from`` and ``found_by`` into the input records of ``spec`` whose name
+    :data:`CHOICES_BY_NAME` or :data:`FOUND_BY_NAME` lists, where the type holds ids (a string
+    without an enum, or an array of strings) and the curated specs serve the reference."""
+    names = {record["name"] for record in spec["inputs"]}
+    for record in spec["inputs"]:
+        name, kind = record["name"], record["type"]
+        source = CHOICES_BY_NAME.get(name)
+        ids = (kind == "string" and "enum" not in record) or (
+            kind == "array" and record.get("items") == "string")
+        if source and ids and _offers_choices(curated, source["trigger"], source.get("each")):
+            ref = dict(source)
+            if ref.get("parent") not in names:
+                ref.pop("parent", None)
+            record["choices_from"] = ref
+        search = FOUND_BY_NAME.get(name)
+        if search and kind == "string" and search in curated and curated[search].search:
+            record["found_by"] = search
 
 
 def pair(method: str, path: str) -> tuple[str, str]:
@@ -436,6 +497,7 @@ def generate(folder: Path, curated: dict[str, Any]) -> tuple[str, str]:
             problems.append(f"generated key {key} for {where} is also made for {taken[key]}")
         taken[key] = where
         spec["key"] = key
+        add_references(spec, curated)
         specs.append(spec)
     if problems:
         raise CatalogError("cannot generate the catalog:\n  " + "\n  ".join(problems))

@@ -15,21 +15,24 @@ Mapping rules
 - Input fields come from the operation's JSON Schema (:func:`engine.spec.inputs.input_schema`).
   Trigger inputs the engine manages itself (page and offset parameters, a rolling time window)
   are left out of hook triggers.
-- Inputs that name an object a person would otherwise look up (``calendarId``, ``pipelineId``,
-  ``assignedTo``...) become dynamic dropdowns fed by a trigger of the catalog: :data:`DROPDOWNS`
-  says which, :data:`FIELD_DROPDOWNS` which input names use them.
+- Every list of choices a trigger declares (``Trigger.choices``) becomes a hidden dropdown
+  trigger ``dropdown_<name>``; an input whose spec names that trigger in ``choices_from`` is a
+  dynamic field fed by it. An input with ``found_by`` offers that search in the Zap editor, a
+  search with ``create_with`` is offered as "Find or Create", an input with ``fields_from`` is
+  shown as one field per custom field. Everything comes from the specs; nothing here is about
+  one operation.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.spec.inputs import EXTRA, input_schema
-from engine.spec.model import Operation
+from engine.spec.model import Choices, ChoicesFrom, Operation
 from engine.spec.registry import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,87 +53,6 @@ EXTRA_FIELD = "extra_fields"
 RESERVED = {CONNECTION_FIELD, INTERVAL_FIELD, EXTRA_FIELD}
 
 
-@dataclass(frozen=True)
-class Dropdown:
-    """A dynamic dropdown: the items of a catalog trigger, as (value, label) choices.
-
-    :param trigger: the engine trigger listing the objects.
-    :param value: the item field that is the choice's value (the id a request needs).
-    :param label: item fields tried in order for the label a person reads.
-    :param params: fixed params of the trigger read.
-    :param each: a list field of each item whose entries are the choices (stages of pipelines).
-    :param parent: an input whose value must match the item's id (the pipeline of a stage).
-    :param from_connection: params filled from the chosen connection (param → connection field),
-        for a trigger whose location is a path parameter the connection does not fill.
-    """
-
-    trigger: str
-    label: tuple[str, ...] = ("name", "title")
-    value: str = "id"
-    params: dict[str, Any] = field(default_factory=dict)
-    each: str | None = None
-    parent: str | None = None
-    noun: str = ""
-    from_connection: dict[str, str] = field(default_factory=dict)
-
-
-# dropdown name → where its choices come from
-DROPDOWNS: dict[str, Dropdown] = {
-    "calendars": Dropdown("calendars.list_calendars", noun="Calendar"),
-    "calendar_groups": Dropdown("calendars.list_calendar_groups", noun="Calendar Group"),
-    "pipelines": Dropdown("opportunities.list_pipelines", noun="Pipeline"),
-    "stages": Dropdown("opportunities.list_pipelines", each="stages", parent="pipelineId",
-                       noun="Pipeline Stage"),
-    "users": Dropdown("users.list_users_by_location", label=("name", "email"), noun="User"),
-    "custom_fields": Dropdown("other.list_custom_fields", params={"model": "all"},
-                              label=("name", "fieldKey"), noun="Custom Field",
-                              from_connection={"locationId": "location_id"}),
-    "tags": Dropdown("other.list_tags", value="name", noun="Tag"),
-    "workflows": Dropdown("workflows.list_workflows", noun="Workflow"),
-    "campaigns": Dropdown("workflows.list_campaigns", noun="Campaign"),
-    "businesses": Dropdown("businesses.list_businesses_by_location", noun="Business"),
-    "blogs": Dropdown("other.get_blogs_by_location", value="_id", label=("name",), noun="Blog"),
-    "smsglobal_groups": Dropdown("smsglobal.list_groups", label=("name", "keyword"),
-                                 noun="SMSGlobal Group"),
-}
-
-# (app, input name) → dropdown name; an input is a dropdown only where its trigger is in the catalog
-FIELD_DROPDOWNS: dict[tuple[str, str], str] = {
-    ("ghl", "calendarId"): "calendars",
-    ("ghl", "calendarIds"): "calendars",
-    ("ghl", "groupId"): "calendar_groups",
-    ("ghl", "pipelineId"): "pipelines",
-    ("ghl", "pipelineStageId"): "stages",
-    ("ghl", "assignedTo"): "users",
-    ("ghl", "assignedUserId"): "users",
-    ("ghl", "userId"): "users",
-    ("ghl", "userIds"): "users",
-    ("ghl", "customFieldId"): "custom_fields",
-    ("ghl", "tags"): "tags",
-    ("ghl", "workflowId"): "workflows",
-    ("ghl", "campaignId"): "campaigns",
-    ("ghl", "businessId"): "businesses",
-    ("ghl", "blogId"): "blogs",
-    ("smsglobal", "groupId"): "smsglobal_groups",
-}
-
-# (app, input name) → the search a Zap can add to find that id ("contactId" → Find Contact)
-FIELD_SEARCHES: dict[tuple[str, str], str] = {
-    ("ghl", "contactId"): "contacts.find_contact",
-}
-
-# search → create: offered together as "Find or Create" (the create runs when nothing is found)
-SEARCH_OR_CREATE: dict[str, str] = {
-    "contacts.find_contact": "contacts.create_contact",
-}
-
-# operations whose ``customFields`` input is shown as one field per custom field of the location
-# (the custom_fields dropdown's trigger lists them): category → the custom fields' model
-CUSTOM_FIELD_MODELS = {"contacts": "contact", "opportunities": "opportunity"}
-CUSTOM_FIELDS_INPUT = "customFields"
-
-NOUNS = {"smsglobal": "SMSGlobal", "other": "Record", "opportunities": "Opportunity",
-         "businesses": "Business", "calendars": "Calendar", "users": "User"}
 APP_NAMES = {"ghl": "GoHighLevel", "smsglobal": "SMSGlobal"}
 
 
@@ -139,6 +61,9 @@ class ZapierGenError(Exception):
 
 
 def zapier_key(engine_key: str) -> str:
+    """The Zapier key of an operation key (``contacts.create_contact`` ->
+    ``contacts__create_contact``); raises ZapierGenError when the result is not letters, digits
+    and ``_``."""
     key = engine_key.replace(".", "__")
     if not ZAPIER_KEY_RE.match(key):
         raise ZapierGenError(f"{engine_key}: Zapier key {key!r} is not letters, digits and '_'")
@@ -146,19 +71,35 @@ def zapier_key(engine_key: str) -> str:
 
 
 def dropdown_key(name: str) -> str:
+    """The key of the Zapier trigger behind the dropdown named ``name`` (it lists the choices)."""
     return f"dropdown_{name}"
 
 
 def connection_key(app: str) -> str:
+    """The key of the Zapier dropdown that lists the connections of ``app`` ("ghl", "smsglobal")."""
     return f"connections_{app}"
 
 
-def _noun(op: Operation) -> str:
-    group = op.group or op.category
-    if group in NOUNS:
-        return NOUNS[group]
-    words = group.replace("_", " ").title()
-    return words[:-1] if words.endswith("s") and not words.endswith("ss") else words
+@dataclass(frozen=True)
+class _Catalog:
+    """What the mapping of one operation needs to know of the others.
+
+    :param choices: (trigger key, ``each``) → the choices that trigger declares.
+    :param searches: the keys of the search operations.
+    """
+
+    choices: dict[tuple[str, str | None], Choices]
+    searches: frozenset[str]
+
+    @classmethod
+    def of(cls, ops: dict[str, Operation]) -> "_Catalog":
+        choices = {(key, c.each): c for key, op in ops.items() if op.trigger is not None
+                   for c in op.trigger.choices}
+        return cls(choices, frozenset(k for k, op in ops.items() if op.search))
+
+    def source(self, ref: ChoicesFrom | None) -> Choices | None:
+        """The choices an input's ``choices_from`` names, or None (none, or not in this catalog)."""
+        return None if ref is None else self.choices.get((ref.trigger, ref.each))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -217,7 +158,7 @@ def _unwrap(prop: dict[str, Any]) -> dict[str, Any]:
 
 
 def _field(op: Operation, name: str, prop: dict[str, Any], required: bool,
-           available: set[str], searches: set[str]) -> tuple[dict[str, Any], str]:
+           catalog: _Catalog) -> tuple[dict[str, Any], str]:
     """One Zapier input field and the type the app coerces its value to."""
     p = _unwrap(prop)
     jtype = p.get("type", "string")
@@ -231,24 +172,22 @@ def _field(op: Operation, name: str, prop: dict[str, Any], required: bool,
     if enum and spec_input is not None and spec_input.enum:
         # the spec's order: the schema's can follow whichever model built the same Literal first
         enum = list(spec_input.enum)
-    found_by = FIELD_SEARCHES.get((op.app, name))
-    if found_by in searches and found_by != op.key and jtype == "string":
+    found_by = spec_input.found_by if spec_input is not None else None
+    if found_by in catalog.searches and found_by != op.key and jtype == "string":
         f["search"] = f"{zapier_key(found_by)}.id"
-    drop_name = FIELD_DROPDOWNS.get((op.app, name))
-    if drop_name and DROPDOWNS[drop_name].trigger not in available:
-        drop_name = None
+    source = spec_input.choices_from if spec_input is not None else None
+    choices = catalog.source(source)
     if enum:
         f["type"] = "string"
         f["choices"] = [{"value": _text(v), "label": _text(v), "sample": _text(v)} for v in enum]
         coerce = _enum_type(enum)
-    elif drop_name and jtype in ("string", "array") and (items in (None, "string")):
+    elif choices and jtype in ("string", "array") and (items in (None, "string")):
         f["type"] = "string"
-        f["dynamic"] = f"{dropdown_key(drop_name)}.id.name"
+        f["dynamic"] = f"{dropdown_key(choices.name)}.id.name"
         if jtype == "array":
             f["list"] = True
             coerce = "array:string"
-        parent = DROPDOWNS[drop_name].parent
-        f["dependsOn"] = [CONNECTION_FIELD] + ([parent] if parent else [])
+        f["dependsOn"] = [CONNECTION_FIELD] + ([source.parent] if source.parent else [])
         help_text += " Choose one, or map an ID from an earlier step."
     elif jtype == "array" and items in ("string", "integer", "number", "boolean"):
         f["type"] = items
@@ -295,8 +234,7 @@ def _connection_field(app: str) -> dict[str, Any]:
                         f"(add one with POST /v1/connections)."}
 
 
-def _fields(op: Operation, available: set[str], searches: set[str], *,
-            hook: bool) -> tuple[list, dict[str, str]]:
+def _fields(op: Operation, catalog: _Catalog, *, hook: bool) -> tuple[list, dict[str, str]]:
     schema = input_schema(op)
     required = set(schema.get("required", ()))
     skip = _managed_params(op) if hook else set()
@@ -307,7 +245,7 @@ def _fields(op: Operation, available: set[str], searches: set[str], *,
             continue
         if name in RESERVED:
             raise ZapierGenError(f"{op.key}: input {name!r} clashes with a field the Zapier app adds")
-        f, kind = _field(op, name, prop, name in required, available, searches)
+        f, kind = _field(op, name, prop, name in required, catalog)
         fields.append(f)
         if kind != "string":
             coerce[name] = kind
@@ -341,15 +279,27 @@ def _instant(op: Operation) -> str:
     return f"Instant: fires within seconds when {pusher} pushes an event. "
 
 
-def _entry(op: Operation, available: set[str], searches: set[str], *,
-           kind: str) -> dict[str, Any]:
+def _custom_fields(op: Operation, catalog: _Catalog) -> dict[str, Any] | None:
+    """The app's custom-field inputs of an action: from its body input with ``fields_from``
+    whose trigger lists them in this catalog."""
+    for spec_input in op.inputs:
+        ref = spec_input.fields_from
+        if ref is None or spec_input.location != "body" or spec_input.type != "array":
+            continue
+        choices = catalog.choices.get((ref.trigger, None))
+        if choices is not None:
+            return {"dropdown": choices.name, "model": ref.model, "input": spec_input.name}
+    return None
+
+
+def _entry(op: Operation, catalog: _Catalog, *, kind: str) -> dict[str, Any]:
     hook = kind == "trigger"
-    fields, coerce = _fields(op, available, searches, hook=hook)
+    fields, coerce = _fields(op, catalog, hook=hook)
     title = op.title
     label = _clip(title, LABEL_MAX)
     entry: dict[str, Any] = {
         "key": zapier_key(op.key), "operation": op.key, "app": op.app, "category": op.category,
-        "noun": _noun(op),
+        "noun": op.noun,
         "display": {"label": label, "description": _clip(_instant(op) + op.description,
                                                           DESCRIPTION_MAX)},
         "inputFields": fields, "coerce": coerce, "sample": _sample(op),
@@ -360,49 +310,76 @@ def _entry(op: Operation, available: set[str], searches: set[str], *,
     else:
         entry["source"] = "action"
         entry["outputPath"] = op.output.path
-        model = CUSTOM_FIELD_MODELS.get(op.category)
-        cf = op.input(CUSTOM_FIELDS_INPUT)
-        if (model and cf is not None and cf.location == "body" and cf.type == "array"
-                and DROPDOWNS["custom_fields"].trigger in available):
-            entry["customFields"] = {"dropdown": "custom_fields", "model": model,
-                                     "input": CUSTOM_FIELDS_INPUT}
+        custom = _custom_fields(op, catalog)
+        if custom is not None:
+            entry["customFields"] = custom
             fields[0]["altersDynamicFields"] = True  # another connection, other custom fields
     return entry
 
 
+def _search_or_create(ops: dict[str, Operation]) -> list[dict[str, Any]]:
+    """"Find or Create" pairs: each search with ``create_with`` naming a create of ``ops``."""
+    out = []
+    for key in sorted(ops):
+        search, create = ops[key], ops.get(ops[key].create_with or "")
+        if not search.search or create is None or create.kind != "action" or create.search:
+            continue
+        noun = search.noun
+        out.append({"key": zapier_key(key),
+                    "display": {"label": _clip(f"Find or Create {noun}", LABEL_MAX),
+                                "description": f"Finds a {noun.lower()}; creates one when none is "
+                                               f"found."},
+                    "search": zapier_key(key), "create": zapier_key(create.key)})
+    return out
+
+
+def _dropdowns(ops: dict[str, Operation], catalog: _Catalog) -> dict[str, dict[str, Any]]:
+    """One hidden dropdown per list of choices a trigger declares, by the list's name; its
+    ``parent`` is the input the operations using it name (one list serves one parent).
+
+    :raises ZapierGenError: two inputs read one list of choices under different parents.
+    """
+    parents: dict[tuple[str, str | None], tuple[str | None, str]] = {}
+    for key in sorted(ops):
+        for spec_input in ops[key].inputs:
+            ref = spec_input.choices_from
+            if ref is None or catalog.source(ref) is None:
+                continue
+            seen = parents.setdefault((ref.trigger, ref.each), (ref.parent, key))
+            if seen[0] != ref.parent:
+                raise ZapierGenError(f"{key}: input {spec_input.name!r} reads the choices of "
+                                     f"{ref.trigger} under parent {ref.parent!r}, {seen[1]} under "
+                                     f"{seen[0]!r}: one dropdown has one parent")
+    out = {}
+    for (trigger, each), choices in sorted(catalog.choices.items(), key=lambda i: i[1].name):
+        out[choices.name] = {
+            "key": dropdown_key(choices.name), "trigger": trigger, "app": ops[trigger].app,
+            "value": choices.value, "label": list(choices.label), "params": choices.params,
+            "each": each, "parent": parents.get((trigger, each), (None, ""))[0],
+            "noun": choices.noun, "fromConnection": choices.params_from_connection}
+    return out
+
+
 def build(ops: dict[str, Operation]) -> dict[str, Any]:
-    """The app's definitions for every operation of ``ops`` (the registry)."""
-    available = {k for k, op in ops.items() if op.kind == "trigger"}
-    found = {k for k, op in ops.items() if op.search}
+    """The app's definitions for every operation of ``ops`` (the registry by key): connections,
+    dropdowns, triggers, creates, searches and search-or-creates, in the shape the app's
+    ``lib/build.js`` reads.
+
+    :raises ZapierGenError: a key Zapier cannot take, taken twice, an input clashing with a field
+        the app adds, or one dropdown read under two parents.
+    """
+    catalog = _Catalog.of(ops)
     triggers, creates, searches = [], [], []
     for key in sorted(ops):
         op = ops[key]
         if op.kind == "trigger":
-            triggers.append(_entry(op, available, found, kind="trigger"))
+            triggers.append(_entry(op, catalog, kind="trigger"))
         if op.search:
-            searches.append(_entry(op, available, found, kind="search"))
+            searches.append(_entry(op, catalog, kind="search"))
         elif op.kind == "action":
-            creates.append(_entry(op, available, found, kind="create"))
-    search_or_create = []
-    for search_key, create_key in sorted(SEARCH_OR_CREATE.items()):
-        if search_key in found and create_key in ops and ops[create_key].kind == "action" \
-                and not ops[create_key].search:
-            noun = _noun(ops[search_key])
-            search_or_create.append({"key": zapier_key(search_key),
-                                     "display": {"label": _clip(f"Find or Create {noun}", LABEL_MAX),
-                                                 "description": f"Finds a {noun.lower()}; creates "
-                                                                f"one when none is found."},
-                                     "search": zapier_key(search_key),
-                                     "create": zapier_key(create_key)})
-    dropdowns = {}
-    for name, drop in sorted(DROPDOWNS.items()):
-        if drop.trigger not in available:
-            continue
-        dropdowns[name] = {"key": dropdown_key(name), "trigger": drop.trigger,
-                           "app": ops[drop.trigger].app, "value": drop.value,
-                           "label": list(drop.label), "params": drop.params, "each": drop.each,
-                           "parent": drop.parent, "noun": drop.noun,
-                           "fromConnection": drop.from_connection}
+            creates.append(_entry(op, catalog, kind="create"))
+    search_or_create = _search_or_create(ops)
+    dropdowns = _dropdowns(ops, catalog)
     for group in (triggers, creates, searches):
         seen: set[str] = set()
         for entry in group:
@@ -423,6 +400,8 @@ def build(ops: dict[str, Operation]) -> dict[str, Any]:
 
 
 def render(ops: dict[str, Operation]) -> str:
+    """The Zapier app's definitions (:func:`build`) as JSON text, one-space indented, ending in a
+    newline."""
     return json.dumps(build(ops), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
 
 

@@ -29,6 +29,9 @@ class _Model(BaseModel):
 
 
 class FlowTrigger(_Model):
+    """What starts a flow: a trigger key, the connection it reads through, its inputs and its poll
+    interval in minutes (1 to 15; None: the trigger's default)."""
+
     key: str = Field(min_length=3, max_length=100, description="A trigger key, e.g. smsglobal.new_incoming_sms.")
     connection_id: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -36,6 +39,9 @@ class FlowTrigger(_Model):
 
 
 class FlowStep(_Model):
+    """One step of a flow: an action (or a trigger read) through a connection, with an input whose
+    strings may be templates, and optional ``when``, ``echo`` and ``once`` templates."""
+
     id: str = Field(pattern=STEP_ID, description="Short name later steps use: steps.<id>.data.")
     action: str = Field(min_length=3, max_length=100,
                         description="An action key, or a trigger key to read something.")
@@ -52,6 +58,9 @@ class FlowStep(_Model):
 
 
 class FlowIn(_Model):
+    """A flow: a name, its trigger, 1 to 20 steps run in order for each new trigger item, an
+    optional ``skip_echo`` fingerprint and the default phone region of its templates."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Inbound SMS to note", "trigger": {"key": "smsglobal.new_incoming_sms", "connection_id": "conn_8a7b6c5d4e3f2a1b0c9d", "interval_minutes": 1}, "steps": [{"id": "find", "action": "contacts.find_contact", "connection_id": "conn_3f9c2a1b7d4e5f60a1b2", "input": {"number": "{{ trigger.origin }}"}}]}]})
     name: str = Field(min_length=1, max_length=200)
     trigger: FlowTrigger
@@ -63,6 +72,8 @@ class FlowIn(_Model):
 
 
 class FlowPatch(_Model):
+    """Changes to a flow: any of its name, region, trigger, steps and ``skip_echo``."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Inbound SMS to a note"}]})
     name: str | None = Field(None, min_length=1, max_length=200)
     region: Region = None

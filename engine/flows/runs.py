@@ -61,14 +61,18 @@ class _Transient(Exception):
 
 
 def decode(raw: dict[bytes, bytes]) -> dict[str, str]:
+    """A Redis hash reply (bytes to bytes) as str to str (UTF-8)."""
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 def run_id_for(flow_id: str, delivery_id: str) -> str:
+    """The run id of a flow's delivery: ``run_`` + 24 hex digits of a SHA-256 of both ids, so a
+    delivery sent again runs (and is recorded) as the same run."""
     return "run_" + hashlib.sha256(f"{flow_id}\n{delivery_id}".encode()).hexdigest()[:24]
 
 
 async def load_run(rt: Runtime, run_id: str) -> dict[str, Any] | None:
+    """A stored run (its JSON record) by id, or None when unknown or expired."""
     raw = await rt.redis.get(keys.FLOW_RUN.format(run_id=run_id))
     return json.loads(raw) if raw else None
 
@@ -386,6 +390,10 @@ async def _execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[st
 
 
 def public_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the API shows it: id, flow_id, status ("running", "held", "succeeded", "failed",
+    "skipped" or "retrying"), error, reason, item_id, delivery_id, trigger item, steps in order
+    (each with its id), attempts, test, created_at and finished_at (epoch s, float; None while
+    running)."""
     steps = [{"id": sid, **run["steps"][sid]} for sid in run.get("order", []) if sid in run["steps"]]
     return {"id": run["id"], "flow_id": run["flow_id"], "status": run["status"],
             "error": run.get("error"), "reason": run.get("reason"), "item_id": run.get("item_id"),

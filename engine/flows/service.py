@@ -234,10 +234,13 @@ async def _shown(rt: Runtime, tenant: str, flow_id: str, flow: dict[str, str]) -
 
 
 async def get(rt: Runtime, tenant: str, flow_id: str) -> dict[str, Any]:
+    """The tenant's flow as the API shows it (status and status_reason included); raises NotFound
+    (404) for an unknown id or another tenant's."""
     return await _shown(rt, tenant, flow_id, await _record(rt, tenant, flow_id))
 
 
 async def list_for(rt: Runtime, tenant: str) -> list[dict[str, Any]]:
+    """The tenant's flows, by id, as :func:`get` shows them."""
     ids = sorted(m.decode() for m in await rt.redis.smembers(keys.TENANT_FLOWS.format(tenant=tenant)))
     out = []
     for flow_id in ids:
@@ -351,6 +354,8 @@ async def list_runs(rt: Runtime, tenant: str, flow_id: str, *, limit: int = 50,
 
 
 async def get_run(rt: Runtime, tenant: str, flow_id: str, run_id: str) -> dict[str, Any]:
+    """One run of the tenant's flow (:func:`engine.flows.runs.public_run`); raises NotFound (404,
+    ``run_not_found``) when the run is unknown or belongs to another flow."""
     await _record(rt, tenant, flow_id)
     run = await flow_runs.load_run(rt, run_id)
     if run is None or run["flow_id"] != flow_id:

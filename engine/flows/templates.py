@@ -19,6 +19,9 @@ from engine.runtime import Runtime
 
 @dataclass(frozen=True)
 class Option:
+    """One option of a flow template: its name, help text, Python type, whether it is required,
+    its default and its allowed values (None: any)."""
+
     name: str
     help: str
     type: type = str
@@ -27,6 +30,8 @@ class Option:
     choices: tuple[Any, ...] | None = None
 
     def public(self) -> dict[str, Any]:
+        """The option as the API lists it: name, help, type (its name: "str", "int" …), required,
+        default and choices (a list or None)."""
         return {"name": self.name, "help": self.help, "type": self.type.__name__,
                 "required": self.required, "default": self.default,
                 "choices": list(self.choices) if self.choices else None}
@@ -37,6 +42,9 @@ Builder = Callable[[dict[str, Any], dict[str, str]], list[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Template:
+    """A ready-made flow: the connections it needs by role (``{"ghl": help, "smsglobal": help}``),
+    its options, and ``build`` turning chosen connections and options into a flow's steps."""
+
     name: str
     title: str
     description: str
@@ -45,6 +53,8 @@ class Template:
     options: tuple[Option, ...] = field(default_factory=tuple)
 
     def public(self) -> dict[str, Any]:
+        """The template as ``GET /v1/flow-templates`` lists it: name, title, description,
+        connections and options."""
         return {"name": self.name, "title": self.title, "description": self.description,
                 "connections": self.connections, "options": [o.public() for o in self.options]}
 
@@ -263,6 +273,7 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
 
 
 def catalog() -> list[dict[str, Any]]:
+    """Every ready-made template as the API lists it (:meth:`Template.public`)."""
     return [t.public() for t in TEMPLATES.values()]
 
 

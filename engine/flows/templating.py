@@ -206,11 +206,16 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     @staticmethod
     def tick() -> None:
+        """The time check compiled into every loop body; raises TemplateBoundExceeded once the
+        rendering has run longer than RENDER_SECONDS."""
         _check_time()
 
     intercepted_binops = frozenset(["**", "*", "+", "%", "//", "/"])
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """A binary operator, refused (TemplateBoundExceeded) when its result would pass the bounds:
+        powers and products over 2**MAX_INT_BITS, repeated or concatenated sequences over
+        MAX_RENDER_CHARS."""
         _check_time()
         if operator == "**" and isinstance(left, (int, float)) and isinstance(right, (int, float)):
             if abs(left) > 1 and right > 0:
@@ -231,6 +236,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return _check_number(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A call from a template, with its arguments and result held to the bounds and the time
+        checked first; raises TemplateBoundExceeded."""
         _check_time()
         name = getattr(__obj, "__name__", "call")
         _check_args(name, args, kwargs)
@@ -240,10 +247,12 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return _check_number(result)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        """Attribute access, after the time check (the sandbox's own checks apply)."""
         _check_time()
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        """Item access, after the time check (the sandbox's own checks apply)."""
         _check_time()
         return super().getitem(obj, argument)
 

@@ -65,6 +65,8 @@ class Event:
 
     @property
     def location_id(self) -> str | None:
+        """The body's ``locationId`` (GHL's webhook events carry one: GHL docs, webhook-events), or
+        None when absent or not a non-empty string."""
         value = self.body.get("locationId")
         return value if isinstance(value, str) and value else None
 
@@ -109,10 +111,13 @@ class Dispatcher:
         self._by_type: dict[str | None, list[Handler]] = {}
 
     def on(self, event_type: str | None, handler: Handler) -> "Dispatcher":
+        """Register ``handler`` for ``event_type`` (None: every type); returns the dispatcher, so
+        calls chain."""
         self._by_type.setdefault(event_type, []).append(handler)
         return self
 
     def handlers_for(self, event_type: str) -> list[Handler]:
+        """The handlers of ``event_type``, in registration order, then those for every type."""
         return self._by_type.get(event_type, []) + self._by_type.get(None, [])
 
     async def dispatch(self, rt: Runtime, event: Event) -> None:

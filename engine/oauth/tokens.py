@@ -48,6 +48,9 @@ LOCATION_TOKEN_VERSION = "2021-07-28"
 
 
 class OAuthNotConfigured(EngineError):
+    """503 ``oauth_not_configured``: GHL_CLIENT_ID, GHL_CLIENT_SECRET or GHL_REDIRECT_URL is not
+    set."""
+
     status = 503
     code = "oauth_not_configured"
 
@@ -65,11 +68,15 @@ def catalog_scopes() -> list[str]:
 
 
 def scopes(settings: Settings) -> list[str]:
+    """The OAuth scopes to ask for, as a list of GHL scope names: GHL_OAUTH_SCOPES (space or comma
+    separated) when set, else every scope the catalog's operations need."""
     configured = settings.ghl_oauth_scopes.replace(",", " ").split()
     return configured or catalog_scopes()
 
 
 def require_configured(settings: Settings) -> None:
+    """Raise OAuthNotConfigured (503), naming the missing settings, unless the marketplace app's
+    client id, secret and redirect URL are all set."""
     missing = [name for name, value in (("GHL_CLIENT_ID", settings.ghl_client_id),
                                         ("GHL_CLIENT_SECRET", settings.ghl_client_secret.get_secret_value()),
                                         ("GHL_REDIRECT_URL", settings.ghl_redirect_url)) if not value]
@@ -264,6 +271,9 @@ async def mint_location_token(rt: Runtime, agency: Connection, location_id: str,
 
 
 class ConnectionNeedsReauth(UpstreamAuthError):
+    """401 ``connection_needs_reauth``: GHL refused to refresh the connection's token; it must be
+    authorized again."""
+
     code = "connection_needs_reauth"
 
 

@@ -81,10 +81,12 @@ class Backlog:
     read: int = 0
 
     def dump(self) -> str:
+        """The backlog as compact JSON, for the cursor hash."""
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def load(cls, text: str | None) -> "Backlog | None":
+        """A backlog from :meth:`dump`'s JSON; None for None or an empty string."""
         return cls(**json.loads(text)) if text else None
 
 
@@ -201,7 +203,8 @@ def margin_s(state: State) -> float:
 
 
 def deep_due(state: State, now: float, every_s: float) -> bool:
-    """Whether this poll reads the whole overlap window: when priming, and every ``every_s``."""
+    """Whether this poll reads the whole overlap window: when priming, and every ``every_s``
+    seconds (``now``: epoch s)."""
     return not state.primed or state.deep_at is None or now - state.deep_at >= every_s
 
 
@@ -229,7 +232,7 @@ def stopper(op: Operation, state: State, floor: float | None = None,
     ``floor`` (default: the overlap window, moving up with the newest item read) or reaching the
     position ``until`` (where a backlog begins), or, for ``new`` items without a time, at the
     first page whose items are all known. Reads that are not newest first read on (up to the page
-    cap)."""
+    cap). ``floor`` is epoch s."""
     trig = op.trigger
     assert trig is not None
     if trig.dedupe.order != "newest_first":
@@ -273,7 +276,8 @@ def diff(op: Operation, state: State, found: list[dict[str, Any]], now: float | 
     ``since`` (when the first subscriber joined) are new: what appeared between subscribing and
     the first poll is not lost, and nothing older floods the subscriber. ``accept_floor`` lowers
     the floor below which items count as known ground (a backlog's items may be older than the
-    window); ``keep_floor`` keeps dedupe keys down to it (those a backlog may read again)."""
+    window); ``keep_floor`` keeps dedupe keys down to it (those a backlog may read again).
+    ``now``, ``since`` and both floors are epoch s (``now``: the current time unless given)."""
 
     def fresh(f: Found) -> bool:
         return since is not None and f.at is not None and f.at >= since

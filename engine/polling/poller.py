@@ -326,7 +326,8 @@ class _Reads:
 
     def backlog(self, op, state: cursor.State, now: float,
                 since: float | None) -> cursor.Backlog | None:
-        """The backlog left after this poll: none when every read reached known ground."""
+        """The backlog left after this poll: none when every read reached known ground.
+        ``now`` and ``since`` are epoch s."""
         old = state.backlog
         if not self.head.complete and self.head.resume is not None and self.head.items:
             last = self.head.items[-1]  # the head was cut short: the backlog starts below it

@@ -156,7 +156,8 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
     ``start`` (a ``Read.resume`` of an earlier read) continues from where that read stopped.
     With ``budget_cuts``, a rate budget exhausted after the first page ends the read like the
     page cap does (``complete`` False, ``resume`` set) instead of raising
-    :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page."""
+    :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page.
+    ``max_wait``: seconds to wait for each rate slot (None: ENGINE_RATE_MAX_WAIT_SECONDS)."""
     assert op.trigger is not None
     cap = max_pages or op.trigger.max_pages
     out = Read()

@@ -353,7 +353,8 @@ def mode(rt: Runtime, last_event_ms: int, now_ms: int | None = None) -> str:
 async def catching_up(redis, now: float | None = None) -> list[dict[str, Any]]:
     """Every watch catching up, longest waiting first: ``watch``, ``trigger``,
     ``connection_id`` and the fields of :func:`catch_up` (the same set
-    :func:`engine.core.metrics.redis_gauges` counts)."""
+    :func:`engine.core.metrics.redis_gauges` counts). ``now``: epoch s, the current time
+    unless given."""
     now = time.time() if now is None else now
     ids = [m.decode() for m in await redis.zrange(keys.WATCHES_CATCHING_UP, 0, -1)]
     async with redis.pipeline(transaction=False) as pipe:

@@ -43,6 +43,9 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class TargetRefused(InputInvalid):
+    """422: a webhook target URL the outbound guard refuses (not https, a private, loopback or
+    cloud-metadata address, too long …); ``details``: ``[{field, location, message}]``."""
+
     pass
 
 
@@ -213,7 +216,8 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def guarded_client(settings: Settings, timeout: float = 10.0, **kwargs) -> httpx.AsyncClient:
-    """An httpx client for caller-chosen URLs: checked addresses only, no redirects, no proxies.
+    """An httpx client for caller-chosen URLs: checked addresses only, no redirects, no proxies;
+    ``timeout`` in seconds (httpx's).
 
     A refused address fails the send with ``httpx.ConnectError`` whose message starts with
     "refused:" (no connection was attempted)."""

@@ -70,6 +70,9 @@ return early
 
 
 def work_id(message_id: str) -> str:
+    """The work id of an outbound message: ``out:`` + the ``messageId`` of GHL's
+    ProviderOutboundMessage event (GHL docs, webhook-events/ProviderOutboundMessage), so the
+    event delivered again finds the same work."""
     return f"out:{message_id}"
 
 
@@ -270,7 +273,7 @@ async def _report(rt: Runtime, wid: str, rec: dict[str, str], provider: dict[str
     if rec["report"] == "failed" and rec.get("error"):
         body["error"] = json.loads(rec["error"])
     attempt = int(rec.get("status_attempts") or 0) + 1
-    since = int(rec.get("report_since") or 0) or work.now_ms()
+    since_ms = int(rec.get("report_since") or 0) or work.now_ms()
     call = Call(method="PUT", path=f"/conversations/messages/{rec['message_id']}/status",
                 version=GHL_CONVERSATIONS_VERSION, body=body, reauthorize=False)
     try:
@@ -278,8 +281,8 @@ async def _report(rt: Runtime, wid: str, rec: dict[str, str], provider: dict[str
     except UpstreamError as exc:
         status = (exc.details or {}).get("upstream_status") if isinstance(exc.details, dict) else None
         retry = status in STATUS_REFUSED or status == 429 or status is None or status >= 500
-        within = work.now_ms() - since < rt.settings.provider_status_retry_seconds * 1000
-        fields = {"status_attempts": attempt, "report_since": since,
+        within = work.now_ms() - since_ms < rt.settings.provider_status_retry_seconds * 1000
+        fields = {"status_attempts": attempt, "report_since": since_ms,
                   "last_error": f"status {rec['report']}: {exc.message}"[:500]}
         if retry and within:
             await work.schedule(rt.redis, wid, work.now_ms() + _status_backoff_ms(attempt), fields)
@@ -290,7 +293,7 @@ async def _report(rt: Runtime, wid: str, rec: dict[str, str], provider: dict[str
         return True
     except RateLimited as exc:
         await work.schedule(rt.redis, wid, work.now_ms() + int(exc.retry_after * 1000),
-                            {"status_attempts": attempt, "report_since": since})
+                            {"status_attempts": attempt, "report_since": since_ms})
         return False
     await work.update(rt.redis, wid, {"reported": rec["report"], "status_attempts": 0,
                                       "report_since": 0, "reported_at": work.now_ms()})
@@ -310,8 +313,8 @@ async def run(rt: Runtime, wid: str, rec: dict[str, str]) -> None:
         except EngineError as exc:
             fields = _send_failure(exc, rec)
             if fields is None:  # never reached SMSGlobal: try again shortly
-                wait = getattr(exc, "retry_after", 2.0)
-                await work.schedule(rt.redis, wid, work.now_ms() + int(wait * 1000),
+                wait_s = getattr(exc, "retry_after", 2.0)
+                await work.schedule(rt.redis, wid, work.now_ms() + int(wait_s * 1000),
                                     {"state": "queued", "last_error": exc.message[:500]})
                 return
         if fields.get("state") == "sent":

@@ -39,6 +39,8 @@ CONVERSATIONS_VERSION = "2021-04-15"
 
 
 def work_id(location_id: str, incoming_id: str) -> str:
+    """The work id of a reply: ``in:<location id>:<SMSGlobal incoming message id>``, so a push
+    delivered again finds the same work."""
     return f"in:{location_id}:{incoming_id}"
 
 

@@ -219,6 +219,7 @@ async def get(redis: Redis, tenant: str, location_id: str) -> dict[str, Any]:
 
 
 async def list_for(redis: Redis, tenant: str) -> list[dict[str, Any]]:
+    """The tenant's provider set-ups (one per GHL location), by location id."""
     ids = sorted(m.decode() for m in await redis.smembers(keys.TENANT_PROVIDERS.format(tenant=tenant)))
     found = [await load(redis, i) for i in ids]
     return [p for p in found if p is not None and p["tenant"] == tenant]
@@ -257,6 +258,8 @@ async def update(redis: Redis, tenant: str, location_id: str, patch: ProviderPat
 
 
 async def delete(redis: Redis, tenant: str, location_id: str) -> None:
+    """Remove the tenant's provider set-up of a location; raises NotFound (404) when the tenant has
+    none there."""
     await get(redis, tenant, location_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(keys.PROVIDER.format(location_id=location_id))

@@ -49,10 +49,13 @@ return 1
 
 
 def now_ms() -> int:
+    """The current time in epoch milliseconds (the unit of PROVIDER_DUE's scores)."""
     return int(time.time() * 1000)
 
 
 def flat(fields: dict[str, Any]) -> list[str]:
+    """``fields`` as a flat [name, value, …] list for HSET: strings as they are, anything else as
+    JSON."""
     out: list[str] = []
     for k, v in fields.items():
         out += [k, v if isinstance(v, str) else json.dumps(v)]
@@ -75,6 +78,8 @@ async def create(redis: Redis, work_id: str, fields: dict[str, Any]) -> bool:
 
 
 async def load(redis: Redis, work_id: str) -> dict[str, str] | None:
+    """A piece of work's hash decoded to str (``state`` and the results recorded so far), or None
+    when unknown or expired."""
     raw = await redis.hgetall(_key(work_id))
     return {k.decode(): v.decode() for k, v in raw.items()} if raw else None
 

@@ -58,6 +58,10 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping as PyYAML builds it, after checking no key is written twice in it.
+
+        :raises yaml.constructor.ConstructorError: naming the repeated key and its line.
+        """
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None

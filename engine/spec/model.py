@@ -36,6 +36,35 @@ class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ChoicesFrom(_Part):
+    """Where an input's choices come from: the items of a list trigger that declares how its items
+    are shown as choices (:class:`Choices`), for a form to offer them as a dropdown.
+
+    :param trigger: the key of the list trigger (``users.list_users_by_location``).
+    :param each: for choices listed inside each item (the ``stages`` of every pipeline): that
+        list field; the trigger must declare choices with the same ``each``.
+    :param parent: another input of the operation whose value is the id of the item whose
+        ``each`` entries are the choices (the stages of the pipeline given as ``pipelineId``).
+    """
+
+    trigger: str
+    each: str | None = None
+    parent: str | None = None
+
+
+class FieldsFrom(_Part):
+    """An array input of custom field values (``[{"id", "field_value"}]``) that a form shows as
+    one field per custom field of the location, as the list trigger ``trigger`` lists them.
+
+    :param trigger: the key of the list trigger of custom fields (``other.list_custom_fields``);
+        it must declare choices (:class:`Choices`).
+    :param model: the GHL object the fields belong to (``contact``, ``opportunity``).
+    """
+
+    trigger: str
+    model: str
+
+
 class Input(_Part):
     """One input of an operation, with everything a form or a validator needs.
 
@@ -44,6 +73,10 @@ class Input(_Part):
     :param type: JSON type; ``items`` gives the element type of an array.
     :param help: one or two sentences a person can act on (where to find the value, its format).
     :param fill: ``location_id`` fills the connection's location when the caller leaves it out.
+    :param choices_from: the list trigger whose items a form offers as this input's choices.
+    :param found_by: the key of the search action that finds this input's value (an id) from
+        what a person knows (``contacts.find_contact`` for a ``contactId``).
+    :param fields_from: for custom field values: one form field per custom field listed.
     """
 
     name: str
@@ -60,6 +93,9 @@ class Input(_Part):
     # URLs for this connection (only when ENGINE_PUBLIC_URL is set)
     fill: Literal["location_id", "company_id", "notify_url", "incoming_url"] | None = None
     label: str | None = None
+    choices_from: ChoicesFrom | None = None
+    found_by: str | None = None
+    fields_from: FieldsFrom | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> "Input":
@@ -204,6 +240,32 @@ class Signal(_Part):
     match: dict[str, str] = Field(default_factory=dict)
 
 
+class Choices(_Part):
+    """How a list trigger's items are shown as the choices of a dropdown (the inputs that offer
+    them name the trigger in :attr:`Input.choices_from`).
+
+    :param name: the name of this list of choices (``calendars``), stable: a form that kept a
+        choice knows the list by it; unique in the catalog.
+    :param noun: what one choice is, singular and capitalised (``Calendar``).
+    :param label: item fields tried in order for the text a person reads.
+    :param value: the item field that is the choice's value (the id a request needs).
+    :param each: a list field of every item whose entries are the choices instead of the items
+        (a pipeline's ``stages``); ``label`` and ``value`` are then read in those entries.
+    :param params: fixed params of the read (``{"model": "all"}``).
+    :param params_from_connection: params filled from the chosen connection (param →
+        ``location_id`` or ``company_id``), for a read whose location is a path parameter.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    noun: str = Field(min_length=2)
+    label: tuple[str, ...] = Field(default=("name", "title"), min_length=1)
+    value: str = "id"
+    each: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    params_from_connection: dict[str, Literal["location_id", "company_id"]] = Field(
+        default_factory=dict)
+
+
 class Trigger(_Part):
     """How a trigger's response is read as items, paged and deduped.
 
@@ -228,6 +290,9 @@ class Trigger(_Part):
     not_found_is_empty: bool = False
     # pushed events that make a watch of this trigger poll at once (None: polling only)
     events: Signal | None = None
+    # how the items are offered as choices of dropdowns: one entry per list of choices (the
+    # items themselves, or the entries of a list field of each item)
+    choices: tuple[Choices, ...] = ()
 
 
 # ----------------------------------------------------------------------------- the operation
@@ -253,10 +318,13 @@ class Upstream(_Part):
 
     @property
     def path_params(self) -> list[str]:
+        """The ``{name}`` placeholders of ``path``, in order."""
         return PATH_PARAM_RE.findall(self.path)
 
     @property
     def idempotent(self) -> bool:
+        """Whether repeating the request is safe: ``safe_to_retry`` when set, else True for GET, PUT
+        and DELETE."""
         if self.safe_to_retry is not None:
             return self.safe_to_retry
         return self.method in ("GET", "PUT", "DELETE")
@@ -269,8 +337,24 @@ class Output(_Part):
     id_field: str = "id"
 
 
+def singular(name: str) -> str:
+    """A category or group name as a capitalised singular noun: ``opportunities`` →
+    ``Opportunity``, ``businesses`` → ``Business``, ``custom_fields`` → ``Custom Field``."""
+    words = name.replace("_", " ").title()
+    if words.endswith("ies"):
+        return words[:-3] + "y"
+    if words.endswith("sses"):
+        return words[:-2]
+    return words[:-1] if words.endswith("s") and not words.endswith("ss") else words
+
+
 class Operation(_Part):
-    """One operation of the catalog: a polling trigger or an action."""
+    """One operation of the catalog: a polling trigger or an action.
+
+    ``noun`` is what the operation acts on, singular (``Contact``); left out, it is made from the
+    group or category (:func:`singular`). ``create_with``, on a search, names the create action
+    a form offers with it as "find or create" (the create runs when the search finds nothing).
+    """
 
     key: str
     app: Literal["ghl", "smsglobal"]
@@ -284,7 +368,18 @@ class Operation(_Part):
     trigger: Trigger | None = None
     output: Output = Output()
     search: bool = False
+    noun: str = Field(min_length=2)
+    create_with: str | None = None
     sample: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_noun(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("noun"):
+            group = data.get("group") or data.get("category")
+            if isinstance(group, str) and group:
+                return {**data, "noun": singular(group)}
+        return data
 
     @model_validator(mode="after")
     def _coherent(self) -> "Operation":
@@ -295,15 +390,19 @@ class Operation(_Part):
         return self
 
     def input(self, name: str) -> Input | None:
+        """The input named ``name``, or None."""
         for field in self.inputs:
             if field.name == name:
                 return field
         return None
 
     def inputs_at(self, location: Location) -> list[Input]:
+        """The inputs placed in ``location`` ("path", "query" or "body"), in declared order."""
         return [field for field in self.inputs if field.location == location]
 
     @property
     def has_body(self) -> bool:
+        """Whether the request carries a body: ``json_body`` set, a POST, PUT or PATCH, or any body
+        input."""
         return (bool(self.upstream.json_body) or self.upstream.method in ("POST", "PUT", "PATCH")
                 or bool(self.inputs_at("body")))

@@ -12,7 +12,7 @@ import difflib
 from functools import lru_cache
 from pathlib import Path
 
-from engine.spec.checks import check
+from engine.spec.checks import check, check_references
 from engine.spec.files import SpecError, read
 from engine.spec.model import Operation
 
@@ -37,7 +37,9 @@ def _generated(source: Path) -> tuple[Operation, ...]:
 def load(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, Operation]:
     """Every spec of ``folder``'s files (those whose name without suffix is in ``skip`` aside).
 
-    :raises SpecError: naming every malformed spec and every duplicate key at once.
+    :raises SpecError: naming every malformed spec, every duplicate key and every reference to
+        a spec that is not there or cannot serve (:func:`engine.spec.checks.check_references`)
+        at once.
     """
     specs: dict[str, Operation] = {}
     origin: dict[str, str] = {}
@@ -55,6 +57,8 @@ def load(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, Operation]:
             specs[op.key] = op
             origin[op.key] = source.name
             problems += [f"{source.name}: {key}: {field}: {msg}" for key, field, msg in check(op)]
+    problems += [f"{origin[key]}: {key}: {field}: {msg}"
+                 for key, field, msg in check_references(specs)]
     if problems:
         raise SpecError("invalid operation specs:\n  " + "\n  ".join(problems))
     return specs

@@ -22,6 +22,10 @@ Authorizer = Callable[[httpx.Request, Connection], Awaitable[None]]
 
 @dataclass(frozen=True)
 class App:
+    """How one upstream app is called: ``base_url`` from the settings, ``authorize`` (signs a
+    request in place for a connection), a ``label`` for messages, ``test_call`` (the cheapest
+    call proving credentials work), the statuses meaning bad credentials and the help told then."""
+
     name: str
     base_url: Callable[[Settings], str]
     authorize: Authorizer

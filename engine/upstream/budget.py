@@ -33,6 +33,9 @@ from engine.core.errors import RateLimited
 
 Priority = Literal["interactive", "background"]
 
+# KEYS: window zset, day counter, upstream burst cap, upstream day cap, the scope's tenants;
+# ARGV: limit, window (ms), daily limit, slot id, ms to UTC midnight, tenant tag. Times are ms
+# (Redis TIME). Returns {1, 0, slot} when granted, {0, ms to wait} or {-1, ms to midnight}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -85,6 +88,8 @@ if dcap then redis.call('DECR', KEYS[4]) end
 return {1, 0, member}
 """
 
+# KEYS: window zset, upstream burst cap, upstream day cap; ARGV: burst, window (ms), remaining
+# (-1: unknown), its interval (ms), daily remaining (-1: unknown), ms to UTC midnight, slot.
 _OBSERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -113,6 +118,11 @@ return 1
 
 @dataclass(frozen=True)
 class Limits:
+    """A rate budget: ``burst`` requests per ``window_ms`` (ms) plus ``margin_ms`` (ms) of safety,
+    ``daily`` requests per UTC day, and ``reserve`` slots of the burst kept for interactive
+    requests. GHL's limits per marketplace app and location or company: 100 per 10 s and
+    200,000 per day (GHL: OAuth Authorization doc, "What are current rate limits for API 2.0?")."""
+
     burst: int = 100
     window_ms: int = 10_000
     margin_ms: int = 500
@@ -137,6 +147,9 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 
 class Budget:
+    """The rate budget of every scope (a location, company or SMSGlobal account), kept in Redis by
+    Lua scripts so every process shares it."""
+
     def __init__(self, redis: Redis, limits: Limits) -> None:
         self.redis = redis
         self.limits = limits
@@ -169,7 +182,7 @@ class Budget:
     async def acquire(self, scope: str, priority: Priority, *, max_wait: float,
                       tenant: str = "") -> str:
         """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``."""
-        waited = 0.0
+        waited_s = 0.0
         while True:
             wait_ms, slot = await self.try_acquire(scope, priority, tenant)
             if wait_ms == 0:
@@ -178,14 +191,14 @@ class Budget:
                 raise RateLimited(
                     "the daily GHL request budget of this location is spent; it resets at 00:00 UTC",
                     retry_after=-wait_ms / 1000, details={"scope": scope})
-            pause = wait_ms / 1000 + secrets.randbelow(20) / 1000
-            if waited + pause > max_wait:
+            pause_s = wait_ms / 1000 + secrets.randbelow(20) / 1000
+            if waited_s + pause_s > max_wait:
                 raise RateLimited(
                     "the GHL rate budget of this location is exhausted for now; retry after the "
                     "number of seconds in Retry-After",
-                    retry_after=max(pause, 1.0), details={"scope": scope})
-            await asyncio.sleep(pause)
-            waited += pause
+                    retry_after=max(pause_s, 1.0), details={"scope": scope})
+            await asyncio.sleep(pause_s)
+            waited_s += pause_s
 
     async def refund(self, scope: str, slot: str) -> None:
         """Give a slot back: its request was refused before upstream counted it (401/403: the
@@ -202,19 +215,22 @@ class Budget:
     async def observe(self, scope: str, headers: Mapping[str, str], status: int,
                       retry_after: float | None = None, slot: str = "") -> None:
         """After an answer (or a failure): time ``slot`` again from now, and correct the local
-        count with what upstream reported."""
+        count with what upstream reported (``X-RateLimit-Remaining``, its
+        ``X-RateLimit-Interval-Milliseconds`` and ``X-RateLimit-Daily-Remaining``: GHL's OAuth
+        Authorization doc, rate limits). A 429 closes the window for ``retry_after`` seconds."""
         remaining = _header_int(headers, "x-ratelimit-remaining")
-        interval = _header_int(headers, "x-ratelimit-interval-milliseconds") or self.limits.window_ms
+        interval_ms = (_header_int(headers, "x-ratelimit-interval-milliseconds")
+                       or self.limits.window_ms)
         dremaining = _header_int(headers, "x-ratelimit-daily-remaining")
         if status == 429:
             remaining = 0
             if retry_after:
-                interval = int(retry_after * 1000)
+                interval_ms = int(retry_after * 1000)
         if remaining is None and dremaining is None and not slot:
             return
         k = self._keys(scope)
         await self._observe(
             keys=[k[0], k[2], k[3]],
             args=[self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
-                  -1 if remaining is None else remaining, interval,
+                  -1 if remaining is None else remaining, interval_ms,
                   -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])

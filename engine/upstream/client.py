@@ -152,6 +152,10 @@ def _count(conn: Connection, resp: httpx.Response) -> None:
 
 
 class Upstream:
+    """The one pooled httpx client to GHL and SMSGlobal: each call takes a rate slot, is signed for
+    its connection, sent, and retried on connection errors, 5xx (when safe to repeat) and 429
+    (after Retry-After)."""
+
     def __init__(self, settings: Settings, budget: Budget,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
@@ -167,6 +171,7 @@ class Upstream:
         self.tokens = None  # engine.oauth.tokens.TokenManager: refreshes OAuth tokens (set by the runtime)
 
     async def close(self) -> None:
+        """Wait for pending budget corrections, then close the HTTP pool."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         await self.http.aclose()
@@ -204,12 +209,22 @@ class Upstream:
             log.warning("connection %s quarantined after %d refusals of its credentials",
                         conn.id, strikes)
 
-    def _backoff(self, attempt: int) -> float:
+    def _backoff_s(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` + 1: uniform in [cap / 2, cap], the cap
+        doubling from ENGINE_BACKOFF_BASE_SECONDS up to ENGINE_BACKOFF_MAX_SECONDS."""
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
 
     async def send(self, conn: Connection, call: Call, *, priority: Priority = "interactive",
                    max_wait: float | None = None) -> Response:
+        """Send ``call`` for ``conn`` and return its successful Response (status, decoded data,
+        headers, attempts, duration_ms). ``priority``: "interactive" may use the whole burst,
+        "background" stops short of the reserve; ``max_wait``: seconds to wait for a rate slot
+        (None: ENGINE_RATE_MAX_WAIT_SECONDS). Raises RateLimited (the day's budget spent, no slot
+        within ``max_wait``, or a 429 on the last try or asking a longer wait than
+        ENGINE_MAX_RETRY_AFTER_SECONDS), UpstreamAuthError (credentials
+        refused, or the connection quarantined), UpstreamError (another 4xx, a 5xx not retried,
+        an unsendable request) and UpstreamUnavailable (502/504 after the last try)."""
         app = APPS[conn.app]
         base = app.base_url(self.settings).rstrip("/")
         started = time.perf_counter()
@@ -250,7 +265,7 @@ class Upstream:
                 last_error = f"could not connect to {app.label}: {type(exc).__name__}"
                 if final:
                     break
-                await asyncio.sleep(self._backoff(attempts))
+                await asyncio.sleep(self._backoff_s(attempts))
                 continue
             except _MAYBE_SENT as exc:
                 metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
@@ -262,7 +277,7 @@ class Upstream:
                         last_error += (" (not retried: the request may have reached "
                                        f"{app.label} and repeating it could act twice)")
                     break
-                await asyncio.sleep(self._backoff(attempts))
+                await asyncio.sleep(self._backoff_s(attempts))
                 continue
             except httpx.HTTPError as exc:  # a protocol error: may quote request headers
                 await self.budget.observe(conn.rate_scope, {}, 0, None, slot)
@@ -273,9 +288,9 @@ class Upstream:
                     attempts=attempts) from None
 
             _count(conn, resp)
-            retry_after = retry_after_seconds(resp.headers)
+            retry_after_s = retry_after_seconds(resp.headers)
             observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
-                                           retry_after, slot)
+                                           retry_after_s, slot)
             if resp.is_success:  # later requests need the correction; this answer does not
                 self._in_background(observed)
             else:  # a 429 or an error may be retried at once: the budget must know first
@@ -287,13 +302,13 @@ class Upstream:
                                 (time.perf_counter() - started) * 1000)
             message = _upstream_message(data)
             if status == 429:
-                wait = retry_after if retry_after is not None else self._backoff(attempts)
-                if final or wait > self.settings.max_retry_after_seconds:
+                wait_s = retry_after_s if retry_after_s is not None else self._backoff_s(attempts)
+                if final or wait_s > self.settings.max_retry_after_seconds:
                     raise RateLimited(
-                        f"{app.label} rate limit reached: {message}", retry_after=wait or 1.0,
+                        f"{app.label} rate limit reached: {message}", retry_after=wait_s or 1.0,
                         details={"upstream_status": 429, "attempts": attempts})
-                log.info("429 from %s, retrying in %.2fs", app.label, wait)
-                await asyncio.sleep(wait)
+                log.info("429 from %s, retrying in %.2fs", app.label, wait_s)
+                await asyncio.sleep(wait_s)
                 continue
             if status >= 500:
                 last_error = f"{app.label} answered {status}: {message}"
@@ -303,8 +318,8 @@ class Upstream:
                     raise UpstreamError(last_error, status=status,
                                         details={"upstream_status": status, "upstream": data,
                                                  "attempts": attempts}, attempts=attempts)
-                wait = retry_after if retry_after is not None else self._backoff(attempts)
-                await asyncio.sleep(min(wait, self.settings.max_retry_after_seconds))
+                wait_s = retry_after_s if retry_after_s is not None else self._backoff_s(attempts)
+                await asyncio.sleep(min(wait_s, self.settings.max_retry_after_seconds))
                 continue
             if (status == 401 and call.reauthorize and not reauthorized and self.tokens is not None
                     and await self.tokens.after_unauthorized(conn)):

@@ -24,6 +24,9 @@ SWEEP_SECONDS = 1.0
 
 
 class LeanConnectionPool(httpcore.AsyncConnectionPool):
+    """httpcore's AsyncConnectionPool with the same decisions but linear bookkeeping per request:
+    expired connections are swept at most every SWEEP_SECONDS (1 s) instead of on every request."""
+
     _next_sweep = 0.0
 
     def _assign_requests_to_connections(self) -> list:

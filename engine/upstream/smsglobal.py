@@ -51,6 +51,8 @@ def mac(secret: str, *, ts: str, nonce: str, method: str, request_uri: str, host
 
 
 def header(key: str, *, ts: str, nonce: str, mac_value: str) -> str:
+    """The Authorization header value ``MAC id="<key>", ts="<ts>", nonce="<nonce>", mac="<mac>"``
+    (SMSGlobal REST API, MAC authentication; API notes section 2)."""
     return f'MAC id="{key}", ts="{ts}", nonce="{nonce}", mac="{mac_value}"'
 
 
@@ -80,6 +82,8 @@ def sign_request(request: httpx.Request, key: str, secret: str, *, ts: str | Non
 
 
 async def authorize(request: httpx.Request, conn) -> None:
+    """Sign ``request`` in place with the connection's ``api_key`` and ``api_secret`` (a fresh ts
+    and nonce)."""
     sign_request(request, conn.secret["api_key"], conn.secret["api_secret"])
 
 
