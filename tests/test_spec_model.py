@@ -187,26 +187,21 @@ def test_shared_help_is_the_help_the_specs_give():
     assert shared and [name for name, text in shared.items() if (name, text) not in given] == []
 
 
-REFERENCES = THINGS + """
-  - key: things.list_owners
+LISTER = """
+  - key: things.list_{name}
     kind: trigger
-    title: List Owners
-    description: Lists owners.
-    upstream: {{method: GET, path: /owners, version: '2021-07-28'}}
+    title: List {name}
+    description: Lists {name}.
+    upstream: {{{{method: GET, path: /{name}, version: '2021-07-28'}}}}
     trigger:
-      items: {{path: owners}}
-      dedupe: {{strategy: new}}
-      choices: [{{name: owners, noun: Owner}}]
-    sample: {{id: o1}}
-  - key: things.list_plain
-    kind: trigger
-    title: List Plain
-    description: Lists plain things.
-    upstream: {{method: GET, path: /plain, version: '2021-07-28'}}
-    trigger:
-      items: {{path: plain}}
-      dedupe: {{strategy: new}}
-    sample: {{id: p1}}
+      items: {{{{path: {name}}}}}
+      dedupe: {{{{strategy: new}}}}
+      choices: {choices}
+    sample: {{{{id: x1}}}}"""
+
+# a list trigger that offers its items as choices, one that does not, a create and a search
+REFERENCES = THINGS + LISTER.format(name="owners", choices="[{{name: owners, noun: Owner}}]") \
+    + LISTER.format(name="plain", choices="[]") + """
   - key: things.make_thing
     kind: action
     title: Make Thing
