@@ -128,6 +128,7 @@ def test_a_process_killed_mid_call_leaves_a_key_free_within_the_lease(api, conne
         while not (claimed := list(r.scan_iter(match="ghle:idem:*:crash-1"))):  # waiting upstream
             assert time.monotonic() < deadline, "the call never claimed its key"
             time.sleep(0.05)
+        time.sleep(0.3)  # on its way upstream (the sandbox logs a request only once it answers)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         # the claim the killed process left ends by itself within the lease
