@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 from redis.asyncio import Redis
 
 from engine.accounts.vault import Vault
+from engine.core.clock import Clock
 from engine.core.settings import Settings
 from engine.upstream.budget import Budget
 from engine.upstream.client import Upstream
@@ -51,8 +52,9 @@ class Hooks:
 
 @dataclass
 class Runtime:
-    """Settings, the Redis client, the vault, the rate budget, the upstream client and the
-    wired :class:`Hooks`, shared by every request or job of one process."""
+    """Settings, the Redis client, the vault, the rate budget, the upstream client, the
+    wired :class:`Hooks` and the wall ``clock`` (:class:`~engine.core.clock.Clock`, the real one
+    unless given), shared by every request or job of one process."""
 
     settings: Settings
     redis: Redis
@@ -60,6 +62,7 @@ class Runtime:
     budget: Budget
     upstream: Upstream
     hooks: Hooks = field(default_factory=Hooks)
+    clock: Clock = field(default_factory=Clock)
 
     async def close(self) -> None:
         """Close the upstream HTTP pool and the Redis connection pool."""

@@ -10,6 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from engine.core import keys
+from engine.core.clock import Clock
 from engine.core.settings import Settings
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker
@@ -20,12 +21,29 @@ from engine.wiring import open_runtime
 from tests.receiver import Receiver
 
 
+class SkippingClock(Clock):
+    """The real clock plus the time a test skipped (``skipped_s``): what is due by the
+    runtime's clock (a delivery, its next try, the end of a secret's overlap) comes due at once
+    instead of after a sleep. It never runs behind the real clock."""
+
+    def __init__(self) -> None:
+        self.skipped_s = 0.0
+
+    def now_s(self) -> float:
+        return time.time() + self.skipped_s
+
+    def skip_to(self, at_s: float) -> None:
+        """Move on to ``at_s`` (epoch seconds), or stay if the clock is past it already."""
+        self.skipped_s = max(self.skipped_s, at_s - time.time())
+
+
 @pytest.fixture
 async def rt(sandbox, tenant):
-    """A runtime in the test process; at the end the test's tenant unsubscribes everything, so
-    no watch or delivery is left due for the next test."""
+    """A runtime in the test process, its clock a :class:`SkippingClock`; at the end the test's
+    tenant unsubscribes everything, so no watch or delivery is left due for the next test."""
     runtime = await open_runtime(Settings(ENGINE_DELIVERY_RETRY_SCHEDULE="0.3,0.3,0.3",
                                           ENGINE_DELIVERY_LEASE_SECONDS="5"))
+    runtime.clock = SkippingClock()
     yield runtime
     for sub_id in await runtime.redis.smembers(keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)):
         await subscriptions.remove(runtime, sub_id.decode())
@@ -71,10 +89,12 @@ async def deliver_all(rt, sub_ids, timeout: float = 60.0) -> None:
     await asyncio.gather(*(drain(s) for s in sub_ids))
 
 
-async def run_until(rt, done, timeout: float = 15.0) -> None:
+async def run_until(rt, done, timeout: float = 15.0, *, skip: bool = False) -> None:
     """Run the production worker's scheduler tick (``engine.worker.tick``: polls as tasks,
     delivery jobs through arq's queue in Redis) and an arq worker for the jobs it enqueues,
-    here in the test process, until done()."""
+    here in the test process, until done(). With ``skip``, a round that leaves done() false
+    moves the runtime's :class:`SkippingClock` on to the next delivery due (a retry's backoff
+    passes without waiting for it)."""
     pool = await create_pool(RedisSettings.from_dsn(rt.settings.redis_url))
     ctx = worker.context(rt, {"redis": pool})
     jobs = Worker(functions=worker.WorkerSettings.functions, redis_pool=pool, burst=True, ctx=ctx,
@@ -86,7 +106,13 @@ async def run_until(rt, done, timeout: float = 15.0) -> None:
             await worker.tick(ctx)
             await worker.settle(ctx)
             await jobs.main()  # burst: runs the queued jobs, returns when the queue is empty
-            await asyncio.sleep(0.1)
+            if skip:
+                due = await rt.redis.zrange(keys.DELIVERIES_DUE, 0, 0, withscores=True)
+                if due and not done():
+                    rt.clock.skip_to(due[0][1] / 1000)
+                await asyncio.sleep(0.01)
+            else:
+                await asyncio.sleep(0.1)
     finally:
         await worker.settle(ctx)
         await pool.aclose()

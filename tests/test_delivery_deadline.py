@@ -18,7 +18,7 @@ from engine.core import keys
 from engine.core.settings import Settings
 from engine.polling import delivery, subscriptions
 from engine.wiring import open_runtime
-from tests.polling_support import poll, seed, subscribe
+from tests.polling_support import SkippingClock, poll, seed, subscribe
 
 DRIP_EVERY_S, DRIP_FOR_S, DEADLINE_S = 0.8, 8.0, 1.0
 SCHEDULE = (1.0, 1.0, 30.0)
@@ -98,6 +98,7 @@ async def slow_rt(sandbox, tenant):
     rt = await open_runtime(Settings(
         ENGINE_DELIVERY_TIMEOUT_SECONDS=str(DEADLINE_S), ENGINE_DELIVERY_LEASE_SECONDS="2",
         ENGINE_DELIVERY_RETRY_SCHEDULE=",".join(map(str, SCHEDULE))))
+    rt.clock = SkippingClock()
     yield rt
     for sub_id in await rt.redis.smembers(keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)):
         await subscriptions.remove(rt, sub_id.decode())
@@ -124,7 +125,7 @@ async def test_a_dripping_target_fails_each_try_at_the_deadline_then_the_schedul
         results = await asyncio.gather(delivery.run_subscription(rt, sub["id"]),
                                        delivery.run_subscription(rt, sub["id"]))
         took = time.monotonic() - started
-        failed_at_ms = int(time.time() * 1000)
+        failed_at_ms = rt.clock.now_ms()
         assert sorted(r.get("locked", 0) for r in results) == [0, 1], results
         assert DEADLINE_S * 0.9 <= took < DEADLINE_S + 1.5, took
         d = await _record(rt, sub["id"])
@@ -133,7 +134,7 @@ async def test_a_dripping_target_fails_each_try_at_the_deadline_then_the_schedul
         wait_s = (int(d["next_attempt"]) - failed_at_ms) / 1000
         assert abs(wait_s - SCHEDULE[attempt - 1]) < 0.5, (attempt, wait_s)
         if attempt < 3:
-            await asyncio.sleep(max(0.0, (int(d["next_attempt"]) - time.time() * 1000) / 1000) + 0.05)
+            rt.clock.skip_to(int(d["next_attempt"]) / 1000)  # the next try is due
     assert drip.connections == 3 and drip.max_in_flight == 1, (drip.connections, drip.max_in_flight)
 
 
@@ -145,7 +146,10 @@ async def test_a_job_stopped_mid_send_leaves_its_attempt_counted(api, connection
     seed(sandbox, 1)
     await poll(rt, sub["id"])
     job = asyncio.create_task(delivery.run_subscription(rt, sub["id"]))
-    await asyncio.sleep(DEADLINE_S / 2)  # the send is in flight
+    deadline = time.monotonic() + 10
+    while not drip.in_flight:  # the send is in flight
+        assert time.monotonic() < deadline and not job.done(), "the send never started"
+        await asyncio.sleep(0.01)
     job.cancel()  # as arq does to a job past its timeout
     await asyncio.gather(job, return_exceptions=True)
     d = await _record(rt, sub["id"])

@@ -15,15 +15,19 @@ from engine.flows import service as flows
 from engine.polling import poller
 from engine.wiring import open_runtime
 from tests.conftest import make_key
+from tests.polling_support import SkippingClock
 
 GROUP = "4501"  # the sandbox's seeded SMSGlobal group
 
 
-def drive(*flows, **settings) -> list:
+def drive(*flows, skip_s: float = 0.0, **settings) -> list:
     """Poll each flow's watch once (the poll the worker's tick runs), then send its queued
-    deliveries (the worker's delivery job)."""
+    deliveries (the worker's delivery job); with ``skip_s``, by a clock that many seconds ahead
+    of the real one (a retry due by then is tried)."""
     async def go():
         rt = await open_runtime(Settings(**settings))
+        rt.clock = SkippingClock()
+        rt.clock.skip_to(time.time() + skip_s)
         ctx = {"rt": rt}
         out = []
         try:
@@ -365,8 +369,8 @@ def test_a_transient_failure_is_retried_by_the_outbox_and_resumes_the_run(
     assert drive(flow, **fast)[0][1] == {"sent": 0, "failed": 1}
     (run,) = runs(api, flow)
     assert run["status"] == "retrying" and "503" in run["error"]
-    time.sleep(0.3)
-    assert drive(flow, **fast)[0][1] == {"sent": 1, "failed": 0}
+    assert drive(flow, **fast)[0][1] == {"sent": 0, "failed": 0}  # its next try is 0.2 s away
+    assert drive(flow, skip_s=0.2, **fast)[0][1] == {"sent": 1, "failed": 0}
     (run,) = runs(api, flow)
     assert run["status"] == "succeeded" and run["attempts"] == 2
     (ray,) = [c for c in ghl_contacts(sandbox) if c.get("phone") == "+61400000075"]
@@ -382,8 +386,7 @@ def test_a_transient_failure_is_retried_by_the_outbox_and_resumes_the_run(
     drive(flow, **fast)
     latest = runs(api, flow)[0]
     assert latest["status"] == "failed" and "could act twice" in latest["error"]
-    time.sleep(0.3)
-    drive(flow, **fast)
+    drive(flow, skip_s=0.2, **fast)  # past when a retry would be due
     assert runs(api, flow)[0]["status"] == "failed"
     assert len(calls(sandbox, "contacts.create_contact_note")) == 2  # one each, never repeated
 

@@ -91,6 +91,20 @@ async def primed(rt, sub: dict, timeout: float = 20) -> None:
     await wait_for(check, timeout, "the first poll")
 
 
+async def events_handled(rt) -> bool:
+    """Every pushed event queued so far has been handled (a handled event leaves the stream)."""
+    return await rt.redis.xlen(keys.INBOUND_STREAM) == 0
+
+
+async def quiet(rt, watch: str) -> bool:
+    """No pushed event waits, no poll of the watch runs, and its next poll is its scheduled one,
+    not one an event brought forward (polling is set to 15 minutes here)."""
+    due = await rt.redis.zscore(keys.WATCHES_DUE, watch)
+    return (await events_handled(rt)
+            and not await rt.redis.exists(keys.WATCH_LOCK.format(watch_id=watch))
+            and due is not None and due > time.time() * 1000 + 60_000)
+
+
 def received(receiver, sub_id: str) -> list[dict]:
     return [r for r in receiver.accepted() if r["body"]["subscription_id"] == sub_id]
 
@@ -157,8 +171,11 @@ async def test_forged_stale_replayed_or_unsigned_events_cause_no_upstream_read(
 
     before = reads(pushing, "contacts.search_contacts")
     await wait_for(read_once, 5, "the genuine event's read")
-    await asyncio.sleep(1.5)  # past the debounce window
+    watch = await watch_of(rt, sub["id"])
+    await wait_for(lambda: quiet(rt, watch), 10, "the genuine event's poll to end")
     baseline = reads(pushing, "contacts.search_contacts")
+    last_event_at = await rt.redis.hget(keys.WATCH.format(watch_id=watch), "last_event_at")
+    assert last_event_at is not None  # the genuine event poked the watch
 
     other = ed25519.Ed25519PrivateKey.generate()
     stale = json.dumps(body(timestamp=_iso(datetime.now(timezone.utc) - timedelta(minutes=10))))
@@ -173,7 +190,9 @@ async def test_forged_stale_replayed_or_unsigned_events_cause_no_upstream_read(
     for name, (raw, headers, status) in attempts.items():
         resp = httpx.post(url, content=raw, headers=headers)
         assert resp.status_code == status, (name, resp.text)
-    await asyncio.sleep(2.5)
+    await wait_for(lambda: quiet(rt, watch), 10, "the worker to be quiet")
+    # none of them poked the watch (a poke stamps last_event_at), none caused a read
+    assert await rt.redis.hget(keys.WATCH.format(watch_id=watch), "last_event_at") == last_event_at
     assert reads(pushing, "contacts.search_contacts") == baseline
     assert api.get(f"/v1/subscriptions/{sub['id']}").json()["status"] == "active"
 
@@ -202,7 +221,11 @@ async def test_a_burst_of_2000_contact_events_costs_one_poll_per_debounce_window
         return len(received(receiver, sub["id"])) >= 2000
 
     await wait_for(all_delivered, 90, "2,000 deliveries", step=0.2)
-    await asyncio.sleep(1.0)
+
+    async def all_answered():
+        return pushing.get("/_sandbox/events").json()["counts"].get("answered_200") == 2000
+
+    await wait_for(all_answered, 10, "the answers to 2,000 events", step=0.1)
     events = pushing.get("/_sandbox/events").json()["counts"]
     assert events["emitted"] == 2000 and events.get("answered_200") == 2000, events
 
@@ -432,7 +455,7 @@ async def test_app_install_creates_and_polls_connections_and_uninstall_disables_
                         "timestamp": _iso(datetime.now(timezone.utc))}).encode()
     assert api.post("/v1/inbound/ghl", content=again,
                     headers={"x-ghl-signature": push.sign(again)}).status_code == 200
-    await asyncio.sleep(1.0)
+    await wait_for(lambda: events_handled(rt), 10, "the repeated install's handling", step=0.05)
     assert len(location_conns()) == 1
 
     pushing.post("/_sandbox/oauth/uninstall", json={"location_id": DEFAULT_LOCATION}).raise_for_status()

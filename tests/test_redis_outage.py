@@ -100,7 +100,8 @@ def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_
             "trigger": "contacts.search_contacts", "connection_id": conn.json()["id"],
             "target_url": receiver.url, "interval_minutes": 1})
         assert sub.status_code == 201, sub.text
-        time.sleep(3)  # the first poll primes the cursor
+        _wait_until(lambda: client.get(f"/v1/subscriptions/{sub.json()['id']}").json()
+                    .get("last_poll_at"), 30, "the first poll, which primes the cursor")
         before = seed(sandbox, 2)
         delivered = lambda: {object_id(r["body"]["item_id"]) for r in receiver.accepted()}  # noqa: E731
         _wait_until(lambda: set(before) <= delivered(), 60, "deliveries before the outage")

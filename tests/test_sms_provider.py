@@ -26,8 +26,11 @@ NUMBER = "+61400000555"
 MSISDN = "61400000555"
 
 
+LEASE_S = 3  # the worker's provider lease
+
+
 def start_worker(api_url: str, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "ENGINE_PUBLIC_URL": api_url, "ENGINE_PROVIDER_LEASE_SECONDS": "3",
+    env = {**os.environ, "ENGINE_PUBLIC_URL": api_url, "ENGINE_PROVIDER_LEASE_SECONDS": str(LEASE_S),
            "ENGINE_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT, env=env,
                             stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
@@ -41,6 +44,22 @@ def wait_for(check, timeout: float = 30.0, what: str = "it"):
             return found
         assert time.time() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def settled(work_id: str) -> bool:
+    """The worker has handled every pushed event (a handled event leaves the stream), has
+    nothing left to do for ``work_id`` (off the due set: finished, or waiting for a receipt)
+    and no provider work due or in hand (a claim leases it LEASE_S ahead): whatever a repeat
+    would have made it do twice, it has done by now."""
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        in_hand_by_ms = int((time.time() + LEASE_S) * 1000)
+        return (r.xlen(keys.INBOUND_STREAM) == 0
+                and r.exists(keys.PROVIDER_WORK.format(work_id=work_id)) == 1
+                and r.zscore(keys.PROVIDER_DUE, work_id) is None
+                and r.zcount(keys.PROVIDER_DUE, "-inf", in_hand_by_ms) == 0)
+    finally:
+        r.close()
 
 
 @pytest.fixture
@@ -120,7 +139,7 @@ def test_replies_land_in_the_contacts_conversation_once_and_unknown_numbers_beco
     sandbox.post(f"/_sandbox/smsglobal/incoming/{reply['id']}/push").raise_for_status()  # again
     wait_for(lambda: len(sandbox.get("/_sandbox/smsglobal/pushes").json()["pushes"]) >= 3,
              what="the second push")
-    time.sleep(1.5)
+    wait_for(lambda: settled(f"in:{DEFAULT_LOCATION}:{reply['id']}"), what="the worker to settle")
     assert len([m for m in thread(sandbox, conversation["id"]) if m["direction"] == "inbound"]) == 1
 
     # a number GHL has never seen: the reply comes to the account's incoming URL
@@ -184,7 +203,7 @@ def test_the_same_event_three_times_sends_one_sms(sandbox, provider, worker):
     assert retried.json()["delivery_status"] == 200  # other bytes: only the messageId is the same
     wait_for(lambda: message_in(sandbox, conversation["id"], sent["message"]["id"])["status"]
              == "delivered", what="delivered")
-    time.sleep(1.0)
+    wait_for(lambda: settled(f"out:{sent['message']['id']}"), what="the worker to settle")
     assert len(sms_sent(sandbox)) == 1
 
 
@@ -240,7 +259,7 @@ def test_a_send_interrupted_in_flight_is_found_at_smsglobal_not_sent_again(
         assert r.hget(keys.PROVIDER_WORK.format(work_id=work_id), "state") == b"sent"
     finally:
         r.close()
-    time.sleep(1.0)
+    wait_for(lambda: settled(work_id), what="the worker to settle")
     assert len(sms_sent(sandbox)) == 1
 
 

@@ -3,12 +3,13 @@ subscriptions refused with the existing id."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from engine.core import keys
 from engine.core.settings import Settings
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 from tests.conftest import make_key
@@ -59,6 +60,7 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_then_only_the
     sub = subscribe(strict, conn, receiver)
     old = sub["secret"]
     await poll(rt, sub["id"])  # primes
+    rotated_at = time.time()
     rotated = strict.post(f"/v1/subscriptions/{sub['id']}/rotate-secret")
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
@@ -71,7 +73,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_then_only_the
     assert len(during["headers"]["webhook-signature"].split(" ")) == 2
     assert _verifies(old, during) and _verifies(new, during)
 
-    await asyncio.sleep(OVERLAP_S + 0.5)
+    until_s = float(await rt.redis.hget(keys.SUBSCRIPTION.format(sub_id=sub["id"]), "previous_until"))
+    assert rotated_at + OVERLAP_S <= until_s <= time.time() + OVERLAP_S  # OVERLAP_S after it
+    rt.clock.skip_to(until_s)  # the overlap is over
     seed(sandbox, 1)
     await poll(rt, sub["id"])
     await deliver_all(rt, [sub["id"]])

@@ -105,7 +105,7 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
     watches = [await watch_of(rt, s["id"]) for s in subs]
     # at DEBUG each worker logs every claim it makes: "claimed watch <id> slot <ms>"
     workers = [start_worker(tmp_path, 0, "DEBUG"), start_worker(tmp_path, 1, "DEBUG")]
-    window = 6.0
+    window = 4.0  # seconds of 1 s slots
     try:
         async def primed():
             return all([(await cursor.load(rt.redis, w)).primed for w in watches])
@@ -123,9 +123,6 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
         for c in contacts:
             if r["path"] == f"/contacts/{c}":
                 per_contact[c] += 1
-    for c in contacts:  # one poll per 1 s slot (6 or 7 slots, one late one), never two a slot
-        assert 2 <= per_contact[c] <= window + 2, dict(per_contact)
-    assert sum(per_contact.values()) >= 2 * len(contacts)
     # the claims of both workers: each (watch, slot) claimed exactly once, by one of them
     claims = Counter()
     for n in (0, 1):
@@ -133,5 +130,9 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
             if m["watch"] in watches:
                 claims[(m["watch"], int(m["slot"]))] += 1
     assert claims and max(claims.values()) == 1, [k for k, v in claims.items() if v > 1]
-    for w in watches:  # and every watch was claimed again and again, each time for a new slot
-        assert len({slot for watch, slot in claims if watch == w}) >= 2, claims
+    for c, w in zip(contacts, watches):
+        slots = {slot for watch, slot in claims if watch == w}
+        # polled again and again, each poll one claimed slot's: no more polls than slots
+        assert 2 <= per_contact[c] <= len(slots), (c, per_contact[c], len(slots))
+        # and no slot committed twice (the commit counts a second one for the same slot)
+        assert await rt.redis.hget(keys.WATCH.format(watch_id=w), "repeat_slot_polls") is None

@@ -41,9 +41,10 @@ _UNREAD = object()  # the queue's head is not read yet
 
 
 async def claim_due(rt: Runtime, *, now_ms: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
-    """Claim subscriptions with a delivery due by ``now_ms`` (default: now): [(id, slot ms)];
-    the claim leases them for ENGINE_DELIVERY_LEASE_SECONDS (:func:`outbox.claim_due`)."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    """Claim subscriptions with a delivery due by ``now_ms`` (epoch ms; default: the runtime's
+    clock): [(id, slot ms)]; the claim leases them for ENGINE_DELIVERY_LEASE_SECONDS
+    (:func:`outbox.claim_due`)."""
+    now_ms = rt.clock.now_ms() if now_ms is None else now_ms
     return await outbox.claim_due(rt.redis, now_ms=now_ms, limit=limit,
                                   lease_ms=int(rt.settings.delivery_lease_seconds * 1000))
 
@@ -122,7 +123,9 @@ async def _to_flow(rt: Runtime, flow_id: str, delivery_id: str, d: dict[str, str
 async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) -> dict[str, int]:
     """Send a subscription's queued deliveries in order (the delivery job): at most
     ``max_items``, stopping half-way through the lease. Returns ``{"sent", "failed"}`` (plus
-    ``"locked": 1`` when another run holds the subscription, ``"removed": 1`` after a 410)."""
+    ``"locked": 1`` when another run holds the subscription, ``"removed": 1`` after a 410).
+    Which deliveries are due, and when a failed one is tried again, follow the runtime's clock
+    (``rt.clock``)."""
     r = rt.redis
     settings = rt.settings
     # the lease outlives one send (so one delivery is in flight), the run stops taking new items
@@ -134,7 +137,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
     if token is None:
         return {"sent": 0, "failed": 0, "locked": 1}
     sent = failed = 0
-    next_at_ms = int(time.time() * 1000)
+    next_at_ms = rt.clock.now_ms()
     # the lock is extended while this run holds it, a send in flight included, so no other run
     # of the subscription can start a second send meanwhile
     keeper = asyncio.create_task(_keep_lease(rt, sub_id, token, lease_ms))
@@ -163,7 +166,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                 if not d or d.get("status") in ("delivered", "dead"):
                     await outbox.pop_head(r, sub_id, did)
                     continue
-                if int(d.get("next_attempt") or 0) > int(time.time() * 1000):
+                if int(d.get("next_attempt") or 0) > rt.clock.now_ms():
                     next_at_ms = int(d["next_attempt"])
                     break
                 attempts = int(d.get("attempts") or 0) + 1
@@ -180,7 +183,7 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
                     outcome = await _to_flow(rt, sub["flow_id"], did, d)
                 else:
                     outcome = await _post(rt, client, sub["target_url"], signing, did, body_of(d))
-                now_ms = int(time.time() * 1000)
+                now_ms = rt.clock.now_ms()
                 kind = "flow" if sub.get("flow_id") else "webhook"
                 if outcome.gone:
                     metrics.DELIVERIES.labels(outcome="gone", kind=kind).inc()
@@ -306,5 +309,5 @@ async def replay(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dic
     if d.get("status") in ("pending", "retrying"):
         raise Conflict(f"delivery {delivery_id} is still queued (status {d['status']}); it will "
                        "be sent without a replay", code="delivery_queued")
-    await outbox.requeue(r, sub_id, delivery_id, now_ms=int(time.time() * 1000))
+    await outbox.requeue(r, sub_id, delivery_id, now_ms=rt.clock.now_ms())
     return _public(delivery_id, await outbox.row(r, delivery_id))

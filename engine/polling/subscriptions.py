@@ -481,9 +481,10 @@ async def remove(rt: Runtime, sub_id: str, sub: dict[str, str] | None = None) ->
 
 async def secrets_of(rt: Runtime, sub: dict[str, str]) -> list[str]:
     """The signing secrets a delivery is signed with: the current one, and during the overlap
-    after a rotation (until ``previous_until``, epoch seconds) the previous one too."""
+    after a rotation (until ``previous_until``, epoch seconds, by the runtime's clock) the
+    previous one too."""
     out = [rt.vault.open(sub["secret"])["secret"]]
-    if sub.get("previous_secret") and float(sub.get("previous_until") or 0) > time.time():
+    if sub.get("previous_secret") and float(sub.get("previous_until") or 0) > rt.clock.now_s():
         out.append(rt.vault.open(sub["previous_secret"])["secret"])
     return out
 
@@ -497,7 +498,7 @@ async def rotate_secret(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]
         raise _bad("subscription", "this subscription delivers to a flow; it has no webhook secret")
     secret = new_secret()
     overlap_s = rt.settings.secret_rotation_overlap_seconds
-    until = time.time() + overlap_s
+    until = rt.clock.now_s() + overlap_s
     await rt.redis.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), mapping={
         "secret": rt.vault.seal({"secret": secret}), "previous_secret": sub["secret"],
         "previous_until": repr(until)})
