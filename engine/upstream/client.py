@@ -197,12 +197,15 @@ class Upstream:
                 status=401, details={"quarantined": True})
 
     async def _strike(self, conn: Connection) -> None:
-        """Count a 401/403 answer; enough of them within 10 minutes quarantine the connection."""
+        """Count a 401/403 answer; enough of them within 10 minutes quarantine the connection.
+
+        The count's 600 s window starts at its first strike (``SET NX EX`` then ``INCR``, which
+        keeps the TTL: Redis 6.2 has no ``EXPIRE NX``)."""
         strikes_key = keys.AUTH_STRIKES.format(conn_id=conn.id)
         async with self.budget.redis.pipeline(transaction=True) as pipe:
+            pipe.set(strikes_key, 0, ex=600, nx=True)
             pipe.incr(strikes_key)
-            pipe.expire(strikes_key, 600, nx=True)
-            strikes, _ = await pipe.execute()
+            _, strikes = await pipe.execute()
         if strikes >= self.settings.auth_quarantine_strikes:
             await self.budget.redis.set(keys.AUTH_QUARANTINE.format(conn_id=conn.id), "1",
                                         ex=self.settings.auth_quarantine_seconds)
