@@ -19,8 +19,20 @@ from typing import Any
 
 
 class EngineError(Exception):
+    """The base of the engine's errors: its HTTP ``status`` and ``code`` are class defaults,
+    set by each kind as class keywords (``class NotFound(EngineError, status=404,
+    code="not_found")``); one raise may override either."""
+
     status: int = 500
     code: str = "internal_error"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, details: Any = None, status: int | None = None,
                  code: str | None = None) -> None:
@@ -36,46 +48,40 @@ class EngineError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
-class InputInvalid(EngineError):
-    status = 422
-    code = "invalid_input"
+class InputInvalid(EngineError, status=422, code="invalid_input"):
+    """Bad input; ``details`` lists every bad field."""
 
     def __init__(self, problems: list[dict[str, Any]]) -> None:
         fields = ", ".join(p["field"] for p in problems)
         super().__init__(f"invalid input: {fields}", details=problems)
 
 
-class NotFound(EngineError):
-    status = 404
-    code = "not_found"
+class NotFound(EngineError, status=404, code="not_found"):
+    """An unknown operation, connection, subscription..."""
 
 
-class Conflict(EngineError):
-    status = 409
-    code = "conflict"
+class Conflict(EngineError, status=409, code="conflict"):
+    """An idempotency key reused with another body, an identical subscription..."""
 
 
-class Unauthorized(EngineError):
-    status = 401
-    code = "unauthorized"
+class Unauthorized(EngineError, status=401, code="unauthorized"):
+    """A missing or unknown API key."""
 
 
-class Forbidden(EngineError):
-    status = 403
-    code = "forbidden"
+class Forbidden(EngineError, status=403, code="forbidden"):
+    """A read-only key on a write route."""
 
 
-class RateLimited(EngineError):
-    status = 429
-    code = "rate_limited"
+class RateLimited(EngineError, status=429, code="rate_limited"):
+    """Our own per-key limit or the GHL budget; ``retry_after`` in seconds."""
 
     def __init__(self, message: str, *, retry_after: float, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
 
 
-class UpstreamError(EngineError):
-    code = "upstream_error"
+class UpstreamError(EngineError, code="upstream_error"):
+    """GHL or SMSGlobal answered with an error; its status is passed on."""
 
     def __init__(self, message: str, *, status: int, details: Any = None, attempts: int = 1,
                  code: str | None = None) -> None:
@@ -83,9 +89,9 @@ class UpstreamError(EngineError):
         self.attempts = attempts
 
 
-class UpstreamAuthError(UpstreamError):
-    code = "upstream_unauthorized"
+class UpstreamAuthError(UpstreamError, code="upstream_unauthorized"):
+    """The token is invalid or expired."""
 
 
-class UpstreamUnavailable(UpstreamError):
-    code = "upstream_unavailable"
+class UpstreamUnavailable(UpstreamError, code="upstream_unavailable"):
+    """502/504: unreachable after retries."""

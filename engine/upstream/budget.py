@@ -33,9 +33,13 @@ from engine.core.errors import RateLimited
 
 Priority = Literal["interactive", "background"]
 
-_ACQUIRE = """
+# both scripts start from Redis's own clock, in milliseconds: one clock for every process
+_NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_ACQUIRE = _NOW_MS + """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local daily = tonumber(ARGV[3])
@@ -85,9 +89,7 @@ if dcap then redis.call('DECR', KEYS[4]) end
 return {1, 0, member}
 """
 
-_OBSERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_OBSERVE = _NOW_MS + """
 local burst = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local remaining = tonumber(ARGV[3])
