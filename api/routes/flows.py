@@ -127,6 +127,7 @@ async def list_templates(who: Principal = Depends(principal)) -> dict[str, Any]:
 @router.post("/flow-templates/{name}/instantiate", status_code=201)
 async def instantiate(name: str, body: InstantiateIn, caller: Writer) -> dict[str, Any]:
     """Create the flows of a template from your connections and its options."""
-    created = await flow_templates.instantiate(caller.rt, caller.tenant, name, connections=body.connections,
+    created = await flow_templates.instantiate(caller.rt, caller.tenant, name,
+                                               connections=body.connections,
                                                options=body.options, title=body.name)
     return {"flows": created}

@@ -123,10 +123,11 @@ async def replay_delivery(sub_id: str, delivery_id: str, caller: Writer) -> dict
                          "paused or another poll of it is running), `new` items and "
                          "`deliveries` queued (workers send them).")
 async def poll_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
-    result = await poller.poll_now(caller.rt, caller.tenant, sub_id)
+    rt = caller.rt
+    result = await poller.poll_now(rt, caller.tenant, sub_id)
     return {"outcome": result.outcome, "new": result.new, "deliveries": result.deliveries,
             "requests": result.requests, "detail": result.detail or None,
-            "subscription": await subscriptions.get(caller.rt, caller.tenant, sub_id)}
+            "subscription": await subscriptions.get(rt, caller.tenant, sub_id)}
 
 
 @router.post("/subscriptions/{sub_id}/pause", summary="Pause a subscription's deliveries",
