@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 from fastapi import Depends, Request
 
 from engine.accounts import tenants
@@ -47,3 +50,29 @@ async def writer(request: Request, who: tenants.Principal = Depends(principal)) 
                         "changes data; use a read-write key for this request",
                         code="read_only_key")
     return who
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What a tenant's route works with: the runtime and the calling tenant's name."""
+
+    rt: Runtime
+    tenant: str
+
+
+async def reading(who: tenants.Principal = Depends(principal),
+                  rt: Runtime = Depends(runtime)) -> Caller:
+    """The caller of a route any valid API key may use (401 without one, 429 over its rate
+    limit, as :func:`principal`)."""
+    return Caller(rt, who.tenant)
+
+
+async def writing(who: tenants.Principal = Depends(writer),
+                  rt: Runtime = Depends(runtime)) -> Caller:
+    """The caller of a route that changes data: a read-write API key (also 403 for a read-only
+    one, as :func:`writer`)."""
+    return Caller(rt, who.tenant)
+
+
+Reader = Annotated[Caller, Depends(reading)]  # a route parameter: `caller: Reader`
+Writer = Annotated[Caller, Depends(writing)]

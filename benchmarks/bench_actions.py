@@ -15,14 +15,13 @@ Target: added latency p50 <= 2 ms, p99 <= 8 ms.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
 import httpx
 
-from benchmarks.harness import (command, finish_profile, log, spread, stack, start_profile, summary,
-                                write_result)
+from benchmarks.harness import (arguments, finish_profile, log, record, show, spread, stack,
+                                start_profile, summary)
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 
 TARGET_P50_MS = 2.0
@@ -157,25 +156,11 @@ def run(repeats: int = 5, n: int = 400, block: int = 20, tput_seconds: float = 4
                    "operation": "contacts.find_contact", "api_keys": KEYS,
                    "key_rate_limit_per_minute": 1200},
         "sandbox_429s": stats["rate_limited"],
-        "command": command("benchmarks.bench_actions"),
     }
-    write_result("actions", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--n", type=int, default=400)
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--profile", action="store_true", help="sample the API process with py-spy")
-    a = ap.parse_args()
-    res = run(a.repeats, a.n, tput_seconds=a.seconds, concurrency=a.concurrency, profile=a.profile)
-    import json
-
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("actions", result, "benchmarks.bench_actions")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--repeats", 5), ("--n", 400), ("--seconds", 4.0), ("--concurrency", 16),
+                  ("--profile", False, "sample the API process with py-spy"))
+    show(run(a.repeats, a.n, tput_seconds=a.seconds, concurrency=a.concurrency, profile=a.profile))

@@ -16,15 +16,13 @@ Measured:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import bisect
-import json
 import time
 
 import httpx
 
-from benchmarks.harness import command, log, spread, stack, summary, write_result
+from benchmarks.harness import arguments, log, record, show, spread, stack, summary
 
 TARGET_USED = 0.90
 
@@ -91,6 +89,9 @@ def run(repeats: int = 2, seconds: float = 60.0, limit: int = 100, window_ms: in
         key = s.api_key()
         for rep in range(repeats):
             location = f"loc_budget_{rep}"
+            httpx.post(s.sandbox.url + "/_sandbox/seed/locations", json={  # connections are checked
+                "count": 1, "location_id": location,
+                "fields": {"id": location, "name": f"Budget {rep}"}}).raise_for_status()
             tok = httpx.post(s.sandbox.url + "/_sandbox/tokens",
                              json={"location_id": location}).json()["token"]
             conns = []
@@ -130,20 +131,10 @@ def run(repeats: int = 2, seconds: float = 60.0, limit: int = 100, window_ms: in
         "repeats": reps,
         "params": {"seconds": seconds, "limit": limit, "window_ms": window_ms, "demand_factor": factor,
                    "engine_processes": 2, "engine_margin_ms": 500, "priority": "interactive (actions)"},
-        "command": command("benchmarks.bench_budget"),
     }
-    write_result("rate_budget", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=60.0)
-    a = ap.parse_args()
-    res = run(a.repeats, a.seconds)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("rate_budget", result, "benchmarks.bench_budget")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--repeats", 2), ("--seconds", 60.0))
+    show(run(a.repeats, a.seconds))

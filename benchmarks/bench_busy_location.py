@@ -27,16 +27,14 @@ counted, not timed.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import random
 import time
 from datetime import datetime, timezone
 
 import httpx
 
-from benchmarks.harness import Stack, command, log, write_result
+from benchmarks.harness import Stack, arguments, log, record, show
 from benchmarks.polling import locations, subscribe_many
 from engine.core import keys
 from engine.core.settings import Settings
@@ -186,22 +184,11 @@ def run(hours: float = 2.0, every_s: float = 4.0, burst: int = 250, late_s: floa
         "params": {"hours": hours, "create_every_s": every_s, "burst": burst,
                    "burst_every_s": BURST_EVERY_S, "late_up_to_s": late_s,
                    "interval_s": INTERVAL_S, "trigger": TRIGGER, "feed_wall_s": m["feed_wall_s"]},
-        "command": command("benchmarks.bench_busy_location"),
     }
-    write_result("busy_location", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--hours", type=float, default=2.0)
-    ap.add_argument("--every", type=float, default=4.0, help="seconds between steady creates")
-    ap.add_argument("--burst", type=int, default=250)
-    ap.add_argument("--late", type=float, default=20.0, help="most seconds an item shows late")
-    a = ap.parse_args()
-    res = run(a.hours, a.every, a.burst, a.late)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("busy_location", result, "benchmarks.bench_busy_location")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--hours", 2.0), ("--every", 4.0, "seconds between steady creates"),
+                  ("--burst", 250), ("--late", 20.0, "most seconds an item shows late"))
+    show(run(a.hours, a.every, a.burst, a.late))

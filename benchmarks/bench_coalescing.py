@@ -19,15 +19,14 @@ Target: the coalesced side costs 10 upstream calls per interval.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import time
 
 import httpx
 
-from benchmarks.harness import Stack, command, log, spread, write_result
-from benchmarks.polling import locations, runtime_for, subscribe_many, wait_primed, watch_ids
+from benchmarks.harness import Stack, arguments, log, record, show, spread
+from benchmarks.polling import (locations, runtime_for, start_polling, subscribe_many, wait_primed,
+                                watch_ids)
 
 TRIGGER = "contacts.search_contacts"
 
@@ -42,7 +41,8 @@ async def _prepare(stack: Stack, n_loc: int, per_loc: int, coalesced: bool) -> d
             for conn in conns:
                 params = {"query": "bench"} if coalesced else {"query": f"bench-{j}"}
                 specs.append({"trigger": TRIGGER, "connection_id": conn, "params": params,
-                              "interval_minutes": 1, "target_url": target})
+                              "interval_minutes": 1,  # identical subscriptions are refused
+                              "target_url": f"{target}?sub={j}"})
         # in batches of 100, 1.5 s apart: the per-subscription side's first polls (100 new
         # watches per location) then stay inside GHL's budget instead of waiting a minute
         for i in range(0, len(specs), 100):
@@ -57,9 +57,7 @@ async def _prepare(stack: Stack, n_loc: int, per_loc: int, coalesced: bool) -> d
 
 def _side(coalesced: bool) -> Stack:
     s = Stack()
-    s.start_sandbox({"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0})
-    s.receiver = s.start_receiver()  # type: ignore[attr-defined]
-    s.worker = s.start_worker()  # type: ignore[attr-defined]
+    start_polling(s)
     return s
 
 
@@ -138,19 +136,9 @@ def run(repeats: int = 2, n_loc: int = 10, per_loc: int = 100, interval_s: float
         "repeats": reps,
         "params": {"locations": n_loc, "subscriptions_per_location": per_loc, "interval_s": interval_s,
                    "trigger": TRIGGER, "worker_processes_per_side": 1},
-        "command": command("benchmarks.bench_coalescing"),
     }
-    write_result("coalescing", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=2)
-    a = ap.parse_args()
-    res = run(a.repeats)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("coalescing", result, "benchmarks.bench_coalescing")
 
 
 if __name__ == "__main__":
-    main()
+    show(run(arguments(__doc__, ("--repeats", 2)).repeats))

@@ -18,7 +18,6 @@ secret). Targets: ≥ 1,000 deliveries/s per worker; latency p99 ≤ 1 s.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
@@ -27,15 +26,17 @@ import httpx
 
 from benchmarks.harness import (
     Stack,
-    command,
+    arguments,
     finish_profile,
     log,
+    record,
+    show,
     spread,
     start_profile,
     summary,
-    write_result,
 )
-from benchmarks.polling import locations, runtime_for, subscribe_many, wait_primed
+from benchmarks.polling import (each_repeat, hash_field, locations, runtime_for, subscribe_many,
+                                wait_primed)
 from engine.core import keys
 
 TRIGGER = "contacts.search_contacts"
@@ -45,8 +46,8 @@ TARGET_P99_S = 1.0
 
 async def _subscribe(rt, conn: str, n: int, target: str) -> tuple[str, dict[str, str]]:
     subs = await subscribe_many(rt, [{"trigger": TRIGGER, "connection_id": conn, "params": {},
-                                      "interval_minutes": 15, "target_url": target}
-                                     for _ in range(n)])
+                                      "interval_minutes": 15, "target_url": f"{target}?sub={i}"}
+                                     for i in range(n)])  # identical subscriptions are refused
     watch = (await rt.redis.hget(keys.SUBSCRIPTION.format(sub_id=subs[0]["id"]), "watch")).decode()
     return watch, {s["id"]: s["secret"] for s in subs}
 
@@ -71,15 +72,9 @@ async def _round(s: Stack, rt, client: httpx.AsyncClient, location: str, watch: 
 
 
 async def _created(rt, ids: list[str]) -> dict[str, float]:
-    out = {}
-    for i in range(0, len(ids), 2000):
-        chunk = ids[i:i + 2000]
-        async with rt.redis.pipeline(transaction=False) as pipe:
-            for d in chunk:
-                pipe.hget(keys.DELIVERY.format(delivery_id=d), "created_at")
-            vals = await pipe.execute()
-        out.update({d: int(v) / 1000 for d, v in zip(chunk, vals) if v})
-    return out
+    """Each delivery's creation time (seconds), the commit of the poll that wrote it."""
+    got = await hash_field(rt, {d: keys.DELIVERY.format(delivery_id=d) for d in ids}, "created_at")
+    return {d: int(v) / 1000 for d, v in got.items()}
 
 
 def _verify(kept: list[dict], secrets: dict[str, str]) -> tuple[int, int]:
@@ -152,14 +147,8 @@ async def _measure(s: Stack, subs_tp: int, items_tp: int, subs_lat: int, items_l
 
 def run(repeats: int = 2, subs_tp: int = 200, items_tp: int = 50, subs_lat: int = 10,
         items_lat: int = 3, rounds: int = 12, profile: bool = False) -> dict:
-    reps = []
-    for rep in range(repeats):
-        with Stack() as s:
-            s.start_sandbox({"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0})
-            s.receiver = s.start_receiver()  # type: ignore[attr-defined]
-            s.worker = s.start_worker()  # type: ignore[attr-defined]
-            reps.append(asyncio.run(_measure(s, subs_tp, items_tp, subs_lat, items_lat, rounds,
-                                             profile and rep == 0)))
+    reps = each_repeat("delivery", repeats, lambda s, rep: _measure(
+        s, subs_tp, items_tp, subs_lat, items_lat, rounds, profile and rep == 0))
     rate = spread([r["throughput"]["per_second"] for r in reps], 1)
     p99 = spread([r["latency"]["latency_s"].get("p99", float("nan")) for r in reps])
     result = {
@@ -179,20 +168,10 @@ def run(repeats: int = 2, subs_tp: int = 200, items_tp: int = 50, subs_lat: int 
         "params": {"throughput_subscriptions": subs_tp, "throughput_new_items": items_tp,
                    "latency_subscriptions": subs_lat, "latency_items_per_round": items_lat,
                    "latency_rounds": rounds, "worker_processes": 1},
-        "command": command("benchmarks.bench_delivery"),
     }
-    write_result("delivery", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--profile", action="store_true")
-    a = ap.parse_args()
-    res = run(a.repeats, profile=a.profile)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("delivery", result, "benchmarks.bench_delivery")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--repeats", 2), ("--profile", False))
+    show(run(a.repeats, profile=a.profile))

@@ -22,15 +22,13 @@ items, which the engine does not trade for speed.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import time
 
 import httpx
 
-from benchmarks.harness import Stack, command, log, spread, write_result
-from benchmarks.polling import TENANT, locations, runtime_for, subscribe_many
+from benchmarks.harness import Stack, arguments, log, record, show, spread
+from benchmarks.polling import TENANT, locations, runtime_for, start_polling, subscribe_many
 from engine.core import keys
 from engine.polling import subscriptions
 
@@ -93,9 +91,7 @@ async def _measure(s: Stack, contacts: int, repeats: int, spread_days: float,
 
 def run(repeats: int = 3, contacts: int = 100_000, spread_days: float = 365.0) -> dict:
     with Stack() as s:
-        s.start_sandbox({"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0})
-        s.receiver = s.start_receiver()  # type: ignore[attr-defined]
-        s.worker = s.start_worker()  # type: ignore[attr-defined]
+        start_polling(s)
         reps = asyncio.run(_measure(s, contacts, repeats, spread_days, "loc_big"))
         burst = asyncio.run(_measure(s, contacts, 1, 0.0, "loc_burst"))
     poll = spread([r["poll_s"] if r["poll_s"] is not None else float("nan") for r in reps])
@@ -111,21 +107,10 @@ def run(repeats: int = 3, contacts: int = 100_000, spread_days: float = 365.0) -
         "worst_case_all_in_one_second": burst[0],
         "params": {"contacts": contacts, "trigger": TRIGGER, "repeats": repeats,
                    "spread_days": spread_days},
-        "command": command("benchmarks.bench_first_poll"),
     }
-    write_result("first_poll", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--contacts", type=int, default=100_000)
-    ap.add_argument("--spread-days", type=float, default=365.0)
-    a = ap.parse_args()
-    res = run(a.repeats, a.contacts, a.spread_days)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("first_poll", result, "benchmarks.bench_first_poll")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--repeats", 3), ("--contacts", 100_000), ("--spread-days", 365.0))
+    show(run(a.repeats, a.contacts, a.spread_days))

@@ -9,13 +9,12 @@ client's whole cost: httpx, httpcore and its pool bookkeeping), the ratio lean/p
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
 import httpx
 
-from benchmarks.harness import Stack, command, log, spread, write_result
+from benchmarks.harness import Stack, arguments, log, record, show, spread
 from engine.upstream.httppool import use_lean_pool
 
 LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=100)
@@ -74,21 +73,10 @@ def run(repeats: int = 5, n: int = 1000, concurrency: int = 32) -> dict:
         "repeats": reps,
         "params": {"repeats": repeats, "requests_per_block": n, "concurrency": concurrency,
                    "max_connections": 200, "max_keepalive_connections": 100},
-        "command": command("benchmarks.bench_httppool"),
     }
-    write_result("httppool", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=32)
-    args = ap.parse_args()
-    out = run(args.repeats, args.n, args.concurrency)
-    print(out["measured"])
+    return record("httppool", result, "benchmarks.bench_httppool")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--repeats", 5), ("--n", 1000), ("--concurrency", 32))
+    show(run(a.repeats, a.n, a.concurrency))

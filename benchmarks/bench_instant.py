@@ -15,7 +15,6 @@ create request was sent. Target: pushed p99 ≤ 2 s, against interval/2 on avera
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -23,7 +22,7 @@ import time
 
 import httpx
 
-from benchmarks.harness import Stack, command, free_port, log, spread, summary, write_result
+from benchmarks.harness import Stack, arguments, log, record, show, spread, summary
 from benchmarks.polling import locations, runtime_for, subscribe_many, wait_primed
 from engine.core import keys
 from sandbox.push import PUBLIC_KEY_B64
@@ -101,10 +100,8 @@ def run(repeats: int = 2, changes: int = 200, interval_s: float = 10.0) -> dict:
                     "GHL_WEBHOOK_PUBLIC_KEY": PUBLIC_KEY_B64}) as s:
             s.start_sandbox({"rate_limit": 100_000})
             s.api = s.start_api()  # type: ignore[attr-defined]
-            s.worker = s.start_worker()  # type: ignore[attr-defined]
-            port = free_port()
-            s.receiver = s._spawn("receiver", ["--port", str(port), "--keep", str(changes * 4)],  # type: ignore[attr-defined]
-                                  port, None, module="benchmarks.receiver")
+            s.worker = s.start_worker()
+            s.start_receiver("--keep", str(changes * 4))
             runs.append(asyncio.run(_measure(s, changes, interval_s)))
             log(f"logs in {s.dir}")
     p99s = [r["pushed"]["delay_s"].get("p99", float("nan")) for r in runs]
@@ -112,8 +109,6 @@ def run(repeats: int = 2, changes: int = 200, interval_s: float = 10.0) -> dict:
                                             for r in runs])
                for phase in ("pushed", "polled") for stat in ("p50", "p99", "mean")}
     result = {
-        "command": command("benchmarks.bench_instant", "--repeats", str(repeats), "--changes",
-                           str(changes), "--interval", str(interval_s)),
         "target": {"pushed_p99_s_max": TARGET_P99_S,
                    "polled_mean_s_expected": interval_s / 2},
         "measured": {k: v["median"] for k, v in figures.items()},
@@ -123,19 +118,11 @@ def run(repeats: int = 2, changes: int = 200, interval_s: float = 10.0) -> dict:
                 == r["pushed"]["unique_webhook_ids"] for r in runs),
         "repeats": runs,
     }
-    log(f"wrote {write_result('instant', result)}")
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--changes", type=int, default=200)
-    ap.add_argument("--interval", type=float, default=10.0, help="the polling interval (s)")
-    a = ap.parse_args()
-    result = run(a.repeats, a.changes, a.interval)
-    print(json.dumps(result["measured"], indent=2))
+    return record("instant", result, "benchmarks.bench_instant", "--repeats", str(repeats),
+                  "--changes", str(changes), "--interval", str(interval_s))
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__.splitlines()[0], ("--repeats", 2), ("--changes", 200),
+                  ("--interval", 10.0, "the polling interval (s)"))
+    show(run(a.repeats, a.changes, a.interval))

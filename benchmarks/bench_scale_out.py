@@ -27,13 +27,12 @@ sandbox and Redis use the same cores.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import time
 
-from benchmarks.harness import Stack, command, log, summary, write_result
-from benchmarks.polling import locations, runtime_for, subscribe_many, wait_primed, watch_ids
+from benchmarks.harness import Stack, arguments, log, record, show, summary
+from benchmarks.polling import (locations, runtime_for, start_polling, subscribe_many, wait_primed,
+                                watch_ids)
 from engine.core import keys
 
 TRIGGER = "contacts.search_contacts"
@@ -150,8 +149,7 @@ def run(n_watches: int = 20_000, n_loc: int = 400, setups: tuple[int, ...] = (1,
         sample_s: float = 5.0) -> dict:
     env = {"ENGINE_INTERVAL_UNIT_SECONDS": str(unit_s), "ENGINE_MIN_INTERVAL_SECONDS": "1"}
     with Stack(env) as s:
-        s.start_sandbox({"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0})
-        s.receiver = s.start_receiver()  # type: ignore[attr-defined]
+        start_polling(s, worker=False)
         recs = asyncio.run(_measure(s, n_watches, n_loc, list(setups), unit_s, warmup_s,
                                     window_s, sample_s))
     one = recs[0]["polls_per_s"] or 1
@@ -167,26 +165,14 @@ def run(n_watches: int = 20_000, n_loc: int = 400, setups: tuple[int, ...] = (1,
         "params": {"watches": n_watches, "locations": n_loc, "interval_minutes": 1,
                    "interval_unit_s": unit_s, "interval_s": unit_s, "warmup_s": warmup_s,
                    "window_s": window_s, "sample_every_s": sample_s, "trigger": TRIGGER},
-        "command": command("benchmarks.bench_scale_out"),
     }
-    write_result("scale_out", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--watches", type=int, default=20_000)
-    ap.add_argument("--locations", type=int, default=400)
-    ap.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
-    ap.add_argument("--unit", type=float, default=15.0,
-                    help="seconds in one interval 'minute' (ENGINE_INTERVAL_UNIT_SECONDS)")
-    ap.add_argument("--warmup", type=float, default=20.0)
-    ap.add_argument("--window", type=float, default=45.0)
-    a = ap.parse_args()
-    res = run(a.watches, a.locations, tuple(int(x) for x in a.workers.split(",")), a.unit,
-              a.warmup, a.window)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("scale_out", result, "benchmarks.bench_scale_out")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--watches", 20_000), ("--locations", 400),
+                  ("--workers", "1,2,4", "comma-separated worker counts"),
+                  ("--unit", 15.0, "seconds in one interval 'minute' (ENGINE_INTERVAL_UNIT_SECONDS)"),
+                  ("--warmup", 20.0), ("--window", 45.0))
+    show(run(a.watches, a.locations, tuple(int(x) for x in a.workers.split(",")), a.unit, a.warmup,
+             a.window))

@@ -21,15 +21,13 @@ Targets: p99 schedule lag ≤ 2 s; worker CPU per poll ≤ 1 ms; Redis ≤ 16 KB
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import time
 
-from benchmarks.harness import (Stack, command, finish_profile, log, spread, start_profile, summary,
-                                write_result)
-from benchmarks.polling import (due_scores, last_polls, locations, runtime_for, subscribe_many,
-                                wait_primed, watch_ids)
+from benchmarks.harness import (Stack, arguments, finish_profile, log, record, show, spread,
+                                start_profile, summary)
+from benchmarks.polling import (due_scores, each_repeat, last_polls, locations, runtime_for,
+                                subscribe_many, wait_primed, watch_ids)
 
 TRIGGER = "contacts.search_contacts"
 TARGET_LAG_P99_S = 2.0
@@ -94,7 +92,8 @@ async def _measure(s: Stack, n_watches: int, n_loc: int, extra_subs: int, window
         # memory of extra subscriptions joining existing watches
         extra = [{"trigger": TRIGGER, "connection_id": conns[i % n_loc],
                   "params": {"query": f"w{(i // n_loc) % per_loc}"}, "interval_minutes": 1,
-                  "target_url": target} for i in range(extra_subs)]
+                  "target_url": f"{target}?extra={i}"}  # identical subscriptions are refused
+                 for i in range(extra_subs)]
         await subscribe_many(rt, extra)
         await asyncio.sleep(1.0)
         mem2 = s.redis.used_memory()
@@ -132,19 +131,14 @@ async def _measure(s: Stack, n_watches: int, n_loc: int, extra_subs: int, window
 
 def run(repeats: int = 1, n_watches: int = 10_000, n_loc: int = 200, extra_subs: int = 2_000,
         window_s: float = 60.0, sample_s: float = 3.0, profile: bool = False) -> dict:
-    reps = []
-    for rep in range(repeats):
-        with Stack() as s:
-            s.start_sandbox({"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0})
-            s.receiver = s.start_receiver()  # type: ignore[attr-defined]
-            s.worker = s.start_worker()  # type: ignore[attr-defined]
-            rec = asyncio.run(_measure(s, n_watches, n_loc, extra_subs, window_s, sample_s,
-                                          profile and rep == 0))
-            reps.append(rec)
-            log(f"scheduler repeat {rep + 1}/{repeats}: lag p50 {rec['lag_s'].get('p50')} s "
-                f"p99 {rec['lag_s'].get('p99')} s over {rec['slots_measured']} slots; "
-                f"{rec['polls_served']} polls (of {rec['polls_expected']} due); worker "
-                f"{rec['worker_cpu_ms_per_poll']} ms CPU/poll; RSS {rec['worker_rss_mb']} MB")
+    async def one(s: Stack, rep: int) -> dict:
+        rec = await _measure(s, n_watches, n_loc, extra_subs, window_s, sample_s, profile and rep == 0)
+        log(f"scheduler: lag p50 {rec['lag_s'].get('p50')} s p99 {rec['lag_s'].get('p99')} s over "
+            f"{rec['slots_measured']} slots; {rec['polls_served']} polls (of {rec['polls_expected']} "
+            f"due); worker {rec['worker_cpu_ms_per_poll']} ms CPU/poll; RSS {rec['worker_rss_mb']} MB")
+        return rec
+
+    reps = each_repeat("scheduler", repeats, one)
     lag99 = spread([r["lag_s"].get("p99", float("nan")) for r in reps])
     cpu = spread([r["worker_cpu_ms_per_poll"] for r in reps])
     per_watch = spread([r["memory"]["bytes_per_watch_with_one_subscription"] for r in reps], 0)
@@ -166,23 +160,11 @@ def run(repeats: int = 1, n_watches: int = 10_000, n_loc: int = 200, extra_subs:
         "repeats": reps,
         "params": {"watches": n_watches, "locations": n_loc, "window_s": window_s,
                    "sample_every_s": sample_s, "trigger": TRIGGER, "worker_processes": 1},
-        "command": command("benchmarks.bench_scheduler"),
     }
-    write_result("scheduler", result)
-    return result
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--watches", type=int, default=10_000)
-    ap.add_argument("--locations", type=int, default=200)
-    ap.add_argument("--window", type=float, default=60.0)
-    ap.add_argument("--profile", action="store_true", help="sample the worker with py-spy")
-    a = ap.parse_args()
-    res = run(a.repeats, a.watches, a.locations, window_s=a.window, profile=a.profile)
-    print(json.dumps({"measured": res["measured"], "met": res["met"]}, indent=2))
+    return record("scheduler", result, "benchmarks.bench_scheduler")
 
 
 if __name__ == "__main__":
-    main()
+    a = arguments(__doc__, ("--repeats", 1), ("--watches", 10_000), ("--locations", 200),
+                  ("--window", 60.0), ("--profile", False, "sample the worker with py-spy"))
+    show(run(a.repeats, a.watches, a.locations, window_s=a.window, profile=a.profile))

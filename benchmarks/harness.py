@@ -9,6 +9,7 @@ benchmark, so point it at a scratch database.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -91,6 +92,39 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
 
 def command(module: str, *args: str) -> str:
     return " ".join(["python", "-m", module, *map(shlex.quote, args)])
+
+
+def record(name: str, result: dict[str, Any], module: str, *args: str) -> dict[str, Any]:
+    """End a benchmark's run: ``result`` with ``"command"``, the command line that runs it again
+    (``python -m <module> <args>``), written to results/<name>.json (see :func:`write_result`);
+    returns that result (without the machine facts)."""
+    result = {**result, "command": command(module, *args)}
+    log(f"wrote {write_result(name, result)}")
+    return result
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def arguments(doc: str, *options: tuple[Any, ...]) -> argparse.Namespace:
+    """A benchmark's command line, parsed. Each option is ``(flag, default)`` or ``(flag,
+    default, help)``: its value has the default's type (``int``, ``float``, ``str``); a
+    ``False`` default makes a switch. Shapes: ``("--repeats", 5)`` → ``namespace.repeats``;
+    bad input exits with argparse's usage message (status 2)."""
+    ap = argparse.ArgumentParser(description=doc)
+    for flag, default, *help_ in options:
+        text = help_[0] if help_ else None
+        if default is False:
+            ap.add_argument(flag, action="store_true", help=text)
+        else:
+            ap.add_argument(flag, type=type(default), default=default, help=text)
+    return ap.parse_args()
+
+
+def show(result: dict[str, Any]) -> None:
+    """Print a result's ``measured`` figures and, where it has one, its ``met`` verdict, as
+    JSON on stdout."""
+    print(json.dumps({k: result[k] for k in ("measured", "met") if k in result}, indent=2))
 
 
 # ----------------------------------------------------------------------------- processes
@@ -252,6 +286,8 @@ class Stack:
         self.redis = Redis()
         self.procs: list[Proc] = []
         self.sandbox: Proc | None = None
+        self.receiver: Proc | None = None
+        self.worker: Proc | None = None  # the one worker a benchmark measures, where it has one
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("ENGINE_", "GHL_"))},
             "REDIS_URL": self.redis.url,
@@ -259,6 +295,9 @@ class Stack:
             "ENGINE_ALLOW_PRIVATE_TARGETS": "true",
             "ENGINE_ALLOW_HTTP_TARGETS": "true",
             "ENGINE_KEY_RATE_LIMIT": "0",
+            # one benchmark tenant holds up to tens of thousands of subscriptions and flows
+            "ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT": "1000000",
+            "ENGINE_MAX_FLOWS_PER_TENANT": "1000000",
             "ENGINE_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
@@ -309,10 +348,13 @@ class Stack:
     def start_worker(self, env: dict[str, str] | None = None) -> Proc:
         return self._spawn("worker", ["worker"], None, env)
 
-    def start_receiver(self) -> Proc:
-        """The webhook receiver (benchmarks.receiver) in its own process."""
+    def start_receiver(self, *args: str) -> Proc:
+        """The webhook receiver (benchmarks.receiver, with its own ``args``) in its own
+        process, also kept as ``self.receiver``."""
         port = free_port()
-        return self._spawn("receiver", ["--port", str(port)], port, None, module="benchmarks.receiver")
+        self.receiver = self._spawn("receiver", ["--port", str(port), *args], port, None,
+                                    module="benchmarks.receiver")
+        return self.receiver
 
     def api_key(self, tenant: str = "bench") -> str:
         import asyncio

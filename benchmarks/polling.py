@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import httpx
 
-from benchmarks.harness import Stack
+from benchmarks.harness import Stack, log
 from engine.accounts import connections
 from engine.core import keys
 from engine.polling import subscriptions
@@ -18,6 +18,31 @@ from engine.runtime import Runtime
 from engine.wiring import open_runtime
 
 TENANT = "bench"
+# the sandbox's limits in the polling benchmarks: GHL's budget (100 requests per 10 s per
+# location) and no added latency
+POLLING_SANDBOX = {"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0}
+
+
+def start_polling(stack: Stack, worker: bool = True) -> None:
+    """Start what a polling benchmark runs on: the sandbox with ``POLLING_SANDBOX``, the webhook
+    receiver (``stack.receiver``) and, with ``worker``, one worker process (``stack.worker``)."""
+    stack.start_sandbox(POLLING_SANDBOX)
+    stack.start_receiver()
+    if worker:
+        stack.worker = stack.start_worker()
+
+
+def each_repeat(name: str, repeats: int, measure: Callable[[Stack, int], Awaitable[dict]]
+                ) -> list[dict]:
+    """Run ``measure(stack, repeat)`` (repeat 0-based) once per repeat, each on a fresh stack
+    started by :func:`start_polling` and stopped after it; returns the results in order."""
+    out = []
+    for rep in range(repeats):
+        log(f"{name}: repeat {rep + 1}/{repeats}")
+        with Stack() as s:
+            start_polling(s)
+            out.append(asyncio.run(measure(s, rep)))
+    return out
 
 
 def settings_for(stack: Stack):
@@ -66,19 +91,25 @@ async def watch_ids(rt: Runtime) -> list[str]:
     return [m.decode() for m in await rt.redis.zrange(keys.WATCHES_DUE, 0, -1)]
 
 
-async def last_polls(rt: Runtime, ids: list[str]) -> dict[str, float]:
-    """Each watch's last poll start (seconds), for those that have polled."""
-    out: dict[str, float] = {}
+async def hash_field(rt: Runtime, hashes: dict[str, str], field: str) -> dict[str, bytes]:
+    """One field of many Redis hashes, read in pipelined chunks of 2,000. ``hashes`` maps an id
+    to its hash's key; returns ``{id: raw value}`` for the hashes that hold the field."""
+    ids = list(hashes)
+    out: dict[str, bytes] = {}
     for i in range(0, len(ids), 2000):
         chunk = ids[i:i + 2000]
         async with rt.redis.pipeline(transaction=False) as pipe:
-            for w in chunk:
-                pipe.hget(keys.WATCH.format(watch_id=w), "last_poll_at")
+            for one in chunk:
+                pipe.hget(hashes[one], field)
             vals = await pipe.execute()
-        for w, v in zip(chunk, vals):
-            if v:
-                out[w] = float(v)
+        out.update({one: v for one, v in zip(chunk, vals) if v})
     return out
+
+
+async def last_polls(rt: Runtime, ids: list[str]) -> dict[str, float]:
+    """Each watch's last poll start (seconds), for those that have polled."""
+    got = await hash_field(rt, {w: keys.WATCH.format(watch_id=w) for w in ids}, "last_poll_at")
+    return {w: float(v) for w, v in got.items()}
 
 
 async def wait_primed(rt: Runtime, ids: list[str], timeout: float) -> float:

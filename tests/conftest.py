@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.polling_support import receiver, rt  # noqa: E402,F401  (fixtures for every test)
 from tests.support import ServerThread, free_port  # noqa: E402
 
 SHARED = ROOT.parent / "shared"

@@ -27,6 +27,27 @@ def objects(sandbox, collection):
     return sandbox.get(f"/_sandbox/objects/{collection}").json()["objects"]
 
 
+def new_contact(api, connection, email: str) -> dict:
+    """A contact created through the engine, as the action returns it."""
+    return ok(api, connection, "contacts.create_contact", email=email)["contact"]
+
+
+def caller_for(api, connection, contact: dict):
+    """``call(key, **inputs)``: runs an action on this contact (its ``contactId`` sent with the
+    inputs) and returns the action's data, as :func:`ok`."""
+    return lambda key, **inputs: ok(api, connection, key, contactId=contact["id"], **inputs)
+
+
+def gone(sandbox, collection: str, object_id: str) -> bool:
+    """Whether the sandbox no longer holds that object."""
+    return all(o["id"] != object_id for o in objects(sandbox, collection))
+
+
+def stored_contact(sandbox, contact_id: str) -> dict:
+    """The contact as the sandbox holds it."""
+    return next(c for c in objects(sandbox, "contacts") if c["id"] == contact_id)
+
+
 @pytest.mark.covers("contacts.create_contact", "contacts.update_contact", "contacts.find_contact",
                     "contacts.delete_contact", "contacts.upsert_contact")
 def test_contact_lifecycle(api, connection, sandbox):
@@ -51,14 +72,14 @@ def test_contact_lifecycle(api, connection, sandbox):
     assert fresh["new"] is True
 
     assert ok(api, connection, "contacts.delete_contact", contactId=made["id"]) == {"succeded": True}
-    assert all(c["id"] != made["id"] for c in objects(sandbox, "contacts"))
+    assert gone(sandbox, "contacts", made["id"])
 
 
 @pytest.mark.covers("contacts.add_tags_to_contact", "contacts.remove_tags_from_contact",
                     "contacts.bulk_update_contact_tags")
 def test_tags(api, connection, sandbox):
-    a = ok(api, connection, "contacts.create_contact", email="a@example.com")["contact"]
-    b = ok(api, connection, "contacts.create_contact", email="b@example.com")["contact"]
+    a = new_contact(api, connection, "a@example.com")
+    b = new_contact(api, connection, "b@example.com")
     assert ok(api, connection, "contacts.add_tags_to_contact", contactId=a["id"],
               tags=["vip", "lead"])["tags"] == ["vip", "lead"]
     assert ok(api, connection, "contacts.remove_tags_from_contact", contactId=a["id"],
@@ -73,44 +94,41 @@ def test_tags(api, connection, sandbox):
 @pytest.mark.covers("contacts.create_contact_task", "contacts.update_contact_task",
                     "contacts.complete_contact_task", "contacts.delete_contact_task")
 def test_tasks(api, connection, sandbox):
-    contact = ok(api, connection, "contacts.create_contact", email="t@example.com")["contact"]
-    task = ok(api, connection, "contacts.create_contact_task", contactId=contact["id"],
-              title="Call back", dueDate="2026-12-01T10:00:00Z", completed=False)["task"]
+    contact = new_contact(api, connection, "t@example.com")
+    on_contact = caller_for(api, connection, contact)
+    task = on_contact("contacts.create_contact_task", title="Call back",
+                      dueDate="2026-12-01T10:00:00Z", completed=False)["task"]
     assert task["contactId"] == contact["id"]
-    ok(api, connection, "contacts.update_contact_task", contactId=contact["id"], taskId=task["id"],
-       title="Call back about the quote")
-    done = ok(api, connection, "contacts.complete_contact_task", contactId=contact["id"],
-              taskId=task["id"], completed=True)["task"]
+    on_contact("contacts.update_contact_task", taskId=task["id"], title="Call back about the quote")
+    done = on_contact("contacts.complete_contact_task", taskId=task["id"], completed=True)["task"]
     assert done["completed"] is True and done["title"] == "Call back about the quote"
-    ok(api, connection, "contacts.delete_contact_task", contactId=contact["id"], taskId=task["id"])
-    assert all(t["id"] != task["id"] for t in objects(sandbox, "contacts/tasks"))
+    on_contact("contacts.delete_contact_task", taskId=task["id"])
+    assert gone(sandbox, "contacts/tasks", task["id"])
 
 
 @pytest.mark.covers("contacts.create_contact_note", "contacts.update_contact_note",
                     "contacts.delete_contact_note")
 def test_notes(api, connection, sandbox):
-    contact = ok(api, connection, "contacts.create_contact", email="n@example.com")["contact"]
-    note = ok(api, connection, "contacts.create_contact_note", contactId=contact["id"],
-              body="Inbound SMS: hello")["note"]
-    changed = ok(api, connection, "contacts.update_contact_note", contactId=contact["id"],
-                 id=note["id"], body="Inbound SMS: hello again")["note"]
+    on_contact = caller_for(api, connection, new_contact(api, connection, "n@example.com"))
+    note = on_contact("contacts.create_contact_note", body="Inbound SMS: hello")["note"]
+    changed = on_contact("contacts.update_contact_note", id=note["id"],
+                         body="Inbound SMS: hello again")["note"]
     assert changed["body"] == "Inbound SMS: hello again"
-    ok(api, connection, "contacts.delete_contact_note", contactId=contact["id"], id=note["id"])
-    assert all(n["id"] != note["id"] for n in objects(sandbox, "contacts/notes"))
+    on_contact("contacts.delete_contact_note", id=note["id"])
+    assert gone(sandbox, "contacts/notes", note["id"])
 
 
 @pytest.mark.covers("contacts.add_contact_to_campaign", "contacts.remove_from_campaign",
                     "contacts.remove_from_all_campaigns")
 def test_campaigns(api, connection, sandbox):
-    contact = ok(api, connection, "contacts.create_contact", email="c@example.com")["contact"]
-    ok(api, connection, "contacts.add_contact_to_campaign", contactId=contact["id"], campaignId="cmpA")
-    ok(api, connection, "contacts.add_contact_to_campaign", contactId=contact["id"], campaignId="cmpB")
-    ok(api, connection, "contacts.remove_from_campaign", contactId=contact["id"], campaignId="cmpA")
-    stored = next(c for c in objects(sandbox, "contacts") if c["id"] == contact["id"])
-    assert stored["campaignIds"] == ["cmpB"]
-    ok(api, connection, "contacts.remove_from_all_campaigns", contactId=contact["id"])
-    stored = next(c for c in objects(sandbox, "contacts") if c["id"] == contact["id"])
-    assert stored["campaignIds"] == []
+    contact = new_contact(api, connection, "c@example.com")
+    on_contact = caller_for(api, connection, contact)
+    on_contact("contacts.add_contact_to_campaign", campaignId="cmpA")
+    on_contact("contacts.add_contact_to_campaign", campaignId="cmpB")
+    on_contact("contacts.remove_from_campaign", campaignId="cmpA")
+    assert stored_contact(sandbox, contact["id"])["campaignIds"] == ["cmpB"]
+    on_contact("contacts.remove_from_all_campaigns")
+    assert stored_contact(sandbox, contact["id"])["campaignIds"] == []
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -105,14 +105,21 @@ async def test_failures_dead_letter_then_replay_with_the_same_id(api, connection
     verified(receiver, sub["secret"])
 
 
-async def test_redirects_are_not_followed(api, connection, sandbox, rt, receiver):
-    receiver.status = 307
+async def one_attempt(api, connection, sandbox, rt, receiver) -> tuple[dict, dict]:
+    """Subscribe ``receiver``, prime the watch, poll one new contact and try its delivery once;
+    returns the subscription and its one delivery as the API lists it."""
     sub = subscribe(api, connection, receiver)
     await poll(rt, sub["id"])
     seed(sandbox)
     await poll(rt, sub["id"])
     await delivery.run_subscription(rt, sub["id"])
     [d] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+    return sub, d
+
+
+async def test_redirects_are_not_followed(api, connection, sandbox, rt, receiver):
+    receiver.status = 307
+    sub, d = await one_attempt(api, connection, sandbox, rt, receiver)
     assert d["status"] == "retrying" and "redirect" in d["last_error"]
     assert len(receiver.received) == 1
 
@@ -149,12 +156,7 @@ async def test_a_slow_target_times_out_and_is_retried(api, connection, sandbox, 
                                      ENGINE_DELIVERY_RETRY_SCHEDULE="0.2"))
     try:
         receiver.delay = 1.0
-        sub = subscribe(api, connection, receiver)
-        await poll(rt, sub["id"])
-        seed(sandbox)
-        await poll(rt, sub["id"])
-        await delivery.run_subscription(rt, sub["id"])
-        [d] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+        sub, d = await one_attempt(api, connection, sandbox, rt, receiver)
         assert d["status"] == "retrying" and d["last_error"].startswith("timed out")
         receiver.delay = 0
         await run_until(rt, lambda: any(r["status"] == 200 and not receiver.delay

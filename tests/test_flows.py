@@ -51,6 +51,26 @@ def instantiate(api, name, ghl, sms, **options):
     return resp.json()["flows"]
 
 
+def primed_inbound_flow(api, ghl, sms):
+    """The inbound-SMS-to-GHL flow made from its template, its trigger's first poll done (so
+    only messages received from now on run it)."""
+    (flow,) = instantiate(api, "inbound_sms_to_ghl", ghl, sms)
+    drive(flow)
+    return flow
+
+
+def fault(sandbox, status: int, count: int, path_prefix: str) -> None:
+    """The sandbox answers the next ``count`` requests under ``path_prefix`` with ``status``."""
+    sandbox.post("/_sandbox/faults", json={"status": status, "count": count,
+                                           "path_prefix": path_prefix}).raise_for_status()
+
+
+def duplicate_lookups(sandbox):
+    """The contact lookups (by phone or email) the sandbox has served."""
+    return [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
+            if r["path"] == "/contacts/search/duplicate"]
+
+
 def runs(api, flow):
     resp = api.get(f"/v1/flows/{flow['id']}/runs")
     assert resp.status_code == 200, resp.text
@@ -326,11 +346,9 @@ def test_tagged_contacts_go_to_the_smsglobal_group(api, sandbox, connection, sms
                     "contacts.create_contact_note")
 def test_a_failed_step_is_logged_and_retry_does_not_repeat_succeeded_steps(
         api, sandbox, connection, smsglobal_connection):
-    (flow,) = instantiate(api, "inbound_sms_to_ghl", connection, smsglobal_connection)
-    drive(flow)
+    flow = primed_inbound_flow(api, connection, smsglobal_connection)
     known = new_contact(api, connection, firstName="Flo", phone="+61400000071")
-    sandbox.post("/_sandbox/faults", json={"status": 422, "count": 1,
-                                           "path_prefix": f"/contacts/{known['id']}/notes"})
+    fault(sandbox, 422, 1, f"/contacts/{known['id']}/notes")
     sms_in(sandbox, "61400000071", "Please call me")
     drive(flow)
     (run,) = runs(api, flow)
@@ -346,9 +364,7 @@ def test_a_failed_step_is_logged_and_retry_does_not_repeat_succeeded_steps(
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "succeeded"
     assert len(notes_of(sandbox, known["id"])) == 1
-    lookups = [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
-               if r["path"] == "/contacts/search/duplicate"]
-    assert len(lookups) == 1  # the find step is not repeated
+    assert len(duplicate_lookups(sandbox)) == 1  # the find step is not repeated
     assert len(calls(sandbox, "contacts.create_contact_note")) == 2  # failed once, then done
     again = api.post(f"/v1/flows/{flow['id']}/runs/{run['id']}/retry")
     assert again.status_code == 422 and "only a failed run" in again.text
@@ -358,12 +374,10 @@ def test_a_failed_step_is_logged_and_retry_does_not_repeat_succeeded_steps(
                     "contacts.create_contact_note")
 def test_a_transient_failure_is_retried_by_the_outbox_and_resumes_the_run(
         api, sandbox, connection, smsglobal_connection):
-    (flow,) = instantiate(api, "inbound_sms_to_ghl", connection, smsglobal_connection)
-    drive(flow)
+    flow = primed_inbound_flow(api, connection, smsglobal_connection)
     # 503s on the upsert (safe to repeat) outlast the executor's own retries: the delivery is
     # tried again later and the run resumes at that step
-    sandbox.post("/_sandbox/faults", json={"status": 503, "count": 4,
-                                           "path_prefix": "/contacts/upsert"})
+    fault(sandbox, 503, 4, "/contacts/upsert")
     sms_in(sandbox, "61400000075", "Running late")
     fast = {"ENGINE_DELIVERY_RETRY_SCHEDULE": "0.2,0.2"}
     assert drive(flow, **fast)[0][1] == {"sent": 0, "failed": 1}
@@ -375,13 +389,11 @@ def test_a_transient_failure_is_retried_by_the_outbox_and_resumes_the_run(
     assert run["status"] == "succeeded" and run["attempts"] == 2
     (ray,) = [c for c in ghl_contacts(sandbox) if c.get("phone") == "+61400000075"]
     assert len(notes_of(sandbox, ray["id"])) == 1
-    lookups = [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
-               if r["path"] == "/contacts/search/duplicate"]
-    assert len(lookups) == 1  # the resumed run did not look the contact up again
+    assert len(duplicate_lookups(sandbox)) == 1  # the resumed run did not look the contact up again
     notes = f"/contacts/{ray['id']}/notes"
 
     # a 500 on a write that may have happened is not repeated blindly: the run fails, visibly
-    sandbox.post("/_sandbox/faults", json={"status": 500, "count": 1, "path_prefix": notes})
+    fault(sandbox, 500, 1, notes)
     sms_in(sandbox, "61400000075", "Still late")
     drive(flow, **fast)
     latest = runs(api, flow)[0]

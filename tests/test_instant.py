@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from engine.core import keys
 from engine.polling import cursor
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 from tests.polling_support import object_id, receiver, rt, subscribe, watch_of  # noqa: F401
+from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 GHL_HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Version": "2021-07-28"}
@@ -50,13 +50,7 @@ def worker_factory(tmp_path):
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture

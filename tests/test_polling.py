@@ -9,18 +9,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from engine.core import keys
-from tests.polling_support import (  # noqa: F401
-    deliver_all,
-    object_id,
-    poll,
-    receiver,
-    rt,
-    seed,
-    stats,
-    subscribe,
-    verified,
-    watch_of,
-)
+from tests.polling_support import (deliver_all, object_id, poll, seed, stats, subscribe, verified,
+                                   watch_of)
 
 
 def iso(moment: datetime) -> str:

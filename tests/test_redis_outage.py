@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import httpx
 import redis as sync_redis
 
 from tests.polling_support import object_id, receiver, seed  # noqa: F401
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTAGE_S = 10
@@ -45,16 +44,6 @@ def _wait_until(check, timeout: float, what: str) -> None:
     while not check():
         assert time.time() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_server, receiver,
@@ -135,8 +124,8 @@ def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_
         client.close()
     finally:
         for proc in (worker, api_proc):
-            _stop(proc)
-        _stop(server)
+            stop_process(proc, timeout_s=15)
+        stop_process(server, timeout_s=15)
         for f in logs.values():
             f.close()
 

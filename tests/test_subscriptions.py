@@ -5,18 +5,8 @@ from __future__ import annotations
 from engine.core import keys
 from sandbox.ghl import DEFAULT_LOCATION
 from tests.conftest import make_key
-from tests.polling_support import (  # noqa: F401
-    deliver_all,
-    object_id,
-    poll,
-    receiver,
-    rt,
-    seed,
-    stats,
-    subscribe,
-    verified,
-    watch_of,
-)
+from tests.polling_support import (deliver_all, object_id, poll, seed, stats, subscribe, verified,
+                                   watch_of)
 
 
 async def test_new_items_are_delivered_once_in_order_and_signed(api, connection, sandbox, rt,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "integrations" / "zapier"
@@ -47,12 +48,7 @@ def worker(api_server, tmp_path):
     assert proc.poll() is None, f"the worker did not start: {log.read_text()}"
     proc.log = log
     yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop_process(proc)
 
 
 def test_zapier_app_node_suite(node_app, api, smsglobal_connection, sandbox, sandbox_server,

@@ -8,39 +8,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Header
 from api.responses import SafeJSONResponse as JSONResponse
 
-from api.deps import runtime, writer
+from api.deps import Writer
 from api.models import ActionIn
 from api.routes.operations import unknown_operation
 from engine.accounts import connections
-from engine.accounts.tenants import Principal
 from engine.actions import executor
 from engine.actions.idempotency import Idempotency, fingerprint
 from engine.core.errors import UpstreamError
-from engine.runtime import Runtime
 from engine.spec import registry
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 
 
 @router.post("/actions/{key}")
-async def run_action(key: str, body: ActionIn, who: Principal = Depends(writer),
-                     rt: Runtime = Depends(runtime),
+async def run_action(key: str, body: ActionIn, caller: Writer,
                      idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Run one action with a connection's credentials: the input is validated against the
     operation's JSON Schema (422 naming each bad field, nothing sent), then sent through the
     location's rate budget with retries. Returns `{data, meta: {upstream_status, attempts,
     duration_ms}}`. An `Idempotency-Key` header replays the stored answer for 24 h instead of
     acting twice."""
+    rt = caller.rt
     op = registry.get(key)
     if op is None:
         raise unknown_operation(key)
-    conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    conn = await connections.get(rt.redis, caller.tenant, body.connection_id, rt.vault)
     idem = None
     if idempotency_key is not None:
-        idem = Idempotency(rt.redis, who.tenant, idempotency_key,
+        idem = Idempotency(rt.redis, caller.tenant, idempotency_key,
                            fingerprint(key, body.model_dump()), rt.settings.idempotency_ttl_seconds,
                            rt.settings.idempotency_lease_seconds)
         stored = await idem.begin()

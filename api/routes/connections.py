@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from api.deps import principal, runtime, writer
+from api.deps import Reader, Writer
 from api.models import ConnectionIn, ConnectionPatch, GHLConnectionIn
 from engine.accounts import connections, hooks, quotas
-from engine.accounts.tenants import Principal
 from engine.core import keys
 from engine.core.errors import InputInvalid, NotFound, UpstreamAuthError, UpstreamError
 from engine.polling import health
@@ -20,22 +19,22 @@ router = APIRouter(prefix="/v1", tags=["connections"])
 
 
 @router.post("/connections", status_code=201)
-async def create_connection(body: ConnectionIn, who: Principal = Depends(writer),
-                            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def create_connection(body: ConnectionIn, caller: Writer) -> dict[str, Any]:
     """Store a GHL Private Integration token (`token`, `location_id`) or an SMSGlobal REST key
     pair (`app: smsglobal`, `api_key`, `api_secret`), encrypted at rest. The credentials are
     never returned."""
+    rt = caller.rt
     if not isinstance(body, GHLConnectionIn):
         conn = connections.new(
-            tenant=who.tenant, app="smsglobal", name=body.name, auth="mac",
+            tenant=caller.tenant, app="smsglobal", name=body.name, auth="mac",
             secret={"api_key": body.api_key.get_secret_value(),
                     "api_secret": body.api_secret.get_secret_value()})
     else:
         conn = connections.new(
-            tenant=who.tenant, app="ghl", name=body.name, auth="private_token",
+            tenant=caller.tenant, app="ghl", name=body.name, auth="private_token",
             secret={"access_token": body.token.get_secret_value()}, location_id=body.location_id,
             company_id=body.company_id, verified=False)
-    tenant_conns = keys.TENANT_CONNECTIONS.format(tenant=who.tenant)
+    tenant_conns = keys.TENANT_CONNECTIONS.format(tenant=caller.tenant)
     await quotas.reserve(rt.redis, tenant_conns, conn.id, rt.settings.max_connections_per_tenant,
                          what="connections", setting="ENGINE_MAX_CONNECTIONS_PER_TENANT")
     try:
@@ -74,46 +73,45 @@ async def verify(rt: Runtime, conn: connections.Connection) -> None:
 
 
 @router.get("/connections")
-async def list_connections(who: Principal = Depends(principal),
-                           rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def list_connections(caller: Reader) -> dict[str, Any]:
     """The tenant's connections with their status (`active`, `failing` with the reason when
     upstream refused them, `needs_reauth` for OAuth)."""
-    return {"connections": [c.public() for c in await connections.list_for(rt.redis, who.tenant)]}
+    listed = await connections.list_for(caller.rt.redis, caller.tenant)
+    return {"connections": [c.public() for c in listed]}
 
 
 @router.get("/connections/{conn_id}")
-async def get_connection(conn_id: str, who: Principal = Depends(principal),
-                         rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def get_connection(conn_id: str, caller: Reader) -> dict[str, Any]:
     """One connection, without its credentials."""
-    return (await connections.get(rt.redis, who.tenant, conn_id)).public()
+    return (await connections.get(caller.rt.redis, caller.tenant, conn_id)).public()
 
 
 @router.delete("/connections/{conn_id}", status_code=204)
-async def delete_connection(conn_id: str, who: Principal = Depends(writer),
-                            rt: Runtime = Depends(runtime)) -> Response:
+async def delete_connection(conn_id: str, caller: Writer) -> Response:
     """Delete a connection. Subscriptions reading through it pause at their next poll, naming
     the deleted connection."""
-    await connections.get(rt.redis, who.tenant, conn_id)
+    rt = caller.rt
+    await connections.get(rt.redis, caller.tenant, conn_id)
     await hooks.forget(rt.redis, rt.vault, conn_id)
-    await connections.delete(rt.redis, who.tenant, conn_id)
+    await connections.delete(rt.redis, caller.tenant, conn_id)
     return Response(status_code=204)
 
 
 @router.get("/connections/{conn_id}/hook")
-async def connection_hook(conn_id: str, request: Request, who: Principal = Depends(principal),
-                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def connection_hook(conn_id: str, request: Request, caller: Reader) -> dict[str, Any]:
     """The connection's push URLs: for a GHL connection the URL a GHL workflow's webhook action
     posts to; for SMSGlobal the receipt and reply URLs sends carry (when ENGINE_PUBLIC_URL is
     set). The token in them is the credential: keep it private, rotate it if it leaks."""
-    conn = await connections.get(rt.redis, who.tenant, conn_id)
+    rt = caller.rt
+    conn = await connections.get(rt.redis, caller.tenant, conn_id)
     return _hook_urls(rt, request, conn, await hooks.token(rt.redis, rt.vault, conn.id))
 
 
 @router.post("/connections/{conn_id}/hook/rotate")
-async def rotate_connection_hook(conn_id: str, request: Request, who: Principal = Depends(writer),
-                                 rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def rotate_connection_hook(conn_id: str, request: Request, caller: Writer) -> dict[str, Any]:
     """A new hook token: the old URLs answer 404 from now on."""
-    conn = await connections.get(rt.redis, who.tenant, conn_id)
+    rt = caller.rt
+    conn = await connections.get(rt.redis, caller.tenant, conn_id)
     return _hook_urls(rt, request, conn, await hooks.rotate(rt.redis, rt.vault, conn.id))
 
 
@@ -130,10 +128,9 @@ def _hook_urls(rt: Runtime, request: Request, conn, hook_token: str | None) -> d
                          "balance) with the stored credentials. When it passes, the connection "
                          "is active again and the subscriptions and flows its failure paused "
                          "resume (`resumed` counts their watches).")
-async def test_connection(conn_id: str, who: Principal = Depends(writer),
-                          rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def test_connection(conn_id: str, caller: Writer) -> dict[str, Any]:
     """Test the connection's credentials upstream (:func:`engine.polling.health.test`)."""
-    return await health.test(rt, who.tenant, conn_id)
+    return await health.test(caller.rt, caller.tenant, conn_id)
 
 
 @router.patch("/connections/{conn_id}", summary="Update a connection's credentials or name",
@@ -142,10 +139,9 @@ async def test_connection(conn_id: str, who: Principal = Depends(writer),
                           "credentials are stored encrypted and tested at once; when the test "
                           "passes, what the old credentials' failure paused resumes. Returns "
                           "`{connection, test, resumed}`; the credentials are never returned.")
-async def update_connection(conn_id: str, body: ConnectionPatch, who: Principal = Depends(writer),
-                            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def update_connection(conn_id: str, body: ConnectionPatch, caller: Writer) -> dict[str, Any]:
     """Replace the connection's name or credentials and test them at once
     (:func:`engine.polling.health.update`)."""
     given = {k: v.get_secret_value() for k in ("token", "api_key", "api_secret")
              if (v := getattr(body, k)) is not None}
-    return await health.update(rt, who.tenant, conn_id, name=body.name, credentials=given)
+    return await health.update(caller.rt, caller.tenant, conn_id, name=body.name, credentials=given)

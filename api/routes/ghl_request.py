@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from api.deps import runtime, writer
+from api.deps import Writer
 from api.models import GHLRequestIn
 from engine.accounts import connections
-from engine.accounts.tenants import Principal
 from engine.actions import passthrough
 from engine.core.errors import InputInvalid
-from engine.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 
 
 @router.post("/ghl/request")
-async def ghl_request(body: GHLRequestIn, who: Principal = Depends(writer),
-                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def ghl_request(body: GHLRequestIn, caller: Writer) -> dict[str, Any]:
     """Send ``method path`` to the GHL API with the connection's credentials, through the same
     rate budget, retries and error shapes as an action; answer ``{"data", "meta"}``."""
-    conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    rt = caller.rt
+    conn = await connections.get(rt.redis, caller.tenant, body.connection_id, rt.vault)
     call = passthrough.build_call(body.method, body.path, body.query, body.body, body.version)
     if conn.app != "ghl":
         raise InputInvalid([{"field": "connection_id", "location": "body",

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import ConfigDict, Field
 
-from api.deps import principal, runtime
+from api.deps import Reader
 from api.models import Strict
 from api.routes.operations import unknown_operation
 from engine.accounts import connections
-from engine.accounts.tenants import Principal
 from engine.core.errors import NotFound
 from engine.polling import reader
-from engine.runtime import Runtime
 from engine.spec import registry
 
 router = APIRouter(prefix="/v1", tags=["triggers"])
@@ -31,15 +29,15 @@ class ItemsIn(Strict):
 
 
 @router.post("/triggers/{key}/items")
-async def trigger_items(key: str, body: ItemsIn, who: Principal = Depends(principal),
-                        rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def trigger_items(key: str, body: ItemsIn, caller: Reader) -> dict[str, Any]:
     """Read a trigger now as a newest-first list of items with stable ids (samples, pull-mode
     polling); nothing is remembered."""
+    rt = caller.rt
     op = registry.get(key)
     if op is None:
         raise unknown_operation(key)
     if op.kind != "trigger":
         raise NotFound(f"{key!r} is an action, not a trigger: run it with POST /v1/actions/{key}",
                        code="operation_not_found")
-    conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
+    conn = await connections.get(rt.redis, caller.tenant, body.connection_id, rt.vault)
     return await reader.list_items(rt, conn, op, body.params, body.limit)

@@ -117,23 +117,27 @@ class NoPagination(_Part):
     type: Literal["none"] = "none"
 
 
-class OffsetPaginator(_Part):
+class _CountedPages(_Part):
+    """Pages asked for by a counter that starts at ``start``, each of ``page_size`` items (sent
+    as ``size_param``); a shorter page is the last."""
+
+    size_param: str
+    page_size: int = Field(gt=0)
+
+
+class OffsetPaginator(_CountedPages):
     """skip/limit or offset/limit: the next offset is the previous plus the page size."""
 
     type: Literal["offset"] = "offset"
     offset_param: str
-    size_param: str
-    page_size: int = Field(gt=0)
     start: int = 0
 
 
-class PagePaginator(_Part):
+class PagePaginator(_CountedPages):
     """page/pageLimit: the next page number is the previous plus one."""
 
     type: Literal["page"] = "page"
     page_param: str
-    size_param: str
-    page_size: int = Field(gt=0)
     start: int = 1
 
 

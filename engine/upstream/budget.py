@@ -33,12 +33,16 @@ from engine.core.errors import RateLimited
 
 Priority = Literal["interactive", "background"]
 
+# both scripts start from Redis's own clock, in milliseconds: one clock for every process
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
 # KEYS: window zset, day counter, upstream burst cap, upstream day cap, the scope's tenants;
 # ARGV: limit, window (ms), daily limit, slot id, ms to UTC midnight, tenant tag. Times are ms
 # (Redis TIME). Returns {1, 0, slot} when granted, {0, ms to wait} or {-1, ms to midnight}.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_ACQUIRE = _NOW_MS + """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local daily = tonumber(ARGV[3])
@@ -90,9 +94,7 @@ return {1, 0, member}
 
 # KEYS: window zset, upstream burst cap, upstream day cap; ARGV: burst, window (ms), remaining
 # (-1: unknown), its interval (ms), daily remaining (-1: unknown), ms to UTC midnight, slot.
-_OBSERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_OBSERVE = _NOW_MS + """
 local burst = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local remaining = tonumber(ARGV[3])
