@@ -146,15 +146,24 @@ def owned(ctx, collection: str, obj_id: Any, missing: str, status: int = 400,
     return found, None
 
 
+def number(value: Any, name: str) -> tuple[int | None, JSONResponse | None]:
+    """(``value`` as a whole number, or None when it is empty; None), or (None, GHL's 422 for
+    the param ``name``) when it is not a number."""
+    if value in (None, ""):
+        return None, None
+    try:
+        return int(float(value)), None
+    except (TypeError, ValueError):
+        return None, error(422, [f"{name} must be a number"])
+
+
 def bounded(ctx, name: str, default: int, most: int,
             source: Mapping[str, Any] | None = None) -> tuple[int, JSONResponse | None]:
     """(the page size param ``name`` of the query, or of ``source``, as a number, or ``default``
     when it is absent or 0; None), or (0, GHL's 422) when it is not a number or above ``most``."""
-    value = (ctx.query if source is None else source).get(name)
-    try:
-        size = int(float(value)) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return 0, error(422, [f"{name} must be a number"])
+    size, bad = number((ctx.query if source is None else source).get(name), name)
+    if bad:
+        return 0, bad
     size = size or default
     if not 1 <= size <= most:
         return 0, error(422, [f"{name} must not be greater than {most}"])

@@ -18,23 +18,9 @@ from sandbox.answers import (Area, bounded, checked, endpoint, error, location_m
                              missing_required, ok, owned)
 from sandbox.collection import create
 from sandbox.lists import skip_limit
-from sandbox.store import Store, new_id, now_iso
+from sandbox.store import Store, epoch_ms, new_id, now_iso
 
 DAY_MS = 86_400_000
-
-
-def _ms(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)) or str(value).lstrip("-").isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
 
 
 def _iso(moment: datetime) -> str:
@@ -131,7 +117,7 @@ def free_slots(ctx):
     calendar, bad = _calendar(ctx, ctx.path["calendarId"])
     if bad:
         return bad
-    start, end = _ms(ctx.query.get("startDate")), _ms(ctx.query.get("endDate"))
+    start, end = epoch_ms(ctx.query.get("startDate")), epoch_ms(ctx.query.get("endDate"))
     if start is None or end is None:
         return error(422, [f"{n} must be a number conforming to the specified constraints"
                            for n, v in (("startDate", start), ("endDate", end)) if v is None])
@@ -179,7 +165,7 @@ def _busy(ctx, calendar_id: str) -> list[tuple[int, int]]:
         for event in ctx.store.all(coll):
             if event.get("calendarId") != calendar_id or event.get("appointmentStatus") == "cancelled":
                 continue
-            s, e = _ms(event.get("startTime")), _ms(event.get("endTime"))
+            s, e = epoch_ms(event.get("startTime")), epoch_ms(event.get("endTime"))
             if s is not None and e is not None:
                 busy.append((s, e))
     return busy
@@ -196,7 +182,7 @@ def list_events(ctx):
     bad = checked(ctx)
     if bad:
         return bad
-    start, end = _ms(ctx.query.get("startTime")), _ms(ctx.query.get("endTime"))
+    start, end = epoch_ms(ctx.query.get("startTime")), epoch_ms(ctx.query.get("endTime"))
     if start is None or end is None:
         return error(422, ["startTime and endTime are required, in milliseconds"])
     owner = {n: ctx.query.get(n) for n in ("calendarId", "userId", "groupId") if ctx.query.get(n)}
@@ -207,7 +193,7 @@ def list_events(ctx):
     for event in ctx.store.all(coll):
         if event.get("locationId") != ctx.location_id:
             continue
-        s = _ms(event.get("startTime"))
+        s = epoch_ms(event.get("startTime"))
         if s is None or not start <= s <= end:
             continue
         if "calendarId" in owner and event.get("calendarId") != owner["calendarId"]:
@@ -218,7 +204,7 @@ def list_events(ctx):
                                                          *(event.get("users") or [])]:
             continue
         items.append(event)
-    items.sort(key=lambda e: (_ms(e["startTime"]), e["id"]))
+    items.sort(key=lambda e: (epoch_ms(e["startTime"]), e["id"]))
     return ok({"events": items, "traceId": new_id("tr")})
 
 
@@ -232,14 +218,14 @@ def create_appointment(ctx):
     if ctx.store.get("contacts", ctx.body["contactId"]) is None:
         return error(400, "Contact not found")
     body = dict(ctx.body)
-    start = _ms(body["startTime"])
+    start = epoch_ms(body["startTime"])
     if start is None:
         return error(422, ["startTime must be a valid ISO 8601 date string"])
     if not body.get("endTime"):
         length = _minutes(calendar.get("slotDuration", 30), calendar.get("slotDurationUnit"))
         moment = datetime.fromisoformat(str(body["startTime"]).replace("Z", "+00:00"))
         body["endTime"] = _iso(moment + timedelta(minutes=length))
-    end = _ms(body["endTime"])
+    end = epoch_ms(body["endTime"])
     if not body.get("ignoreFreeSlotValidation") and _overlaps(_busy(ctx, calendar["id"]), start, end):
         return error(400, "The slot you have selected is no longer available.")
     members = calendar.get("teamMembers") or []
@@ -260,7 +246,7 @@ def update_appointment(ctx):
     if bad:
         return bad
     changes = {k: v for k, v in ctx.body.items() if k not in ("id", "locationId", "contactId")}
-    if "startTime" in changes and _ms(changes["startTime"]) is None:
+    if "startTime" in changes and epoch_ms(changes["startTime"]) is None:
         return error(422, ["startTime must be a valid ISO 8601 date string"])
     event.update(changes)
     event["dateUpdated"] = now_iso()
@@ -283,7 +269,7 @@ def block_slot(ctx):
         return error(422, ["Either calendarId or assignedUserId must be set, not both"])
     if ctx.route.method == "POST":
         for name in ("startTime", "endTime"):
-            if _ms(ctx.body.get(name)) is None:
+            if epoch_ms(ctx.body.get(name)) is None:
                 return error(422, [f"{name} must be a valid ISO 8601 date string"])
         return ok(create(ctx, {"title": "Blocked", **ctx.body}), 201)
     slot = ctx.store.get("calendars/blocked-slots", ctx.path["eventId"])

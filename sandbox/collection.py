@@ -1,5 +1,6 @@
 """The generic store: how the sandbox answers an endpoint of a curated spec that behaves like a
-plain collection, by the shape of its path (``collection`` from :func:`sandbox.store.collection_of`):
+plain collection, by the shape of its path (``collection`` from
+:func:`sandbox.store.collection_of`):
 
     GET    .../{id}      read one object             -> wrapped at the spec's item/output path
     GET    .../things    list (filters, order, page) -> wrapped at the spec's items path

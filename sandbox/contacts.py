@@ -5,7 +5,6 @@ and the deprecated cursor list; the seed of contacts with their tasks and notes.
 from __future__ import annotations
 
 import random
-from datetime import datetime
 from typing import Any
 
 from engine.core import phones
@@ -13,7 +12,7 @@ from sandbox.answers import (Area, bounded, checked, error, location_mismatch, m
                              ok, owned)
 from sandbox.collection import create
 from sandbox.lists import contains, search_order, skip_limit
-from sandbox.store import Store, new_id, now_iso
+from sandbox.store import Store, epoch_ms, new_id, now_iso
 
 
 def _contacts(ctx) -> list[dict[str, Any]]:
@@ -169,15 +168,15 @@ def search(ctx):
     field, reverse, bad = search_order(body, "dateAdded", "dateUpdated")
     if bad:
         return bad
-    keyed = sorted(((_ms(c[field]) if c.get(field) else 0, c["id"], c) for c in items),
+    keyed = sorted(((epoch_ms(c[field]) if c.get(field) else 0, c["id"], c) for c in items),
                    key=lambda t: (t[0], t[1]), reverse=reverse)
     total = len(keyed)
     after = body.get("searchAfter")
     if after:
-        if not isinstance(after, list) or len(after) != 2:
+        if not isinstance(after, list) or len(after) != 2 or epoch_ms(after[0]) is None:
             return error(422, ["searchAfter must be the searchAfter value of a contact: "
                                "[sort value, id]"])
-        mark = (_ms(after[0]), str(after[1]))
+        mark = (epoch_ms(after[0]), str(after[1]))
         keyed = [t for t in keyed if ((t[0], t[1]) < mark if reverse else (t[0], t[1]) > mark)]
         chosen = keyed[:size]
     else:
@@ -224,21 +223,16 @@ def list_deprecated(ctx):
     items = contains(items, ctx.query.get("query"), "firstName", "lastName", "email")
     after_id, after = ctx.query.get("startAfterId"), ctx.query.get("startAfter")
     if after_id and after:
-        key = (_ms(after), after_id)
-        items = [c for c in items if (_ms(c["dateAdded"]), c["id"]) < key]
+        if epoch_ms(after) is None:
+            return error(422, ["startAfter must be a number"])
+        key = (epoch_ms(after), after_id)
+        items = [c for c in items if (epoch_ms(c["dateAdded"]), c["id"]) < key]
     page = items[:size]
     last = page[-1] if len(page) == size else None
     meta = {"total": len(items), "currentPage": None, "nextPage": None, "prevPage": None,
             "startAfterId": last["id"] if last else None,
-            "startAfter": _ms(last["dateAdded"]) if last else None}
+            "startAfter": epoch_ms(last["dateAdded"]) if last else None}
     return ok({"contacts": page, "count": len(page), "meta": meta})
-
-
-def _ms(value: Any) -> int:
-    """Epoch milliseconds from epoch ms (number or digits) or an ISO 8601 time."""
-    if isinstance(value, (int, float)) or str(value).isdigit():
-        return int(value)
-    return round(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def by_business(ctx):

@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.answers import Area, bounded, checked, error, location_mismatch, ok, owned
+from sandbox.answers import Area, bounded, checked, error, location_mismatch, number, ok, owned
 from sandbox.lists import contains, in_location
-from sandbox.store import Store, new_id
+from sandbox.store import Store, iso_ms, new_id
 
 CONVERSATIONS = "conversations"
 MESSAGES = "conversations/messages"
@@ -24,8 +24,7 @@ SORT_FIELDS = {"last_message_date": "lastMessageDate",
 
 
 def _iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return iso_ms(datetime.fromtimestamp(ms / 1000, timezone.utc))
 
 
 def wav_bytes(seconds: float = 0.25, rate: int = 8000) -> bytes:
@@ -106,15 +105,6 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
 # ----------------------------------------------------------------------------- search
 
 
-def _int(value: Any, name: str) -> tuple[int | None, Any]:
-    if value in (None, ""):
-        return None, None
-    try:
-        return int(float(value)), None
-    except (TypeError, ValueError):
-        return None, error(422, [f"{name} must be a number"])
-
-
 def search(ctx):
     q = ctx.query
     bad = checked(ctx)
@@ -144,7 +134,7 @@ def search(ctx):
     elif status == "starred":
         items = [c for c in items if c.get("starred")]
     for name, keep in (("startDate", lambda v, x: x >= v), ("endDate", lambda v, x: x <= v)):
-        value, bad = _int(q.get(name), name)
+        value, bad = number(q.get(name), name)
         if bad:
             return bad
         if value is not None:
@@ -155,7 +145,7 @@ def search(ctx):
         return int(c.get(field) or c.get("lastMessageDate") or 0)
 
     items.sort(key=lambda c: (value(c), c["id"]), reverse=desc)
-    after, bad = _int(q.get("startAfterDate"), "startAfterDate")
+    after, bad = number(q.get("startAfterDate"), "startAfterDate")
     if bad:
         return bad
     if after is not None:

@@ -23,7 +23,7 @@ from sandbox import (associations, blogs, businesses, calendars, contacts, conve
                      locations, official, opportunities, providers, smsglobal, users, workflows)
 from sandbox.answers import METHODS, Area, Handler, Maker, endpoint
 from sandbox.collection import generic
-from sandbox.store import Store, new_id, now_iso
+from sandbox.store import Store, iso_ms, new_id, now_iso
 
 AREAS: tuple[Area, ...] = (
     locations.AREA, contacts.AREA, associations.AREA, blogs.AREA, businesses.AREA,
@@ -99,7 +99,7 @@ def seed_many(store: Store, collection: str, count: int, location_id: str,
                                          "dateAdded": now_iso(), "dateUpdated": now_iso(), **fields})
         if spread_seconds:
             moment = now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
-            stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            stamp = iso_ms(moment)
             for name in ("dateAdded", "dateUpdated", "createdAt", "updatedAt"):
                 if name in obj:
                     obj[name] = stamp

@@ -20,11 +20,31 @@ _PARAM = re.compile(r"^\{([^}]+)\}$")
 _counter = itertools.count(1)
 
 
+def iso_ms(moment: datetime) -> str:
+    """``moment`` (in UTC) as GHL writes times, to the millisecond: 2026-01-02T03:04:05.678Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def now_iso() -> str:
     """Now as GHL writes times, to the millisecond (one reading of the clock, so a later call
     never gives an earlier time)."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return iso_ms(datetime.now(timezone.utc))
+
+
+def epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds from epoch ms (a number or its digits) or an ISO 8601 time (UTC when
+    it names no offset); None when ``value`` is empty or neither."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) or str(value).lstrip("-").isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return round(parsed.timestamp() * 1000)
 
 
 def new_id(prefix: str = "") -> str:
