@@ -31,7 +31,7 @@ from sandbox import oauth as sandbox_oauth
 from sandbox import push
 from sandbox.answers import (DEFAULT_COMPANY, DEFAULT_LOCATION, DEFAULT_TOKEN, error, read_body,
                              read_json)
-from sandbox.store import Store, collection_of, new_id, now_iso, segments
+from sandbox.store import Store, collection_of, get_at, new_id, now_iso, param_of, segments
 
 VERSIONS = ("2021-07-28", "2021-04-15")
 
@@ -76,9 +76,9 @@ def _compile(template: str) -> tuple[re.Pattern, list[str]]:
     params: list[str] = []
     parts = []
     for seg in segments(template):
-        m = re.match(r"^\{([^}]+)\}$", seg)
-        if m:
-            params.append(m.group(1))
+        name = param_of(seg)
+        if name is not None:
+            params.append(name)
             parts.append("([^/]+)")
         else:
             parts.append(re.escape(seg))
@@ -316,11 +316,7 @@ def _push_write(state: State, ctx: Ctx, resp: Response) -> None:
         answer = json.loads(resp.body)
     except ValueError:
         answer = {}
-    obj = answer
-    path = ctx.op.output.path
-    if path != "$":
-        for part in path.split("."):
-            obj = obj.get(part) if isinstance(obj, dict) else None
+    obj = get_at(answer, ctx.op.output.path)
     if not isinstance(obj, dict) or "id" not in obj:
         last = ctx.route.params[-1] if ctx.route.params else None
         obj = {"id": ctx.path.get(last)} if last else {}

@@ -23,7 +23,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.answers import endpoint, error
-from sandbox.store import new_id, now_iso, put_at
+from sandbox.store import get_at, new_id, now_iso, put_at
 
 DATA = Path(__file__).with_name("official_answers.json")
 
@@ -95,15 +95,6 @@ def problems(ctx) -> list[str]:
     return out
 
 
-def _at(body: Any, path: str | None) -> Any:
-    if path in (None, "$"):
-        return body
-    node = body
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def _put_at(body: Any, path: str | None, value: Any) -> Any:
     if path in (None, "$") or not isinstance(body, dict):
         return value
@@ -139,7 +130,7 @@ def answer(ctx) -> Response:
     kind, path = _result(ctx)
     method = ctx.route.method
     if kind == "object" and method == "POST" and not ctx.id_param:
-        obj = _at(body, path)
+        obj = get_at(body, path)
         if isinstance(obj, dict):
             obj.update({k: v for k, v in ctx.body.items() if k in obj or not obj})
             id_field = "_id" if "_id" in obj and "id" not in obj else "id"

@@ -53,6 +53,16 @@ def new_id(prefix: str = "") -> str:
     return (prefix + f"{n:x}".rjust(20 - len(prefix), "0"))[:24]
 
 
+def get_at(node: Any, path: str | None) -> Any:
+    """The value at the dotted ``path`` inside ``node`` (``node`` itself for ``$`` or None),
+    None when a step is missing."""
+    if path in (None, "$"):
+        return node
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def put_at(node: dict[str, Any], path: str, value: Any) -> None:
     """Set ``value`` at the dotted ``path`` inside ``node``, making the objects on the way."""
     parts = path.split(".")
@@ -65,16 +75,22 @@ def segments(template: str) -> list[str]:
     return [s for s in template.strip("/").split("/") if s]
 
 
+def param_of(segment: str) -> str | None:
+    """``"{contactId}"`` → ``"contactId"``: the parameter a path segment stands for, if any."""
+    found = _PARAM.match(segment)
+    return found.group(1) if found else None
+
+
 def collection_of(template: str, aliases: dict[str, str]) -> tuple[str, list[str], str | None]:
     """(collection name, parent param names, id param name or None) of a path template."""
     segs = segments(template)
-    last_param = _PARAM.match(segs[-1]) if segs else None
+    last_param = param_of(segs[-1]) if segs else None
     body = segs[:-1] if last_param else segs
-    literal = [s for s in body if not _PARAM.match(s)]
-    params = [_PARAM.match(s).group(1) for s in body if _PARAM.match(s)]
+    literal = [s for s in body if param_of(s) is None]
+    params = [p for p in map(param_of, body) if p is not None]
     name = "/".join(literal)
     name = aliases.get(name, name)
-    return name, params, last_param.group(1) if last_param else None
+    return name, params, last_param
 
 
 class Store:
