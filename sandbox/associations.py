@@ -5,8 +5,8 @@ user-defined association deletes its relations."""
 
 from __future__ import annotations
 
-from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
-from sandbox.lists import checked, in_location, page
+from sandbox.answers import Area, checked, error, location_mismatch, missing_required, ok, owned
+from sandbox.lists import in_location, page
 from sandbox.store import Store, new_id, now_iso
 
 ASSOCIATIONS = "associations"
@@ -32,18 +32,11 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
                               "secondRecordId": contacts[0]["id"], "dateAdded": now_iso()})
 
 
-SEED_HOOKS.append(seed)
-
-
 def _ours(ctx, collection: str, obj_id: str):
-    found = ctx.store.get(collection, obj_id)
-    if found is None or found.get("locationId") != ctx.location_id:
-        name = "Relation" if collection == RELATIONS else "Association"
-        return None, error(404, f"{name} not found")
-    return found, None
+    name = "Relation" if collection == RELATIONS else "Association"
+    return owned(ctx, collection, obj_id, f"{name} not found", 404)
 
 
-@special("GET /associations")
 def find(ctx):
     bad = checked(ctx, *PAGED)
     if bad:
@@ -52,13 +45,11 @@ def find(ctx):
     return ok({"associations": page(ctx, items), "total": len(items)})
 
 
-@special("GET /associations/{associationId}")
 def get_one(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     return bad or ok(found)
 
 
-@special("GET /associations/key/{key_name}")
 def by_key(ctx):
     bad = checked(ctx)
     if bad:
@@ -69,7 +60,6 @@ def by_key(ctx):
     return error(404, "Association not found")
 
 
-@special("GET /associations/objectKey/{objectKey}")
 def by_object_key(ctx):
     bad = location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -82,7 +72,6 @@ def by_object_key(ctx):
     return error(404, "Association not found")
 
 
-@special("GET /associations/relations/{recordId}")
 def relations(ctx):
     bad = checked(ctx, *PAGED)
     if bad:
@@ -98,21 +87,23 @@ def relations(ctx):
     return ok({"relations": page(ctx, items), "total": len(items)})
 
 
-@special("POST /associations")
+def _add(ctx, collection: str, names: tuple[str, ...], **fields):
+    """201 with a new object of ``collection``: the body's ``names``, ``fields`` and its time."""
+    obj = {"id": new_id(), **{n: ctx.body[n] for n in names}, **fields, "dateAdded": now_iso()}
+    return ok(ctx.store.put(collection, obj), 201)
+
+
 def create(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     if any(a["key"] == ctx.body["key"] for a in in_location(ctx, ctx.store.all(ASSOCIATIONS))):
         return error(400, f"An association with key {ctx.body['key']!r} already exists")
-    names = ("locationId", "key", "firstObjectLabel", "firstObjectKey", "secondObjectLabel",
-             "secondObjectKey")
-    association = {"id": new_id(), **{n: ctx.body[n] for n in names},
-                   "associationType": "USER_DEFINED", "dateAdded": now_iso()}
-    return ok(ctx.store.put(ASSOCIATIONS, association), 201)
+    return _add(ctx, ASSOCIATIONS, ("locationId", "key", "firstObjectLabel", "firstObjectKey",
+                                    "secondObjectLabel", "secondObjectKey"),
+                associationType="USER_DEFINED")
 
 
-@special("PUT /associations/{associationId}")
 def update(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -127,7 +118,6 @@ def update(ctx):
     return ok(found)
 
 
-@special("DELETE /associations/{associationId}")
 def delete(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -141,26 +131,35 @@ def delete(ctx):
     return ok({"deleted": True, "id": found["id"], "message": "Association deleted successfully"})
 
 
-@special("POST /associations/relations")
 def create_relation(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     _, bad = _ours(ctx, ASSOCIATIONS, ctx.body["associationId"])
     if bad:
         return error(400, "associationId does not exist in this location")
-    names = ("locationId", "associationId", "firstRecordId", "secondRecordId")
-    relation = {"id": new_id(), **{n: ctx.body[n] for n in names}, "dateAdded": now_iso()}
-    return ok(ctx.store.put(RELATIONS, relation), 201)
+    return _add(ctx, RELATIONS, ("locationId", "associationId", "firstRecordId",
+                                 "secondRecordId"))
 
 
-@special("DELETE /associations/relations/{relationId}")
 def delete_relation(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
-    if bad:
-        return bad
-    found, bad = _ours(ctx, RELATIONS, ctx.path["relationId"])
+    found, missing = _ours(ctx, RELATIONS, ctx.path["relationId"])
+    bad = checked(ctx) or missing
     if bad:
         return bad
     ctx.store.delete(RELATIONS, found["id"])
     return ok(found)
+
+
+AREA = Area("associations", handlers={
+    "GET /associations": find,
+    "POST /associations": create,
+    "GET /associations/key/{key_name}": by_key,
+    "GET /associations/objectKey/{objectKey}": by_object_key,
+    "GET /associations/{associationId}": get_one,
+    "PUT /associations/{associationId}": update,
+    "DELETE /associations/{associationId}": delete,
+    "POST /associations/relations": create_relation,
+    "GET /associations/relations/{recordId}": relations,
+    "DELETE /associations/relations/{relationId}": delete_relation,
+}, seed=seed)

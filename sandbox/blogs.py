@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
-from sandbox.lists import checked, contains, in_location, newest, page
+from sandbox.answers import Area, checked, error, ok, owned
+from sandbox.lists import contains, in_location, newest, page
 from sandbox.store import Store, new_id, now_iso
 
 SITES = "blogs/site/all"
@@ -58,15 +58,11 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
             "updatedAt": _stamp(start + timedelta(days=i, minutes=5))}, id_field="_id")
 
 
-SEED_HOOKS.append(seed)
-
-
 def _slug_taken(ctx, slug: str, except_id: str | None = None) -> bool:
     return any(p["urlSlug"] == slug and p["_id"] != except_id
                for p in in_location(ctx, ctx.store.all(POSTS)))
 
 
-@special("GET /blogs/posts/url-slug-exists")
 def check_slug(ctx):
     bad = checked(ctx)
     if bad:
@@ -81,28 +77,24 @@ def _listing(ctx, collection: str, field: str, *, paged: tuple[str, ...], order:
         return bad
     items = in_location(ctx, ctx.store.all(collection))
     if search:
-        items = contains(items, search, ctx.query.get("searchTerm"))
+        items = contains(items, ctx.query.get("searchTerm"), search)
     if order:
         items = newest(items, order, "_id")
     return ok({field: page(ctx, items)})
 
 
-@special("GET /blogs/authors")
 def authors(ctx):
     return _listing(ctx, AUTHORS, "authors", paged=("limit", "offset"), order="updatedAt")
 
 
-@special("GET /blogs/categories")
 def categories(ctx):
     return _listing(ctx, CATEGORIES, "categories", paged=("limit", "offset"), order="updatedAt")
 
 
-@special("GET /blogs/site/all")
 def sites(ctx):
     return _listing(ctx, SITES, "data", paged=("skip", "limit"), order=None, search="name")
 
 
-@special("GET /blogs/posts/all")
 def posts(ctx):
     bad = checked(ctx, "limit", "offset")
     if bad:
@@ -110,27 +102,26 @@ def posts(ctx):
     items = [p for p in in_location(ctx, ctx.store.all(POSTS)) if p["blogId"] == ctx.query["blogId"]]
     if ctx.query.get("status"):
         items = [p for p in items if p["status"] == ctx.query["status"]]
-    items = contains(items, "title", ctx.query.get("searchTerm"))
+    items = contains(items, ctx.query.get("searchTerm"), "title")
     public = [{k: v for k, v in p.items() if k not in ("rawHTML", "locationId", "blogId")}
               for p in newest(items, "updatedAt", "_id")]
     return ok({"blogs": page(ctx, public)})
 
 
 def _post_problems(ctx, except_id: str | None = None):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     if ctx.body["status"] not in STATUSES:
         return error(422, [f"status must be one of the following values: {', '.join(STATUSES)}"])
-    blog = ctx.store.get(SITES, ctx.body["blogId"])
-    if blog is None or blog.get("locationId") != ctx.location_id:
-        return error(400, "Blog not found")
+    _, bad = owned(ctx, SITES, ctx.body["blogId"], "Blog not found")
+    if bad:
+        return bad
     if _slug_taken(ctx, ctx.body["urlSlug"], except_id):
         return error(400, f"URL slug {ctx.body['urlSlug']!r} already exists")
     return None
 
 
-@special("POST /blogs/posts")
 def create_post(ctx):
     bad = _post_problems(ctx)
     if bad:
@@ -141,14 +132,22 @@ def create_post(ctx):
     return ok({"data": post})
 
 
-@special("PUT /blogs/posts/{postId}")
 def update_post(ctx):
-    post = ctx.store.get(POSTS, ctx.path["postId"])
-    if post is None or post.get("locationId") != ctx.location_id:
-        return error(404, "Blog post not found")
-    bad = _post_problems(ctx, post["_id"])
+    post, bad = owned(ctx, POSTS, ctx.path["postId"], "Blog post not found", 404)
+    bad = bad or _post_problems(ctx, post["_id"])
     if bad:
         return bad
     post.update({k: ctx.body[k] for k in POST_FIELDS if k in ctx.body})
     post.update(archived=ctx.body["status"] == "ARCHIVED", updatedAt=now_iso())
     return ok({"updatedBlogPost": post})
+
+
+AREA = Area("blogs", handlers={
+    "GET /blogs/site/all": sites,
+    "GET /blogs/authors": authors,
+    "GET /blogs/categories": categories,
+    "GET /blogs/posts/all": posts,
+    "GET /blogs/posts/url-slug-exists": check_slug,
+    "POST /blogs/posts": create_post,
+    "PUT /blogs/posts/{postId}": update_post,
+}, seed=seed)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
-from sandbox.lists import checked, in_location, newest, page
+from sandbox.answers import Area, checked, ok, owned
 from sandbox.store import Store, new_id, now_iso
 
 BUSINESSES = "businesses"
@@ -26,34 +25,17 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
             "createdAt": stamp, "updatedAt": stamp})
 
 
-SEED_HOOKS.append(seed)
-
-
 def _business(ctx):
-    found = ctx.store.get(BUSINESSES, ctx.path["businessId"])
-    if found is None or found.get("locationId") != ctx.location_id:
-        return None, error(400, "Business not found", "Bad Request")
-    return found, None
+    return owned(ctx, BUSINESSES, ctx.path["businessId"], "Business not found")
 
 
-@special("GET /businesses/{businessId}")
 def get_business(ctx):
     found, bad = _business(ctx)
     return bad or ok({"business": found})
 
 
-@special("GET /businesses")
-def list_businesses(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
-    items = newest(in_location(ctx, ctx.store.all(BUSINESSES)), "createdAt")
-    return ok({"businesses": page(ctx, items)})
-
-
-@special("POST /businesses")
 def create_business(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     stamp = now_iso()
@@ -65,7 +47,6 @@ def create_business(ctx):
     return ok({"success": True, "buiseness": business}, 201)
 
 
-@special("PUT /businesses/{businessId}")
 def update_business(ctx):
     found, bad = _business(ctx)
     if bad:
@@ -75,7 +56,6 @@ def update_business(ctx):
     return ok({"success": True, "buiseness": found})
 
 
-@special("DELETE /businesses/{businessId}")
 def delete_business(ctx):
     found, bad = _business(ctx)
     if bad:
@@ -85,3 +65,12 @@ def delete_business(ctx):
         if contact.get("businessId") == found["id"]:
             contact["businessId"] = None
     return ok({"success": True})
+
+
+# GET /businesses is a plain list: the generic store answers it
+AREA = Area("businesses", handlers={
+    "GET /businesses/{businessId}": get_business,
+    "POST /businesses": create_business,
+    "PUT /businesses/{businessId}": update_business,
+    "DELETE /businesses/{businessId}": delete_business,
+}, seed=seed)

@@ -14,29 +14,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sandbox.handlers import (ALIASES, SEED_HOOKS, create, endpoint, error, location_mismatch,
-                              missing_required, ok, special)
-from sandbox.store import Store, new_id, now_iso
+from sandbox.answers import (Area, bounded, checked, endpoint, error, location_mismatch,
+                             missing_required, ok, owned)
+from sandbox.collection import create
+from sandbox.lists import skip_limit
+from sandbox.store import Store, epoch_ms, new_id, now_iso
 
-ALIASES.update({
-    "calendars/events/appointments": "calendars/events",
-    "calendars/events/block-slots": "calendars/blocked-slots",
-})
 DAY_MS = 86_400_000
-
-
-def _ms(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)) or str(value).lstrip("-").isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
 
 
 def _iso(moment: datetime) -> str:
@@ -47,12 +31,27 @@ def _minutes(value: Any, unit: Any) -> int:
     return int(value or 0) * (60 if unit == "hours" else 1)
 
 
+def _change(ctx, collection: str, param: str, missing: str, changes: dict[str, Any],
+            answer: Any = None, parents: tuple[str, ...] | None = None):
+    """Merge ``changes`` into the object of ``collection`` that the path param ``param`` names
+    (under the path's parents unless given): ``answer``, or the object when it is None; GHL's
+    400 saying ``missing`` when there is no such object."""
+    item = ctx.store.get(collection, ctx.path[param], ctx.parents if parents is None else parents)
+    if item is None:
+        return error(400, missing)
+    item.update(changes)
+    return ok(item if answer is None else answer)
+
+
+def _calendar(ctx, calendar_id: str):
+    return owned(ctx, "calendars", calendar_id, "Calendar not found")
+
+
 # ----------------------------------------------------------------------------- groups, calendars
 
 
-@special("POST /calendars/groups")
 def create_group(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     if _slug_taken(ctx, ctx.body["slug"]):
@@ -66,29 +65,21 @@ def _slug_taken(ctx, slug: str) -> bool:
                for g in ctx.store.all("calendars/groups"))
 
 
-@special("POST /calendars/groups/validate-slug")
 def validate_slug(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     return ok({"available": not _slug_taken(ctx, ctx.body["slug"])})
 
 
-@special("PUT /calendars/groups/{groupId}/status")
 def group_status(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
-    group = ctx.store.get("calendars/groups", ctx.path["groupId"])
-    if group is None:
-        return error(400, "Group not found")
-    group["isActive"] = bool(ctx.body["isActive"])
-    return ok({"success": True})
+    return missing_required(ctx) or _change(
+        ctx, "calendars/groups", "groupId", "Group not found",
+        {"isActive": bool(ctx.body["isActive"])}, {"success": True}, parents=())
 
 
-@special("GET /calendars")
 def list_calendars(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     items = [c for c in ctx.store.all("calendars") if c.get("locationId") == ctx.location_id]
@@ -109,9 +100,8 @@ CALENDAR_DEFAULTS = {
 }
 
 
-@special("POST /calendars")
 def create_calendar(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     body = {**CALENDAR_DEFAULTS, **ctx.body}
@@ -123,12 +113,11 @@ def create_calendar(ctx):
 # ----------------------------------------------------------------------------- free slots
 
 
-@special("GET /calendars/{calendarId}/free-slots")
 def free_slots(ctx):
-    calendar = ctx.store.get("calendars", ctx.path["calendarId"])
-    if calendar is None or calendar.get("locationId") != ctx.location_id:
-        return error(400, "Calendar not found")
-    start, end = _ms(ctx.query.get("startDate")), _ms(ctx.query.get("endDate"))
+    calendar, bad = _calendar(ctx, ctx.path["calendarId"])
+    if bad:
+        return bad
+    start, end = epoch_ms(ctx.query.get("startDate")), epoch_ms(ctx.query.get("endDate"))
     if start is None or end is None:
         return error(422, [f"{n} must be a number conforming to the specified constraints"
                            for n, v in (("startDate", start), ("endDate", end)) if v is None])
@@ -176,7 +165,7 @@ def _busy(ctx, calendar_id: str) -> list[tuple[int, int]]:
         for event in ctx.store.all(coll):
             if event.get("calendarId") != calendar_id or event.get("appointmentStatus") == "cancelled":
                 continue
-            s, e = _ms(event.get("startTime")), _ms(event.get("endTime"))
+            s, e = epoch_ms(event.get("startTime")), epoch_ms(event.get("endTime"))
             if s is not None and e is not None:
                 busy.append((s, e))
     return busy
@@ -189,12 +178,11 @@ def _overlaps(busy: list[tuple[int, int]], start: int, end: int) -> bool:
 # ----------------------------------------------------------------------------- events
 
 
-@special("GET /calendars/events", "GET /calendars/blocked-slots")
 def list_events(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
-    start, end = _ms(ctx.query.get("startTime")), _ms(ctx.query.get("endTime"))
+    start, end = epoch_ms(ctx.query.get("startTime")), epoch_ms(ctx.query.get("endTime"))
     if start is None or end is None:
         return error(422, ["startTime and endTime are required, in milliseconds"])
     owner = {n: ctx.query.get(n) for n in ("calendarId", "userId", "groupId") if ctx.query.get(n)}
@@ -205,7 +193,7 @@ def list_events(ctx):
     for event in ctx.store.all(coll):
         if event.get("locationId") != ctx.location_id:
             continue
-        s = _ms(event.get("startTime"))
+        s = epoch_ms(event.get("startTime"))
         if s is None or not start <= s <= end:
             continue
         if "calendarId" in owner and event.get("calendarId") != owner["calendarId"]:
@@ -216,29 +204,28 @@ def list_events(ctx):
                                                          *(event.get("users") or [])]:
             continue
         items.append(event)
-    items.sort(key=lambda e: (_ms(e["startTime"]), e["id"]))
+    items.sort(key=lambda e: (epoch_ms(e["startTime"]), e["id"]))
     return ok({"events": items, "traceId": new_id("tr")})
 
 
-@special("POST /calendars/events/appointments")
 def create_appointment(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
-    calendar = ctx.store.get("calendars", ctx.body["calendarId"])
-    if calendar is None or calendar.get("locationId") != ctx.location_id:
-        return error(400, "Calendar not found")
+    calendar, bad = _calendar(ctx, ctx.body["calendarId"])
+    if bad:
+        return bad
     if ctx.store.get("contacts", ctx.body["contactId"]) is None:
         return error(400, "Contact not found")
     body = dict(ctx.body)
-    start = _ms(body["startTime"])
+    start = epoch_ms(body["startTime"])
     if start is None:
         return error(422, ["startTime must be a valid ISO 8601 date string"])
     if not body.get("endTime"):
         length = _minutes(calendar.get("slotDuration", 30), calendar.get("slotDurationUnit"))
         moment = datetime.fromisoformat(str(body["startTime"]).replace("Z", "+00:00"))
         body["endTime"] = _iso(moment + timedelta(minutes=length))
-    end = _ms(body["endTime"])
+    end = epoch_ms(body["endTime"])
     if not body.get("ignoreFreeSlotValidation") and _overlaps(_busy(ctx, calendar["id"]), start, end):
         return error(400, "The slot you have selected is no longer available.")
     members = calendar.get("teamMembers") or []
@@ -254,20 +241,18 @@ def create_appointment(ctx):
     return ok(create(ctx, body))
 
 
-@special("PUT /calendars/events/appointments/{eventId}")
 def update_appointment(ctx):
-    event = ctx.store.get("calendars/events", ctx.path["eventId"])
-    if event is None or event.get("locationId") != ctx.location_id:
-        return error(400, "Appointment not found")
+    event, bad = owned(ctx, "calendars/events", ctx.path["eventId"], "Appointment not found")
+    if bad:
+        return bad
     changes = {k: v for k, v in ctx.body.items() if k not in ("id", "locationId", "contactId")}
-    if "startTime" in changes and _ms(changes["startTime"]) is None:
+    if "startTime" in changes and epoch_ms(changes["startTime"]) is None:
         return error(422, ["startTime must be a valid ISO 8601 date string"])
     event.update(changes)
     event["dateUpdated"] = now_iso()
     return ok(event)
 
 
-@special("DELETE /calendars/events/{eventId}")
 def delete_event(ctx):
     event_id = ctx.path["eventId"]
     if not (ctx.store.delete("calendars/events", event_id)
@@ -276,7 +261,6 @@ def delete_event(ctx):
     return ok({"succeeded": True}, 201)
 
 
-@special("POST /calendars/events/block-slots", "PUT /calendars/events/block-slots/{eventId}")
 def block_slot(ctx):
     bad = location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -285,7 +269,7 @@ def block_slot(ctx):
         return error(422, ["Either calendarId or assignedUserId must be set, not both"])
     if ctx.route.method == "POST":
         for name in ("startTime", "endTime"):
-            if _ms(ctx.body.get(name)) is None:
+            if epoch_ms(ctx.body.get(name)) is None:
                 return error(422, [f"{name} must be a valid ISO 8601 date string"])
         return ok(create(ctx, {"title": "Blocked", **ctx.body}), 201)
     slot = ctx.store.get("calendars/blocked-slots", ctx.path["eventId"])
@@ -299,17 +283,16 @@ def block_slot(ctx):
 # ----------------------------------------------------------------------------- notes
 
 
-@special("GET /calendars/appointments/{appointmentId}/notes")
 def list_notes(ctx):
-    limit, offset = int(ctx.query.get("limit") or 10), int(ctx.query.get("offset") or 0)
-    if not 1 <= limit <= 20:
-        return error(422, ["limit must not be greater than 20"])
+    limit, bad = bounded(ctx, "limit", 10, 20)
+    if bad:
+        return bad
+    offset = int(ctx.query.get("offset") or 0)
     notes = ctx.store.all("calendars/appointments/notes", (ctx.path["appointmentId"],))
     notes = sorted(notes, key=lambda n: (n.get("dateAdded") or "", n["id"]), reverse=True)
     return ok({"notes": notes[offset:offset + limit], "hasMore": offset + limit < len(notes)})
 
 
-@special("POST /calendars/appointments/{appointmentId}/notes")
 def create_note(ctx):
     event = ctx.store.get("calendars/events", ctx.path["appointmentId"])
     if event is None:
@@ -326,7 +309,6 @@ def create_note(ctx):
 # ----------------------------------------------------------------------------- notifications
 
 
-@special("POST /calendars/{calendarId}/notifications")
 def create_notifications(ctx):
     calendar = ctx.store.get("calendars", ctx.path["calendarId"])
     if calendar is None:
@@ -346,7 +328,6 @@ def create_notifications(ctx):
     return ok(made)
 
 
-@special("GET /calendars/{calendarId}/notifications")
 def list_notifications(ctx):
     items = ctx.store.all("calendars/notifications", ctx.parents)
     deleted = str(ctx.query.get("deleted", "false")).lower() == "true"
@@ -354,17 +335,13 @@ def list_notifications(ctx):
     if "isActive" in ctx.query:
         active = str(ctx.query["isActive"]).lower() == "true"
         items = [n for n in items if bool(n.get("isActive")) == active]
-    skip, limit = int(ctx.query.get("skip") or 0), int(ctx.query.get("limit") or 100)
-    return ok(items[skip:skip + limit])
+    return ok(skip_limit(ctx, items, 100))
 
 
-@special("PUT /calendars/{calendarId}/notifications/{notificationId}")
 def update_notification(ctx):
-    item = ctx.store.get("calendars/notifications", ctx.path["notificationId"], ctx.parents)
-    if item is None:
-        return error(400, "Notification not found")
-    item.update({k: v for k, v in ctx.body.items() if k != "_id"})
-    return ok({"message": "Notification updated successfully"})
+    return _change(ctx, "calendars/notifications", "notificationId", "Notification not found",
+                   {k: v for k, v in ctx.body.items() if k != "_id"},
+                   {"message": "Notification updated successfully"})
 
 
 # ----------------------------------------------------------------------------- resources
@@ -377,35 +354,28 @@ def _resource_type(ctx):
     return rtype, None
 
 
-@special("POST /calendars/resources/{resourceType}")
 def create_resource(ctx):
     rtype, bad = _resource_type(ctx)
-    bad = bad or missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = bad or checked(ctx)
     if bad:
         return bad
     obj = {"id": new_id(), "isActive": True, **ctx.body, "resourceType": rtype}
     return ok(ctx.store.put("calendars/resources", obj, (rtype,)), 201)
 
 
-@special("GET /calendars/resources/{resourceType}")
 def list_resources(ctx):
     rtype, bad = _resource_type(ctx)
-    bad = bad or missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = bad or checked(ctx)
     if bad:
         return bad
     found = [r for r in ctx.store.all("calendars/resources", (rtype,))
              if r.get("locationId") == ctx.location_id]
-    skip, limit = int(ctx.query.get("skip") or 0), int(ctx.query.get("limit") or 100)
-    return ok(found[skip:skip + limit])
+    return ok(skip_limit(ctx, found, 100))
 
 
-@special("PUT /calendars/resources/{resourceType}/{id}")
 def update_resource(ctx):
-    item = ctx.store.get("calendars/resources", ctx.path["id"], ctx.parents)
-    if item is None:
-        return error(400, "Resource not found")
-    item.update({k: v for k, v in ctx.body.items() if k not in ("id", "resourceType")})
-    return ok(item)
+    return _change(ctx, "calendars/resources", "id", "Resource not found",
+                   {k: v for k, v in ctx.body.items() if k not in ("id", "resourceType")})
 
 
 # ----------------------------------------------------------------------------- deletes
@@ -427,9 +397,6 @@ def _delete(ctx):
     if not ctx.store.delete(collection, ctx.path[param], ctx.parents):
         return error(400, "Not found")
     return ok(answer)
-
-
-special(*DELETED)(_delete)
 
 
 # ----------------------------------------------------------------------------- seed
@@ -495,4 +462,30 @@ def _seed(store: Store, location_id: str, company_id: str) -> None:
             "outOfService": 0, "capacity": cap, "calendarIds": [calendars[2]["id"]]}, (rtype,))
 
 
-SEED_HOOKS.append(_seed)
+AREA = Area("calendars", handlers={
+    "POST /calendars/groups": create_group,
+    "POST /calendars/groups/validate-slug": validate_slug,
+    "PUT /calendars/groups/{groupId}/status": group_status,
+    "GET /calendars": list_calendars,
+    "POST /calendars": create_calendar,
+    "GET /calendars/{calendarId}/free-slots": free_slots,
+    "GET /calendars/events": list_events,
+    "GET /calendars/blocked-slots": list_events,
+    "POST /calendars/events/appointments": create_appointment,
+    "PUT /calendars/events/appointments/{eventId}": update_appointment,
+    "DELETE /calendars/events/{eventId}": delete_event,
+    "POST /calendars/events/block-slots": block_slot,
+    "PUT /calendars/events/block-slots/{eventId}": block_slot,
+    "GET /calendars/appointments/{appointmentId}/notes": list_notes,
+    "POST /calendars/appointments/{appointmentId}/notes": create_note,
+    "POST /calendars/{calendarId}/notifications": create_notifications,
+    "GET /calendars/{calendarId}/notifications": list_notifications,
+    "PUT /calendars/{calendarId}/notifications/{notificationId}": update_notification,
+    "POST /calendars/resources/{resourceType}": create_resource,
+    "GET /calendars/resources/{resourceType}": list_resources,
+    "PUT /calendars/resources/{resourceType}/{id}": update_resource,
+    **{name: _delete for name in DELETED},
+}, seed=_seed, aliases={
+    "calendars/events/appointments": "calendars/events",
+    "calendars/events/block-slots": "calendars/blocked-slots",
+})

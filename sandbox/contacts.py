@@ -1,15 +1,18 @@
 """Contacts endpoints whose behaviour the generic handler cannot give: search, duplicate
 lookup, upsert, tags, bulk tags, campaigns, task completion, business and appointment lists,
-and the deprecated cursor list."""
+and the deprecated cursor list; the seed of contacts with their tasks and notes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import random
 from typing import Any
 
 from engine.core import phones
-from sandbox.handlers import (create, error, location_mismatch, missing_required, ok, special)
-from sandbox.store import new_id, now_iso
+from sandbox.answers import (Area, bounded, checked, error, location_mismatch, missing_required,
+                             ok, owned)
+from sandbox.collection import create
+from sandbox.lists import contains, search_order, skip_limit
+from sandbox.store import Store, epoch_ms, new_id, now_iso
 
 
 def _contacts(ctx) -> list[dict[str, Any]]:
@@ -25,9 +28,8 @@ def _match_duplicate(ctx, email: str | None, phone: str | None) -> dict[str, Any
     return None
 
 
-@special("POST /contacts")
 def create_contact(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     dup = _match_duplicate(ctx, ctx.body.get("email"), ctx.body.get("phone"))
@@ -42,17 +44,15 @@ def create_contact(ctx):
     return ok({"contact": create(ctx, body)}, 201)
 
 
-@special("GET /contacts/search/duplicate")
 def duplicate(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     return ok({"contact": _match_duplicate(ctx, ctx.query.get("email"), ctx.query.get("number"))})
 
 
-@special("POST /contacts/upsert")
 def upsert(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     found = _match_duplicate(ctx, ctx.body.get("email"), ctx.body.get("phone"))
@@ -69,19 +69,16 @@ def upsert(ctx):
     return ok({"new": False, "contact": found, "traceId": new_id("tr")})
 
 
-def _contact_or_404(ctx):
-    contact = ctx.store.get("contacts", ctx.path["contactId"])
-    if contact is None or contact.get("locationId") != ctx.location_id:
-        return None, error(400, "Contact not found", "Bad Request")
-    return contact, None
+def the_contact(ctx):
+    """(the contact of the path, None) or (None, GHL's 400) when the location has no such one."""
+    return owned(ctx, "contacts", ctx.path["contactId"], "Contact not found")
 
 
-@special("POST /contacts/{contactId}/tags", "DELETE /contacts/{contactId}/tags")
 def tags(ctx):
     bad = missing_required(ctx)
     if bad:
         return bad
-    contact, missing = _contact_or_404(ctx)
+    contact, missing = the_contact(ctx)
     if missing:
         return missing
     current = list(contact.get("tags") or [])
@@ -95,11 +92,10 @@ def tags(ctx):
     return ok({"tags": current}, 201 if ctx.route.method == "POST" else 200)
 
 
-@special("POST /contacts/bulk/tags/update/{type}")
 def bulk_tags(ctx):
     if ctx.path["type"] not in ("add", "remove"):
         return error(400, "type must be one of add, remove")
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     responses, errors = [], 0
@@ -122,11 +118,8 @@ def bulk_tags(ctx):
     return ok({"succeded": errors == 0, "errorCount": errors, "responses": responses}, 201)
 
 
-@special("POST /contacts/{contactId}/campaigns/{campaignId}",
-         "DELETE /contacts/{contactId}/campaigns/{campaignId}",
-         "DELETE /contacts/{contactId}/campaigns/removeAll")
 def campaigns(ctx):
-    contact, missing = _contact_or_404(ctx)
+    contact, missing = the_contact(ctx)
     if missing:
         return missing
     current = set(contact.get("campaignIds") or [])
@@ -140,7 +133,6 @@ def campaigns(ctx):
     return ok({"succeded": True}, 201 if ctx.route.method == "POST" else 200)
 
 
-@special("PUT /contacts/{contactId}/tasks/{taskId}/completed")
 def complete_task(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -155,7 +147,6 @@ def complete_task(ctx):
 SEARCH_WINDOW = 10_000  # page x pageLimit beyond this is refused: deeper reads use searchAfter
 
 
-@special("POST /contacts/search")
 def search(ctx):
     """POST /contacts/search as GHL documents it publicly: locationId, page + pageLimit or
     searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back.
@@ -166,33 +157,26 @@ def search(ctx):
     body = ctx.body
     if not body.get("locationId"):
         return error(422, ["locationId should not be empty"])
-    bad = location_mismatch(ctx, body.get("locationId"))
+    size, too_many = bounded(ctx, "pageLimit", 20, 500, body)
+    bad = location_mismatch(ctx, body.get("locationId")) or too_many
     if bad:
         return bad
-    size = int(body.get("pageLimit") or 20)
-    if not 1 <= size <= 500:
-        return error(422, ["pageLimit must not be greater than 500"])
-    items = _contacts(ctx)
-    query = (body.get("query") or "").lower()
-    if query:
-        items = [c for c in items if query in " ".join(
-            str(c.get(k) or "") for k in ("firstName", "lastName", "email", "phone", "companyName")).lower()]
+    items = contains(_contacts(ctx), body.get("query"), "firstName", "lastName", "email", "phone",
+                     "companyName")
     for flt in body.get("filters") or []:
         items = [c for c in items if _matches(c, flt)]
-    sort = (body.get("sort") or [{"field": "dateAdded", "direction": "desc"}])[0]
-    field = sort.get("field", "dateAdded")
-    if field not in ("dateAdded", "dateUpdated"):
-        return error(422, ["sort field must be one of dateAdded, dateUpdated"])
-    reverse = sort.get("direction", "desc") == "desc"
-    keyed = sorted(((_ms(c[field]) if c.get(field) else 0, c["id"], c) for c in items),
+    field, reverse, bad = search_order(body, "dateAdded", "dateUpdated")
+    if bad:
+        return bad
+    keyed = sorted(((epoch_ms(c[field]) if c.get(field) else 0, c["id"], c) for c in items),
                    key=lambda t: (t[0], t[1]), reverse=reverse)
     total = len(keyed)
     after = body.get("searchAfter")
     if after:
-        if not isinstance(after, list) or len(after) != 2:
+        if not isinstance(after, list) or len(after) != 2 or epoch_ms(after[0]) is None:
             return error(422, ["searchAfter must be the searchAfter value of a contact: "
                                "[sort value, id]"])
-        mark = (_ms(after[0]), str(after[1]))
+        mark = (epoch_ms(after[0]), str(after[1]))
         keyed = [t for t in keyed if ((t[0], t[1]) < mark if reverse else (t[0], t[1]) > mark)]
         chosen = keyed[:size]
     else:
@@ -230,51 +214,95 @@ def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
     return False
 
 
-@special("GET /contacts")
 def list_deprecated(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     size = min(100, int(ctx.query.get("limit") or 20))
     items = sorted(_contacts(ctx), key=lambda c: (c["dateAdded"], c["id"]), reverse=True)
-    query = (ctx.query.get("query") or "").lower()
-    if query:
-        items = [c for c in items if query in f"{c.get('firstName')} {c.get('lastName')} {c.get('email')}".lower()]
+    items = contains(items, ctx.query.get("query"), "firstName", "lastName", "email")
     after_id, after = ctx.query.get("startAfterId"), ctx.query.get("startAfter")
     if after_id and after:
-        key = (_ms(after), after_id)
-        items = [c for c in items if (_ms(c["dateAdded"]), c["id"]) < key]
+        if epoch_ms(after) is None:
+            return error(422, ["startAfter must be a number"])
+        key = (epoch_ms(after), after_id)
+        items = [c for c in items if (epoch_ms(c["dateAdded"]), c["id"]) < key]
     page = items[:size]
     last = page[-1] if len(page) == size else None
     meta = {"total": len(items), "currentPage": None, "nextPage": None, "prevPage": None,
             "startAfterId": last["id"] if last else None,
-            "startAfter": _ms(last["dateAdded"]) if last else None}
+            "startAfter": epoch_ms(last["dateAdded"]) if last else None}
     return ok({"contacts": page, "count": len(page), "meta": meta})
 
 
-def _ms(value: Any) -> int:
-    """Epoch milliseconds from epoch ms (number or digits) or an ISO 8601 time."""
-    if isinstance(value, (int, float)) or str(value).isdigit():
-        return int(value)
-    return round(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
-
-
-@special("GET /contacts/business/{businessId}")
 def by_business(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     items = [c for c in _contacts(ctx) if c.get("businessId") == ctx.path["businessId"]]
     items.sort(key=lambda c: (c["dateAdded"], c["id"]), reverse=True)
-    skip, limit = int(ctx.query.get("skip") or 0), int(ctx.query.get("limit") or 25)
-    return ok({"contacts": items[skip:skip + limit], "count": len(items)})
+    return ok({"contacts": skip_limit(ctx, items, 25), "count": len(items)})
 
 
-@special("GET /contacts/{contactId}/appointments")
 def appointments(ctx):
-    contact, missing = _contact_or_404(ctx)
+    contact, missing = the_contact(ctx)
     if missing:
         return missing
     events = [e for e in ctx.store.all("calendars/events", None)
               if e.get("contactId") == contact["id"]]
     return ok({"events": events})
+
+
+# ----------------------------------------------------------------------------- seed
+
+FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Radia", "Edsger"]
+LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson"]
+
+
+def fake_contact(i: int, location_id: str, **fields: Any) -> dict[str, Any]:
+    first, last = FIRST[i % len(FIRST)], LAST[i % len(LAST)]
+    stamp = now_iso()
+    contact = {
+        "id": new_id(), "locationId": location_id, "firstName": first, "lastName": last,
+        "contactName": f"{first} {last}".lower(), "email": f"{first}.{last}.{i}@example.com".lower(),
+        "phone": f"+1555{i:07d}"[:12], "type": "lead", "source": "sandbox seed", "tags": [],
+        "dnd": False, "companyName": "Example Co", "country": "US", "timezone": "America/New_York",
+        "customFields": [], "dateAdded": stamp, "dateUpdated": stamp, "assignedTo": None,
+    }
+    contact.update(fields)
+    return contact
+
+
+def seed(store: Store, location_id: str, company_id: str) -> None:
+    """Five contacts, every other one tagged, each with two tasks and two notes."""
+    rnd = random.Random(7)
+    for i in range(5):
+        contact = store.put("contacts", fake_contact(i, location_id, tags=["seed"] if i % 2 else []))
+        for j in range(2):
+            store.put("contacts/tasks", {
+                "id": new_id(), "contactId": contact["id"], "title": f"Follow up #{j + 1}",
+                "body": "Call back about the quote", "assignedTo": None,
+                "dueDate": now_iso(), "completed": bool(rnd.random() < 0.3)}, (contact["id"],))
+            store.put("contacts/notes", {
+                "id": new_id(), "contactId": contact["id"], "body": f"Seed note {j + 1}",
+                "userId": None, "dateAdded": now_iso()}, (contact["id"],))
+
+
+AREA = Area("contacts", handlers={
+    "POST /contacts": create_contact,
+    "GET /contacts": list_deprecated,
+    "POST /contacts/search": search,
+    "GET /contacts/search/duplicate": duplicate,
+    "POST /contacts/upsert": upsert,
+    "POST /contacts/{contactId}/tags": tags,
+    "DELETE /contacts/{contactId}/tags": tags,
+    "POST /contacts/bulk/tags/update/{type}": bulk_tags,
+    "POST /contacts/{contactId}/campaigns/{campaignId}": campaigns,
+    "DELETE /contacts/{contactId}/campaigns/{campaignId}": campaigns,
+    "DELETE /contacts/{contactId}/campaigns/removeAll": campaigns,
+    "PUT /contacts/{contactId}/tasks/{taskId}/completed": complete_task,
+    "GET /contacts/business/{businessId}": by_business,
+    "GET /contacts/{contactId}/appointments": appointments,
+}, seed=seed, makers={
+    "contacts": lambda store, i, loc, fields: store.put("contacts", fake_contact(i, loc, **fields)),
+})

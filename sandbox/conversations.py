@@ -1,6 +1,6 @@
 """Conversations endpoints: search with GHL's sort-value cursor, messages with their
 lastMessageId cursor, call recordings (audio/x-wav attachment) and transcriptions (JSON and a
-text/plain attachment), message status and the live chat typing indicator."""
+text/plain attachment), and the live chat typing indicator."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
-from sandbox.lists import in_location
-from sandbox.store import Store, new_id
+from sandbox.answers import Area, bounded, checked, error, location_mismatch, number, ok, owned
+from sandbox.lists import contains, in_location
+from sandbox.store import Store, iso_ms, new_id
 
 CONVERSATIONS = "conversations"
 MESSAGES = "conversations/messages"
@@ -24,8 +24,7 @@ SORT_FIELDS = {"last_message_date": "lastMessageDate",
 
 
 def _iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return iso_ms(datetime.fromtimestamp(ms / 1000, timezone.utc))
 
 
 def wav_bytes(seconds: float = 0.25, rate: int = 8000) -> bytes:
@@ -103,33 +102,17 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
                 "cc": [], "bcc": [], "source": "app"})
 
 
-SEED_HOOKS.append(seed)
-
-
 # ----------------------------------------------------------------------------- search
 
 
-def _int(value: Any, name: str) -> tuple[int | None, Any]:
-    if value in (None, ""):
-        return None, None
-    try:
-        return int(float(value)), None
-    except (TypeError, ValueError):
-        return None, error(422, [f"{name} must be a number"])
-
-
-@special("GET /conversations/search")
 def search(ctx):
     q = ctx.query
-    bad = missing_required(ctx) or location_mismatch(ctx, q.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
-    limit, bad = _int(q.get("limit"), "limit")
+    limit, bad = bounded(ctx, "limit", 20, 100)
     if bad:
         return bad
-    limit = limit or 20
-    if not 1 <= limit <= 100:
-        return error(422, ["limit must not be greater than 100"])
     sort_by = q.get("sortBy") or "last_message_date"
     if sort_by not in SORT_FIELDS:
         return error(422, [f"sortBy must be one of {', '.join(SORT_FIELDS)}"])
@@ -141,10 +124,8 @@ def search(ctx):
     if q.get("assignedTo"):
         wanted = set(q["assignedTo"].split(","))
         items = [c for c in items if (c.get("assignedTo") or "unassigned") in wanted]
-    text = (q.get("query") or "").lower()
-    if text:
-        items = [c for c in items if text in " ".join(str(c.get(k) or "") for k in (
-            "fullName", "contactName", "email", "phone", "lastMessageBody")).lower()]
+    items = contains(items, q.get("query"), "fullName", "contactName", "email", "phone",
+                     "lastMessageBody")
     status = q.get("status") or "all"
     if status == "unread":
         items = [c for c in items if c.get("unreadCount")]
@@ -153,7 +134,7 @@ def search(ctx):
     elif status == "starred":
         items = [c for c in items if c.get("starred")]
     for name, keep in (("startDate", lambda v, x: x >= v), ("endDate", lambda v, x: x <= v)):
-        value, bad = _int(q.get(name), name)
+        value, bad = number(q.get(name), name)
         if bad:
             return bad
         if value is not None:
@@ -164,7 +145,7 @@ def search(ctx):
         return int(c.get(field) or c.get("lastMessageDate") or 0)
 
     items.sort(key=lambda c: (value(c), c["id"]), reverse=desc)
-    after, bad = _int(q.get("startAfterDate"), "startAfterDate")
+    after, bad = number(q.get("startAfterDate"), "startAfterDate")
     if bad:
         return bad
     if after is not None:
@@ -176,17 +157,14 @@ def search(ctx):
 # ----------------------------------------------------------------------------- messages
 
 
-@special("GET /conversations/{conversationId}/messages")
 def messages(ctx):
-    conversation = ctx.store.get(CONVERSATIONS, ctx.path["conversationId"])
-    if conversation is None or conversation.get("locationId") != ctx.location_id:
-        return error(400, "Conversation not found")
-    limit, bad = _int(ctx.query.get("limit"), "limit")
+    conversation, bad = owned(ctx, CONVERSATIONS, ctx.path["conversationId"],
+                              "Conversation not found")
     if bad:
         return bad
-    limit = limit or 20
-    if not 1 <= limit <= 100:
-        return error(422, ["limit must not be greater than 100"])
+    limit, bad = bounded(ctx, "limit", 20, 100)
+    if bad:
+        return bad
     items = [m for m in ctx.store.all(MESSAGES) if m["conversationId"] == conversation["id"]]
     if ctx.query.get("type"):
         types = set(str(ctx.query["type"]).split(","))
@@ -206,15 +184,12 @@ def messages(ctx):
 
 def _call_message(ctx):
     """The call message of a recording or transcription path, or an error answer."""
-    if ctx.path["locationId"] != ctx.location_id:
-        return None, error(403, "The token does not have access to this location.")
-    message = ctx.store.get(MESSAGES, ctx.path["messageId"])
-    if message is None or message.get("locationId") != ctx.location_id:
-        return None, error(404, "Message not found")
-    return message, None
+    bad = location_mismatch(ctx, ctx.path["locationId"])
+    if bad:
+        return None, bad
+    return owned(ctx, MESSAGES, ctx.path["messageId"], "Message not found", 404)
 
 
-@special("GET /conversations/messages/{messageId}/locations/{locationId}/recording")
 def recording(ctx):
     message, bad = _call_message(ctx)
     if bad:
@@ -235,13 +210,11 @@ def _sentences(ctx):
     return found["sentences"], None
 
 
-@special("GET /conversations/locations/{locationId}/messages/{messageId}/transcription")
 def transcription(ctx):
     sentences, bad = _sentences(ctx)
     return bad or ok(sentences)
 
 
-@special("GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download")
 def download(ctx):
     sentences, bad = _sentences(ctx)
     if bad:
@@ -251,46 +224,28 @@ def download(ctx):
                     headers={"Content-Disposition": 'attachment; filename="transcription.txt"'})
 
 
-STATUSES = ("delivered", "failed", "pending", "read")
-
-
-@special("PUT /conversations/messages/{messageId}/status")
-def update_status(ctx):
-    message = ctx.store.get(MESSAGES, ctx.path["messageId"])
-    if message is None or message.get("locationId") != ctx.location_id:
-        return error(404, "Message not found")
-    bad = missing_required(ctx)
-    if bad:
-        return bad
-    if ctx.body["status"] not in STATUSES:
-        return error(422, [f"status must be one of the following values: {', '.join(STATUSES)}"])
-    from sandbox.providers import refusal  # GHL refuses it for a while right after a send
-
-    refused = refusal(ctx.store, message)
-    message.setdefault("_status_calls", []).append(
-        {"status": ctx.body["status"], "answer": refused.status_code if refused else 200})
-    if refused is not None:
-        return refused
-    message["status"] = ctx.body["status"]
-    if ctx.body.get("error"):
-        message["error"] = ctx.body["error"]
-    email_id = ctx.body.get("emailMessageId")
-    if email_id and ctx.store.get(EMAILS, email_id) is not None:
-        ctx.store.get(EMAILS, email_id)["status"] = ctx.body["status"]
-    return ok({"conversationId": message["conversationId"], "messageId": message["id"],
-               "status": message["status"], "msg": "Message status updated."})
-
-
-@special("POST /conversations/providers/live-chat/typing")
 def typing(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     flag = str(ctx.body["isTyping"]).lower()
     if flag not in ("true", "false"):
         return error(422, ["isTyping must be 'true' or 'false'"])
-    conversation = ctx.store.get(CONVERSATIONS, ctx.body["conversationId"])
-    if conversation is None or conversation.get("locationId") != ctx.location_id:
-        return error(400, "Conversation not found")
+    conversation, bad = owned(ctx, CONVERSATIONS, ctx.body["conversationId"],
+                              "Conversation not found")
+    if bad:
+        return bad
     conversation["agentTyping"] = {"isTyping": flag == "true", "visitorId": ctx.body["visitorId"]}
     return ok({"success": True}, 201)
+
+
+AREA = Area("conversations", handlers={
+    "GET /conversations/search": search,
+    "GET /conversations/{conversationId}/messages": messages,
+    "GET /conversations/messages/{messageId}/locations/{locationId}/recording": recording,
+    "GET /conversations/locations/{locationId}/messages/{messageId}/transcription":
+        transcription,
+    "GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download":
+        download,
+    "POST /conversations/providers/live-chat/typing": typing,
+}, seed=seed)

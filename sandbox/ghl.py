@@ -6,8 +6,8 @@ describe, ``X-RateLimit-*`` headers on every answer and 429 past the burst limit
 and GHL's error bodies. Routes come from the operation specs: one generic handler serves
 create, read, update, delete and list for any curated spec by the shape of its path; operations
 generated from GHL's official documents are checked and answered from them by
-:mod:`sandbox.official`; the endpoints whose behaviour is special are hand-written and keyed by
-upstream method and path (``@special("POST /contacts/upsert")``, :mod:`sandbox.handlers`).
+:mod:`sandbox.official`; the endpoints whose behaviour is special are hand-written, each area's
+keyed by upstream method and path, and the areas are listed in :mod:`sandbox.handlers`.
 
 Sandbox-only control routes live under ``/_sandbox`` (reset, seed, faults, stats, tokens).
 """
@@ -24,17 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from sandbox import handlers
 from sandbox import oauth as sandbox_oauth
 from sandbox import push
-from sandbox.store import Store, collection_of, new_id, now_iso, segments
+from sandbox.answers import (DEFAULT_COMPANY, DEFAULT_LOCATION, DEFAULT_TOKEN, error, read_body,
+                             read_json)
+from sandbox.store import Store, collection_of, get_at, new_id, now_iso, param_of, segments
 
 VERSIONS = ("2021-07-28", "2021-04-15")
-DEFAULT_TOKEN = "pit-sandbox-token"
-DEFAULT_LOCATION = "loc_sandbox0000000001"
-DEFAULT_COMPANY = "cmp_sandbox0000000001"
 
 
 @dataclass
@@ -77,18 +76,13 @@ def _compile(template: str) -> tuple[re.Pattern, list[str]]:
     params: list[str] = []
     parts = []
     for seg in segments(template):
-        m = re.match(r"^\{([^}]+)\}$", seg)
-        if m:
-            params.append(m.group(1))
+        name = param_of(seg)
+        if name is not None:
+            params.append(name)
             parts.append("([^/]+)")
         else:
             parts.append(re.escape(seg))
     return re.compile("^/" + "/".join(parts) + "/?$"), params
-
-
-# endpoints answered by a hand-written handler that no spec declares:
-# (key, method, path template); a module of the sandbox adds its own at import
-UNSPECIFIED: list[tuple[str, str, str]] = []
 
 
 def build_routes(specs: dict[str, Any]) -> list[Route]:
@@ -99,7 +93,7 @@ def build_routes(specs: dict[str, Any]) -> list[Route]:
         regex, params = _compile(op.upstream.path)
         routes.append(Route(op.key, op.upstream.method, op.upstream.path, regex, params, op))
     declared = {(r.method, "/" + r.template.strip("/")) for r in routes}
-    for key, method, template in UNSPECIFIED:
+    for key, method, template in handlers.UNSPECIFIED:
         if (method, "/" + template.strip("/")) in declared:
             continue  # a spec declares it: its route serves, the handler is found by endpoint
         regex, params = _compile(template)
@@ -108,13 +102,6 @@ def build_routes(specs: dict[str, Any]) -> list[Route]:
     routes.sort(key=lambda r: (-sum(1 for s in segments(r.template) if not s.startswith("{")),
                                -len(segments(r.template))))
     return routes
-
-
-def ghl_error(status: int, message: str | list[str], error: str | None = None) -> JSONResponse:
-    names = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-             422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error"}
-    return JSONResponse({"statusCode": status, "message": message,
-                         "error": error or names.get(status, "Error")}, status_code=status)
 
 
 class Ctx:
@@ -177,7 +164,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/reset")
     async def _reset(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         reset(bool(body.get("seed", True)))
         oauth.reset()
         return {"ok": True}
@@ -194,7 +181,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
     @app.post("/_sandbox/hooks")
     async def _hook(request: Request) -> dict:
         """A webhook receiver for trying subscriptions: keeps what it gets, answers 200."""
-        body = await handlers.read_json(request)
+        body = await read_json(request)
         state.hooks.append({"t": time.time(), "headers": dict(request.headers), "body": body})
         return {"ok": True}
 
@@ -204,7 +191,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/faults")
     async def _faults(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         state.faults.append(Fault(status=int(body["status"]), remaining=int(body.get("count", 1)),
                                   path_prefix=body.get("path_prefix", ""),
                                   retry_after=body.get("retry_after")))
@@ -212,7 +199,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.put("/_sandbox/config")
     async def _config(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         for name in ("rate_limit", "window_ms", "daily_limit", "latency_ms"):
             if name in body:
                 setattr(state, name, body[name])
@@ -229,7 +216,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/tokens")
     async def _tokens(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         token = body.get("token") or "pit-" + new_id()
         state.tokens[token] = {"location_id": body.get("location_id", DEFAULT_LOCATION),
                                "company_id": body.get("company_id", DEFAULT_COMPANY)}
@@ -241,7 +228,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
 
     @app.post("/_sandbox/seed/{collection:path}")
     async def _seed(collection: str, request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         made = handlers.seed_many(state.store, collection, int(body.get("count", 1)),
                                   body.get("location_id", DEFAULT_LOCATION), body.get("fields") or {},
                                   float(body.get("spread_seconds") or 0),
@@ -273,17 +260,17 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             tenant = None  # an OAuth access token past its lifetime
         if tenant is None:
             state.stats["401"] += 1
-            return ghl_error(401, "Invalid JWT" if token else "Unauthorized, missing Bearer token",
+            return error(401, "Invalid JWT" if token else "Unauthorized, missing Bearer token",
                              "Unauthorized")
         location_id = tenant["location_id"]
         limited, headers = _rate(state, location_id)
         if limited:
             state.stats["429"] += 1
-            resp = ghl_error(429, "Too many requests, please try again later.")
+            resp = error(429, "Too many requests, please try again later.")
             resp.headers.update(headers)
             return resp
         route, values = _match(routes(), request.method, path)
-        body = await handlers.read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
+        body = await read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
         state.requests.append({"t": time.time(), "method": request.method, "path": path,
                                "query": dict(request.query_params), "body": body,
                                "query_items": request.query_params.multi_items(),
@@ -292,7 +279,7 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
                                "route": route.key if route else None})
         fault = _take_fault(state, path)
         if fault is not None:
-            resp = ghl_error(fault.status, "injected fault")
+            resp = error(fault.status, "injected fault")
             resp.headers.update(headers)
             if fault.retry_after is not None:
                 resp.headers["Retry-After"] = str(fault.retry_after)
@@ -300,14 +287,14 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
             return resp
         if route is None:
             state.stats["404"] += 1
-            resp = ghl_error(404, f"Cannot {request.method} {path}")
+            resp = error(404, f"Cannot {request.method} {path}")
             resp.headers.update(headers)
             return resp
         version = request.headers.get("version")
         if not version:
-            resp = ghl_error(400, "version header was not found", "Bad Request")
+            resp = error(400, "version header was not found", "Bad Request")
         elif version not in VERSIONS:
-            resp = ghl_error(400, f"Version must be one of {', '.join(VERSIONS)}")
+            resp = error(400, f"Version must be one of {', '.join(VERSIONS)}")
         else:
             query = _query(request)
             ctx = Ctx(state, route, values, query, body, location_id, aliases)
@@ -322,7 +309,6 @@ def create_app(*, seed: bool = True, rate_limit: int = 100, window_ms: int = 10_
     return app
 
 
-
 def _push_write(state: State, ctx: Ctx, resp: Response) -> None:
     """Fire the event of a successful write: the object as answered (its id alone for a
     delete)."""
@@ -330,11 +316,7 @@ def _push_write(state: State, ctx: Ctx, resp: Response) -> None:
         answer = json.loads(resp.body)
     except ValueError:
         answer = {}
-    obj = answer
-    path = ctx.op.output.path
-    if path != "$":
-        for part in path.split("."):
-            obj = obj.get(part) if isinstance(obj, dict) else None
+    obj = get_at(answer, ctx.op.output.path)
     if not isinstance(obj, dict) or "id" not in obj:
         last = ctx.route.params[-1] if ctx.route.params else None
         obj = {"id": ctx.path.get(last)} if last else {}
@@ -403,4 +385,4 @@ def _rate(state: State, location_id: str) -> tuple[bool, dict[str, str]]:
 
 
 __all__ = ["create_app", "DEFAULT_TOKEN", "DEFAULT_LOCATION", "DEFAULT_COMPANY", "Ctx",
-           "ghl_error", "now_iso", "new_id"]
+           "now_iso", "new_id"]

@@ -1,8 +1,9 @@
-"""Locations search and creation, a location's custom fields, and the agency (company)."""
+"""Locations search and creation, a location's custom fields, and the agency (company); the
+seed of the sandbox's own location and company."""
 
 from __future__ import annotations
 
-from sandbox.handlers import SEED_HOOKS, error, missing_required, ok, special
+from sandbox.answers import Area, error, location_mismatch, missing_required, ok
 from sandbox.lists import page
 from sandbox.store import Store, new_id, now_iso
 
@@ -14,6 +15,11 @@ LOCATION_FIELDS = ("name", "companyId", "phone", "address", "city", "state", "co
 
 
 def seed(store: Store, location_id: str, company_id: str) -> None:
+    store.put(LOCATIONS, {"id": location_id, "companyId": company_id, "name": "Sandbox Dental",
+                          "email": "frontdesk@example.com", "phone": "+15550000000",
+                          "address": "1 Example Way", "city": "Springfield", "state": "IL",
+                          "country": "US", "postalCode": "62701", "timezone": "America/Chicago",
+                          "website": "https://example.com"})
     store.put(COMPANIES, {
         "id": company_id, "name": "Sandbox Agency", "email": "ops@example.com",
         "phone": "+15550000001", "website": "https://agency.example.com",
@@ -39,10 +45,6 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
             "locationId": location_id, "model": model, "dateAdded": now_iso()}, (location_id,))
 
 
-SEED_HOOKS.append(seed)
-
-
-@special("GET /locations/search")
 def search_locations(ctx):
     q = ctx.query
     items = list(ctx.store.all(LOCATIONS))
@@ -55,7 +57,6 @@ def search_locations(ctx):
     return ok({"locations": page(ctx, items)})
 
 
-@special("POST /locations")
 def create_location(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -67,10 +68,10 @@ def create_location(ctx):
     return ok(location)
 
 
-@special("GET /locations/{locationId}/customFields")
 def custom_fields(ctx):
-    if ctx.path["locationId"] != ctx.location_id:
-        return error(403, "The token does not have access to this location.")
+    bad = location_mismatch(ctx, ctx.path["locationId"])
+    if bad:
+        return bad
     model = ctx.query.get("model") or "contact"
     if model not in ("contact", "opportunity", "all"):
         return error(422, ["model must be one of the following values: contact, opportunity, all"])
@@ -80,7 +81,6 @@ def custom_fields(ctx):
     return ok({"customFields": sorted(items, key=lambda f: f["position"])})
 
 
-@special("GET /companies/{companyId}")
 def get_company(ctx):
     company = ctx.store.get(COMPANIES, ctx.path["companyId"])
     if company is None:
@@ -88,3 +88,9 @@ def get_company(ctx):
     return ok({"company": company})
 
 
+AREA = Area("locations", handlers={
+    "GET /locations/search": search_locations,
+    "POST /locations": create_location,
+    "GET /locations/{locationId}/customFields": custom_fields,
+    "GET /companies/{companyId}": get_company,
+}, seed=seed)

@@ -22,7 +22,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.store import new_id, now_iso, put_at
+from sandbox.answers import endpoint, error
+from sandbox.store import get_at, new_id, now_iso, put_at
 
 DATA = Path(__file__).with_name("official_answers.json")
 
@@ -35,17 +36,6 @@ def _load() -> dict[str, dict[str, Any]]:
 
 
 ANSWERS = _load()
-
-
-def endpoint(method: str, template: str) -> str:
-    """``GET /contacts/`` → ``GET /contacts``: the key of an answer."""
-    return f"{method} /{template.strip('/')}"
-
-
-def _error(status: int, message: Any) -> JSONResponse:
-    names = {404: "Not Found", 422: "Unprocessable Entity"}
-    return JSONResponse({"statusCode": status, "message": message,
-                         "error": names.get(status, "Error")}, status_code=status)
 
 
 _PYTHON = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
@@ -105,15 +95,6 @@ def problems(ctx) -> list[str]:
     return out
 
 
-def _at(body: Any, path: str | None) -> Any:
-    if path in (None, "$"):
-        return body
-    node = body
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def _put_at(body: Any, path: str | None, value: Any) -> Any:
     if path in (None, "$") or not isinstance(body, dict):
         return value
@@ -140,16 +121,16 @@ def answer(ctx) -> Response:
     """The answer to one request for a generated operation."""
     found = problems(ctx)
     if found:
-        return _error(422, found)
+        return error(422, found)
     record = ANSWERS.get(endpoint(ctx.route.method, ctx.route.template))
     if record is None:
-        return _error(404, f"Cannot {ctx.route.method} {ctx.route.template}")
+        return error(404, f"Cannot {ctx.route.method} {ctx.route.template}")
     body = copy.deepcopy(record["body"])
     status = int(record["status"])
     kind, path = _result(ctx)
     method = ctx.route.method
     if kind == "object" and method == "POST" and not ctx.id_param:
-        obj = _at(body, path)
+        obj = get_at(body, path)
         if isinstance(obj, dict):
             obj.update({k: v for k, v in ctx.body.items() if k in obj or not obj})
             id_field = "_id" if "_id" in obj and "id" not in obj else "id"

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
+from sandbox.answers import (Area, bounded, checked, error, location_mismatch, missing_required,
+                             ok, owned)
+from sandbox.lists import search_order
 from sandbox.store import Store, new_id, now_iso
 
 STATUSES = ("open", "won", "lost", "abandoned")
@@ -44,15 +46,12 @@ def _stage_problem(pipe: dict[str, Any], stage_id: Any) -> str | None:
     return None
 
 
-@special("POST /opportunities/search")
 def search(ctx):
     body = ctx.body
-    bad = missing_required(ctx) or location_mismatch(ctx, body.get("locationId"))
+    size, too_many = bounded(ctx, "limit", 20, 500, body)
+    bad = checked(ctx) or too_many
     if bad:
         return bad
-    size = int(body.get("limit") or 20)
-    if not 1 <= size <= 500:
-        return error(422, ["limit must not be greater than 500"])
     items = _mine(ctx)
     text = str(body.get("query") or "").lower()
     if text:
@@ -63,11 +62,9 @@ def search(ctx):
         if key is None:
             return error(422, [f"filters.field must be one of {', '.join(FILTER_FIELDS)}"])
         items = [o for o in items if _matches(o.get(key), flt.get("operator", "eq"), flt.get("value"))]
-    sort = (body.get("sort") or [{"field": "createdAt", "direction": "desc"}])[0]
-    field = sort.get("field", "createdAt")
-    if field not in ("createdAt", "updatedAt"):
-        return error(422, ["sort field must be one of createdAt, updatedAt"])
-    reverse = sort.get("direction", "desc") == "desc"
+    field, reverse, bad = search_order(body, "createdAt", "updatedAt")
+    if bad:
+        return bad
     items.sort(key=lambda o: (str(o.get(field) or ""), o["id"]), reverse=reverse)
     total = len(items)
     after = body.get("searchAfter")
@@ -119,9 +116,8 @@ def _new(ctx, body: dict[str, Any], pipe: dict[str, Any]) -> dict[str, Any]:
     return ctx.store.put("opportunities", opp)
 
 
-@special("POST /opportunities")
 def create_opportunity(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     pipe = _pipeline(ctx, ctx.body["pipelineId"])
@@ -159,23 +155,22 @@ def _apply(ctx, opp: dict[str, Any], changes: dict[str, Any]) -> Any:
     return None
 
 
-@special("PUT /opportunities/{id}")
+def _opportunity(ctx):
+    """(the opportunity of the path, None) or (None, GHL's 400) when the location has none."""
+    return owned(ctx, "opportunities", ctx.path["id"], "Opportunity not found")
+
+
 def update_opportunity(ctx):
-    opp = ctx.store.get("opportunities", ctx.path["id"])
-    if opp is None or opp.get("locationId") != ctx.location_id:
-        return error(400, "Opportunity not found")
-    bad = _apply(ctx, opp, dict(ctx.body))
+    opp, bad = _opportunity(ctx)
+    bad = bad or _apply(ctx, opp, dict(ctx.body))
     return bad or ok({"opportunity": _with_contact(ctx, opp)})
 
 
-@special("PUT /opportunities/{id}/status")
 def update_status(ctx):
     bad = missing_required(ctx)
-    if bad:
-        return bad
-    opp = ctx.store.get("opportunities", ctx.path["id"])
-    if opp is None or opp.get("locationId") != ctx.location_id:
-        return error(400, "Opportunity not found")
+    opp, missing = _opportunity(ctx)
+    if bad or missing:
+        return bad or missing
     changes = {"status": ctx.body["status"]}
     if ctx.body.get("lostReasonId"):
         changes["lostReasonId"] = ctx.body["lostReasonId"]
@@ -195,7 +190,6 @@ def _followers(opp: dict[str, Any], ids: list[str], action: str, remove_all: boo
     return changed
 
 
-@special("POST /opportunities/upsert")
 def upsert(ctx):
     body = dict(ctx.body)
     bad = location_mismatch(ctx, body.get("locationId"))
@@ -230,14 +224,11 @@ def upsert(ctx):
     return ok({"opportunity": _with_contact(ctx, opp), "new": False})
 
 
-@special("POST /opportunities/{id}/followers", "DELETE /opportunities/{id}/followers")
 def followers(ctx):
     bad = missing_required(ctx)
-    if bad:
-        return bad
-    opp = ctx.store.get("opportunities", ctx.path["id"])
-    if opp is None or opp.get("locationId") != ctx.location_id:
-        return error(400, "Opportunity not found")
+    opp, missing = _opportunity(ctx)
+    if bad or missing:
+        return bad or missing
     ids = [str(f) for f in ctx.body.get("followers") or []]
     if ctx.route.method == "POST":
         added = _followers(opp, ids, "add", False)
@@ -278,4 +269,12 @@ def _seed(store: Store, location_id: str, company_id: str) -> None:
             "lastStageChangeAt": stamp, "lastActionDate": stamp})
 
 
-SEED_HOOKS.append(_seed)
+AREA = Area("opportunities", handlers={
+    "POST /opportunities/search": search,
+    "POST /opportunities": create_opportunity,
+    "PUT /opportunities/{id}": update_opportunity,
+    "PUT /opportunities/{id}/status": update_status,
+    "POST /opportunities/upsert": upsert,
+    "POST /opportunities/{id}/followers": followers,
+    "DELETE /opportunities/{id}/followers": followers,
+}, seed=_seed)

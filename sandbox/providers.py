@@ -31,17 +31,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import conversations as conv
-from sandbox import handlers
-from sandbox.ghl import DEFAULT_LOCATION, UNSPECIFIED
-from sandbox.handlers import error, ok, special
+from sandbox.answers import DEFAULT_LOCATION, Area, error, missing_required, ok, owned, read_json
+from sandbox.contacts import fake_contact
 from sandbox.push import sign
 from sandbox.store import new_id, now_iso
 
 CONFIG = "provider/config"
-# GHL endpoints a provider calls (apps/conversations.json) that the catalog has no spec for
-UNSPECIFIED.extend([
-    ("conversations.sandbox.create_conversation", "POST", "/conversations/"),
-    ("conversations.sandbox.add_inbound_message", "POST", "/conversations/messages/inbound")])
 
 
 def config(store) -> dict[str, Any]:
@@ -86,7 +81,6 @@ def _required(ctx, *names: str) -> JSONResponse | None:
     return error(422, missing) if missing else None
 
 
-@special("POST /conversations")
 def create_conversation(ctx):
     bad = _required(ctx, "locationId", "contactId")
     if bad:
@@ -104,7 +98,6 @@ def create_conversation(ctx):
         "id", "contactId", "locationId", "dateAdded", "dateUpdated", "type")}}, 201)
 
 
-@special("POST /conversations/messages/inbound")
 def add_inbound(ctx):
     body = ctx.body
     bad = _required(ctx, "type", "contactId")
@@ -126,6 +119,32 @@ def add_inbound(ctx):
                                attachments=body.get("attachments") or [])
     return ok({"success": True, "conversationId": conversation["id"], "messageId": message["id"],
                "message": "Message added", "contactId": contact["id"], "dateAdded": now_iso()})
+
+
+STATUSES = ("delivered", "failed", "pending", "read")
+
+
+def update_status(ctx):
+    """A provider's status report: refused for a while right after the send, as GHL does."""
+    message, bad = owned(ctx, conv.MESSAGES, ctx.path["messageId"], "Message not found", 404)
+    bad = bad or missing_required(ctx)
+    if bad:
+        return bad
+    if ctx.body["status"] not in STATUSES:
+        return error(422, [f"status must be one of the following values: {', '.join(STATUSES)}"])
+    refused = refusal(ctx.store, message)
+    message.setdefault("_status_calls", []).append(
+        {"status": ctx.body["status"], "answer": refused.status_code if refused else 200})
+    if refused is not None:
+        return refused
+    message["status"] = ctx.body["status"]
+    if ctx.body.get("error"):
+        message["error"] = ctx.body["error"]
+    email_id = ctx.body.get("emailMessageId")
+    if email_id and ctx.store.get(conv.EMAILS, email_id) is not None:
+        ctx.store.get(conv.EMAILS, email_id)["status"] = ctx.body["status"]
+    return ok({"conversationId": message["conversationId"], "messageId": message["id"],
+               "status": message["status"], "msg": "Message status updated."})
 
 
 def _event(conversation: dict[str, Any], message: dict[str, Any], contact: dict[str, Any],
@@ -155,7 +174,7 @@ def install(app: FastAPI) -> None:
 
     @router.put("")
     async def set_config(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         cfg = config(store)
         for name in ("delivery_url", "refuse_401_seconds", "refuse_403_seconds"):
             if name in body:
@@ -164,9 +183,9 @@ def install(app: FastAPI) -> None:
 
     @router.post("/contacts")
     async def new_contact(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         with store.lock:
-            contact = store.put("contacts", handlers.fake_contact(
+            contact = store.put("contacts", fake_contact(
                 len(store.all("contacts")), DEFAULT_LOCATION, phone=str(body["phone"]),
                 firstName=str(body.get("firstName") or "Casey")))
             conversation = new_conversation(store, DEFAULT_LOCATION, contact)
@@ -174,7 +193,7 @@ def install(app: FastAPI) -> None:
 
     @router.post("/conversations/{conversation_id}/send")
     async def staff_send(conversation_id: str, request: Request) -> JSONResponse:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         with store.lock:
             conversation = store.get(conv.CONVERSATIONS, conversation_id)
             if conversation is None:
@@ -195,7 +214,7 @@ def install(app: FastAPI) -> None:
     @router.post("/events")
     async def repost(request: Request) -> dict:
         """Post an event body again as given (GHL retrying an event)."""
-        event = await handlers.read_json(request) or {}
+        event = await read_json(request) or {}
         return {"delivery_status": await post_event(config(store)["delivery_url"], event)}
 
     @router.get("/conversations/{conversation_id}/messages")
@@ -211,3 +230,14 @@ def install(app: FastAPI) -> None:
     ours = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[0:0] = ours  # ahead of GHL's catch-all
+
+
+AREA = Area("providers", handlers={
+    "POST /conversations": create_conversation,
+    "POST /conversations/messages/inbound": add_inbound,
+    "PUT /conversations/messages/{messageId}/status": update_status,
+}, routes=(
+    # GHL endpoints a provider calls (apps/conversations.json) that the catalog has no spec for
+    ("conversations.sandbox.create_conversation", "POST", "/conversations/"),
+    ("conversations.sandbox.add_inbound_message", "POST", "/conversations/messages/inbound"),
+))

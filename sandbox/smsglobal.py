@@ -43,7 +43,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from engine.upstream import smsglobal as mac_auth
-from sandbox import handlers
+from sandbox.answers import Area, read_json
 
 DEFAULT_KEY = "sandboxsmsglobalkey0000000000001"
 DEFAULT_SECRET = "sandboxsmsglobalsecret0000000001"
@@ -474,7 +474,8 @@ def seed(store, location_id: str, company_id: str) -> None:
         "contactCount": 0, "defaultOrigin": DEFAULT_NUMBER}
 
 
-handlers.SEED_HOOKS.append(seed)
+# its data lives in the GHL sandbox's store, seeded with the rest
+AREA = Area("smsglobal", seed=seed)
 
 
 def install(app: FastAPI) -> None:
@@ -489,7 +490,7 @@ def install(app: FastAPI) -> None:
         path = "/v2/" + rest
         body = None
         if request.method in ("POST", "PUT", "PATCH"):
-            body = await handlers.read_json(request)
+            body = await read_json(request)
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000)
         key = None
@@ -520,7 +521,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/incoming")
     async def incoming(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         with state.store.lock:
             msg = _public(sg.receive(str(body["origin"]), str(body.get("destination") or ""),
                                      str(body.get("message") or "")))
@@ -548,7 +549,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/messages/{msg_id}/status")
     async def set_status(msg_id: str, request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         with state.store.lock:
             for msg in sg.sent():
                 if msg_id in (str(msg["id"]), str(msg["outgoing_id"])):
@@ -564,7 +565,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/groups")
     async def new_group(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         with state.store.lock:
             return sg.add_group(str(body.get("name") or "Group"), str(body.get("keyword") or ""))
 
@@ -574,7 +575,7 @@ def install(app: FastAPI) -> None:
 
     @control.put("/config")
     async def config(request: Request) -> dict:
-        body = await handlers.read_json(request) or {}
+        body = await read_json(request) or {}
         if "delivery_seconds" in body:
             sg.account()["delivery_seconds"] = float(body["delivery_seconds"])
         if "balance" in body:
@@ -588,7 +589,7 @@ def install(app: FastAPI) -> None:
 
     @control.post("/credentials")
     async def credentials(request: Request) -> Response:
-        body = await handlers.read_json(request)
+        body = await read_json(request)
         body = body if isinstance(body, dict) else {}
         missing = [f for f in ("api_key", "api_secret")
                    if not isinstance(body.get(f), str) or not body[f].strip()]

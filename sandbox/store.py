@@ -20,17 +20,47 @@ _PARAM = re.compile(r"^\{([^}]+)\}$")
 _counter = itertools.count(1)
 
 
+def iso_ms(moment: datetime) -> str:
+    """``moment`` (in UTC) as GHL writes times, to the millisecond: 2026-01-02T03:04:05.678Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def now_iso() -> str:
     """Now as GHL writes times, to the millisecond (one reading of the clock, so a later call
     never gives an earlier time)."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return iso_ms(datetime.now(timezone.utc))
+
+
+def epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds from epoch ms (a number or its digits) or an ISO 8601 time (UTC when
+    it names no offset); None when ``value`` is empty or neither."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) or str(value).lstrip("-").isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return round(parsed.timestamp() * 1000)
 
 
 def new_id(prefix: str = "") -> str:
     """A 20-character GHL-looking id, unique within the process."""
     n = next(_counter)
     return (prefix + f"{n:x}".rjust(20 - len(prefix), "0"))[:24]
+
+
+def get_at(node: Any, path: str | None) -> Any:
+    """The value at the dotted ``path`` inside ``node`` (``node`` itself for ``$`` or None),
+    None when a step is missing."""
+    if path in (None, "$"):
+        return node
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def put_at(node: dict[str, Any], path: str, value: Any) -> None:
@@ -45,16 +75,22 @@ def segments(template: str) -> list[str]:
     return [s for s in template.strip("/").split("/") if s]
 
 
+def param_of(segment: str) -> str | None:
+    """``"{contactId}"`` → ``"contactId"``: the parameter a path segment stands for, if any."""
+    found = _PARAM.match(segment)
+    return found.group(1) if found else None
+
+
 def collection_of(template: str, aliases: dict[str, str]) -> tuple[str, list[str], str | None]:
     """(collection name, parent param names, id param name or None) of a path template."""
     segs = segments(template)
-    last_param = _PARAM.match(segs[-1]) if segs else None
+    last_param = param_of(segs[-1]) if segs else None
     body = segs[:-1] if last_param else segs
-    literal = [s for s in body if not _PARAM.match(s)]
-    params = [_PARAM.match(s).group(1) for s in body if _PARAM.match(s)]
+    literal = [s for s in body if param_of(s) is None]
+    params = [p for p in map(param_of, body) if p is not None]
     name = "/".join(literal)
     name = aliases.get(name, name)
-    return name, params, last_param.group(1) if last_param else None
+    return name, params, last_param
 
 
 class Store:

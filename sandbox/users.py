@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.handlers import SEED_HOOKS, SEEDERS, error, location_mismatch, missing_required, ok, special
+from sandbox.answers import DEFAULT_COMPANY, Area, checked, error, missing_required, ok
+from sandbox.lists import contains, skip_limit
 from sandbox.store import Store, new_id, now_iso
 
 HIDDEN = ("password", "companyId", "type", "role", "locationIds")
@@ -26,7 +27,6 @@ def _in_company(ctx, company_id: Any) -> list[dict[str, Any]]:
             and not u.get("deleted")]
 
 
-@special("GET /users/search")
 def search(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -35,9 +35,7 @@ def search(ctx):
     items = _in_company(ctx, q["companyId"])
     if q.get("locationId"):
         items = [u for u in items if q["locationId"] in u["roles"].get("locationIds", [])]
-    if q.get("query"):
-        text = str(q["query"]).lower()
-        items = [u for u in items if text in f"{u.get('name')} {u.get('email')} {u.get('phone')}".lower()]
+    items = contains(items, q.get("query"), "name", "email", "phone")
     for name in ("type", "role"):
         if q.get(name):
             items = [u for u in items if u["roles"].get(name) == q[name]]
@@ -50,11 +48,9 @@ def search(ctx):
     field = q.get("sort") or "name"
     items.sort(key=lambda u: (str(u.get(field) or ""), u["id"]),
                reverse=q.get("sortDirection") == "desc")
-    skip, limit = int(q.get("skip") or 0), int(q.get("limit") or 25)
-    return ok({"users": [_public(u) for u in items[skip:skip + limit]], "count": len(items)})
+    return ok({"users": [_public(u) for u in skip_limit(ctx, items, 25)], "count": len(items)})
 
 
-@special("POST /users/search/filter-by-email")
 def filter_by_email(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -80,9 +76,8 @@ def filter_by_email(ctx):
     return ok({"users": out, "count": len(items)})
 
 
-@special("GET /users")
 def by_location(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.query.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     items = [u for u in ctx.store.all("users") if not u.get("deleted")
@@ -98,7 +93,6 @@ def _roles(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return roles
 
 
-@special("POST /users")
 def create_user(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -117,11 +111,18 @@ def create_user(ctx):
     return ok(_public(user), 201)
 
 
-@special("PUT /users/{userId}")
-def update_user(ctx):
+def _user(ctx) -> tuple[dict[str, Any] | None, Any]:
+    """(the user of the path, None) or (None, GHL's 400) when there is none (or it is deleted)."""
     user = ctx.store.get("users", ctx.path["userId"])
     if user is None or user.get("deleted"):
-        return error(400, "User not found")
+        return None, error(400, "User not found")
+    return user, None
+
+
+def update_user(ctx):
+    user, bad = _user(ctx)
+    if bad:
+        return bad
     body = ctx.body
     user.update({k: v for k, v in body.items() if k not in (*HIDDEN, "id", "email")})
     user["roles"] = _roles(user["roles"], body)
@@ -129,19 +130,15 @@ def update_user(ctx):
     return ok(_public(user))
 
 
-@special("GET /users/{userId}")
 def get_user(ctx):
-    user = ctx.store.get("users", ctx.path["userId"])
-    if user is None or user.get("deleted"):
-        return error(400, "User not found")
-    return ok(_public(user))
+    user, bad = _user(ctx)
+    return bad or ok(_public(user))
 
 
-@special("DELETE /users/{userId}")
 def delete_user(ctx):
-    user = ctx.store.get("users", ctx.path["userId"])
-    if user is None or user.get("deleted"):
-        return error(400, "User not found")
+    user, bad = _user(ctx)
+    if bad:
+        return bad
     user["deleted"] = True
     return ok({"succeded": True, "message": f"Queued deleting user with e-mail {user['email']} "
                                             f"and name {user['name']}. Will take effect in a few "
@@ -168,13 +165,25 @@ def fake_user(i: int, location_id: str, company_id: str, **fields: Any) -> dict[
     return user
 
 
-def _seed(store: Store, location_id: str, company_id: str) -> None:
+def seed(store: Store, location_id: str, company_id: str) -> None:
     for i in range(len(PEOPLE)):
         store.put("users", fake_user(i, location_id, company_id))
 
 
-SEED_HOOKS.append(_seed)
-# POST /_sandbox/seed/users makes more of them (of the sandbox's default company)
-SEEDERS["users"] = lambda store, i, loc, fields: store.put("users", fake_user(
-    len(store.all("users")), loc, fields.get("companyId") or "cmp_sandbox0000000001",
-    **{k: v for k, v in fields.items() if k != "companyId"}))
+def make(store: Store, i: int, location_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """One more user for POST /_sandbox/seed/users (of the sandbox's default company unless
+    ``fields`` names one)."""
+    return store.put("users", fake_user(
+        len(store.all("users")), location_id, fields.get("companyId") or DEFAULT_COMPANY,
+        **{k: v for k, v in fields.items() if k != "companyId"}))
+
+
+AREA = Area("users", handlers={
+    "GET /users/search": search,
+    "POST /users/search/filter-by-email": filter_by_email,
+    "GET /users": by_location,
+    "POST /users": create_user,
+    "GET /users/{userId}": get_user,
+    "PUT /users/{userId}": update_user,
+    "DELETE /users/{userId}": delete_user,
+}, seed=seed, makers={"users": make})

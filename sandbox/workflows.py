@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.handlers import SEED_HOOKS, error, location_mismatch, missing_required, ok, special
-from sandbox.lists import checked, in_location, newest
+from sandbox.answers import Area, checked, error, missing_required, ok, owned
+from sandbox.contacts import the_contact
 from sandbox.store import Store, new_id, now_iso
 
 WORKFLOWS = "workflows"
@@ -36,57 +36,22 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
         store.put(SNAPSHOTS, {"id": new_id(), "name": name, "type": kind, "companyId": company_id})
 
 
-SEED_HOOKS.append(seed)
-
-
-def _public(obj: dict, *hidden: str) -> dict:
-    return {k: v for k, v in obj.items() if k not in hidden}
-
-
-@special("GET /workflows")
-def list_workflows(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
-    return ok({"workflows": newest(in_location(ctx, ctx.store.all(WORKFLOWS)), "createdAt")})
-
-
-@special("GET /campaigns")
-def list_campaigns(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
-    items = in_location(ctx, ctx.store.all(CAMPAIGNS))
-    if ctx.query.get("status"):
-        items = [c for c in items if c["status"] == ctx.query["status"]]
-    return ok({"campaigns": items})
-
-
-@special("GET /snapshots")
 def list_snapshots(ctx):
+    """The agency's snapshots: GHL does not answer the company id they are kept under."""
     bad = missing_required(ctx)
     if bad:
         return bad
     items = [s for s in ctx.store.all(SNAPSHOTS) if s["companyId"] == ctx.query["companyId"]]
-    return ok({"snapshots": [_public(s, "companyId") for s in items]})
+    return ok({"snapshots": [{k: v for k, v in s.items() if k != "companyId"} for s in items]})
 
 
-def _contact(ctx):
-    contact = ctx.store.get("contacts", ctx.path["contactId"])
-    if contact is None or contact.get("locationId") != ctx.location_id:
-        return None, error(400, "Contact not found", "Bad Request")
-    return contact, None
-
-
-@special("POST /contacts/{contactId}/workflow/{workflowId}",
-         "DELETE /contacts/{contactId}/workflow/{workflowId}")
 def enrolment(ctx):
-    contact, bad = _contact(ctx)
+    contact, bad = the_contact(ctx)
     if bad:
         return bad
-    workflow = ctx.store.get(WORKFLOWS, ctx.path["workflowId"])
-    if workflow is None or workflow.get("locationId") != ctx.location_id:
-        return error(400, "Workflow not found", "Bad Request")
+    workflow, bad = owned(ctx, WORKFLOWS, ctx.path["workflowId"], "Workflow not found")
+    if bad:
+        return bad
     if ctx.route.method == "POST":
         ctx.store.put(ENROLMENTS, {"id": workflow["id"], "workflowId": workflow["id"],
                                    "contactId": contact["id"],
@@ -97,9 +62,8 @@ def enrolment(ctx):
     return ok({"succeded": True})
 
 
-@special("POST /contacts/{contactId}/followers", "DELETE /contacts/{contactId}/followers")
 def followers(ctx):
-    contact, bad = _contact(ctx)
+    contact, bad = the_contact(ctx)
     if bad:
         return bad
     bad = missing_required(ctx)
@@ -120,9 +84,8 @@ def followers(ctx):
     return ok({"followers": contact["followers"], "followersRemoved": removed})
 
 
-@special("POST /contacts/bulk/business")
 def bulk_business(ctx):
-    bad = missing_required(ctx) or location_mismatch(ctx, ctx.body.get("locationId"))
+    bad = checked(ctx)
     if bad:
         return bad
     ids = ctx.body["ids"]
@@ -139,3 +102,14 @@ def bulk_business(ctx):
             contact["dateUpdated"] = now_iso()
             updated.append(contact_id)
     return ok({"success": True, "ids": updated})
+
+
+# GET /workflows and GET /campaigns are plain lists: the generic store answers them
+AREA = Area("workflows", handlers={
+    "GET /snapshots": list_snapshots,
+    "POST /contacts/{contactId}/workflow/{workflowId}": enrolment,
+    "DELETE /contacts/{contactId}/workflow/{workflowId}": enrolment,
+    "POST /contacts/{contactId}/followers": followers,
+    "DELETE /contacts/{contactId}/followers": followers,
+    "POST /contacts/bulk/business": bulk_business,
+}, seed=seed)

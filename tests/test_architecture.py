@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
-    """Run import-linter on the tree at ``root`` (its own engine/ and api/, not the installed
-    ones) and return the finished process."""
+    """Run import-linter on the tree at ``root`` (its own engine/, api/ and sandbox/, not the
+    installed ones) and return the finished process."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import "
                            "lint_imports_command as c; sys.argv[0] = 'lint-imports'; c()",
@@ -23,7 +23,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
 
 
 def copy_tree(dest: Path) -> Path:
-    for name in ("engine", "api"):
+    for name in ("engine", "api", "sandbox"):
         shutil.copytree(ROOT / name, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")

@@ -1,0 +1,170 @@
+"""What every part of the GHL sandbox answers with, and how a part says what it serves.
+
+GHL's error body, JSON answers, a request's body, the checks GHL makes before most answers
+(required fields and paging params, the location a token may touch) and the lookup of an object
+that the token's location owns. An area of the sandbox (a module per part of the API: contacts,
+calendars...) describes itself as an :class:`Area`: its hand-written handlers keyed by upstream
+method and path, how it seeds its data, and the collections it names otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from fastapi.responses import JSONResponse, Response
+
+from sandbox.store import Store
+
+DEFAULT_TOKEN = "pit-sandbox-token"
+DEFAULT_LOCATION = "loc_sandbox0000000001"
+DEFAULT_COMPANY = "cmp_sandbox0000000001"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+Handler = Callable[[Any], Response]
+# how POST /_sandbox/seed/{collection} makes its i-th object: (store, i, location id, fields)
+Maker = Callable[[Store, int, str, dict], dict[str, Any]]
+Seed = Callable[[Store, str, str], None]
+
+
+@dataclass(frozen=True)
+class Area:
+    """One part of the GHL API as the sandbox serves it.
+
+    ``handlers`` maps an upstream endpoint, ``"METHOD /path/{param}"``, to the hand-written
+    handler that answers it (the generic store answers the rest); ``seed`` puts the area's data
+    into a fresh store (location id, company id); ``makers`` make more objects of a collection
+    for the seed control route; ``aliases`` name the collection of a list path whose objects live
+    in another; ``routes`` are (key, method, path) of endpoints a handler answers that no spec
+    declares."""
+
+    name: str
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    seed: Seed | None = None
+    makers: Mapping[str, Maker] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[tuple[str, str, str], ...] = ()
+
+
+def endpoint(method: str, template: str) -> str:
+    """``("GET", "/contacts/")`` → ``"GET /contacts"``: how a handler names the upstream endpoint
+    it answers (the trailing slash aside, as GHL routes it)."""
+    return f"{method.upper()} /{template.strip('/')}"
+
+
+ERROR_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+               422: "Unprocessable Entity", 429: "Too Many Requests",
+               500: "Internal Server Error"}
+
+
+def error(status: int, message: Any, error_name: str | None = None, **extra: Any) -> JSONResponse:
+    """An error in GHL's body shape: ``{statusCode, message, error}`` (and ``extra``)."""
+    return JSONResponse({"statusCode": status, "message": message,
+                         "error": error_name or ERROR_NAMES.get(status, "Error"), **extra},
+                        status_code=status)
+
+
+def ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+async def read_json(request) -> Any:
+    """A request's JSON body, or None when it is empty or not JSON."""
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+async def read_body(request) -> Any:
+    """A request's body: its JSON, or its fields for an HTML form or a multipart form (a file
+    part as its file name), or None when it is empty or unreadable."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        return {name: getattr(value, "filename", None) or value if not isinstance(value, str) else value
+                for name, value in form.multi_items()}
+    return await read_json(request)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def location_mismatch(ctx, location_id: Any) -> JSONResponse | None:
+    if location_id and location_id != ctx.location_id:
+        return error(403, "The token does not have access to this location.")
+    return None
+
+
+def missing_required(ctx) -> JSONResponse | None:
+    """422 in GHL's shape for required body and query fields the spec declares."""
+    problems = []
+    for item in ctx.op.inputs:
+        if not item.required or item.location == "path":
+            continue
+        source = ctx.body if item.location == "body" else ctx.query
+        if source.get(item.name) in (None, ""):
+            problems.append(f"{item.name} should not be empty")
+    return error(422, problems) if problems else None
+
+
+def _is_int(value: Any) -> bool:
+    try:
+        int(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def require_query(ctx, *names: str) -> JSONResponse | None:
+    """422 in GHL's shape when query params GHL requires are absent (skip, limit, offset...)."""
+    problems = [f"{n} should not be empty" for n in names if ctx.query.get(n) in (None, "")]
+    problems += [f"{n} must be a number conforming to the specified constraints"
+                 for n in names if ctx.query.get(n) not in (None, "") and not _is_int(ctx.query[n])]
+    return error(422, problems) if problems else None
+
+
+def checked(ctx, *required_query: str) -> JSONResponse | None:
+    """The checks GHL makes before most answers: the spec's required fields, the paging params
+    it requires (``required_query``) and the token's access to the location the request names
+    (in its body, else in its query)."""
+    return (missing_required(ctx) or require_query(ctx, *required_query)
+            or location_mismatch(ctx, ctx.body.get("locationId", ctx.query.get("locationId"))))
+
+
+def owned(ctx, collection: str, obj_id: Any, missing: str, status: int = 400,
+          parents: tuple[str, ...] = ()) -> tuple[dict[str, Any] | None, JSONResponse | None]:
+    """(the object ``obj_id`` of ``collection`` when the token's location owns it, None) or
+    (None, GHL's ``status`` error saying ``missing``)."""
+    found = ctx.store.get(collection, str(obj_id), parents)
+    if found is None or found.get("locationId") != ctx.location_id:
+        return None, error(status, missing)
+    return found, None
+
+
+def number(value: Any, name: str) -> tuple[int | None, JSONResponse | None]:
+    """(``value`` as a whole number, or None when it is empty; None), or (None, GHL's 422 for
+    the param ``name``) when it is not a number."""
+    if value in (None, ""):
+        return None, None
+    try:
+        return int(float(value)), None
+    except (TypeError, ValueError):
+        return None, error(422, [f"{name} must be a number"])
+
+
+def bounded(ctx, name: str, default: int, most: int,
+            source: Mapping[str, Any] | None = None) -> tuple[int, JSONResponse | None]:
+    """(the page size param ``name`` of the query, or of ``source``, as a number, or ``default``
+    when it is absent or 0; None), or (0, GHL's 422) when it is not a number or above ``most``."""
+    size, bad = number((ctx.query if source is None else source).get(name), name)
+    if bad:
+        return 0, bad
+    size = size or default
+    if not 1 <= size <= most:
+        return 0, error(422, [f"{name} must not be greater than {most}"])
+    return size, None
