@@ -60,6 +60,13 @@ def _wording(err: dict, request: Request, raw: object) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
+        loc = tuple(err.get("loc", ()))
+        if len(loc) == 2 and request.url.path.startswith("/v1/flow-templates/") \
+                and request.url.path.endswith("/instantiate"):
+            return (f"unknown field; a template's body is {{\"connections\": {{\"<role>\": "
+                    f"\"<connection id>\"}}, \"options\": {{…}}, \"name\": …}}: put {loc[1]!r} "
+                    "inside 'connections' or 'options' as the template lists them "
+                    "(GET /v1/flow-templates), or remove it")
         return "unknown field; remove it"
     if kind == "json_invalid":
         loc = err.get("loc", ())

@@ -112,6 +112,7 @@ def test_operators_read_tables_and_fix_a_connection(api, sandbox, receiver, tena
     assert "active" in run("flows", "resume", flow["id"], tenant=tenant).stdout
     missing = run("subscriptions", "show", "sub_nope", tenant=tenant, ok=False)
     assert missing.returncode == 1 and "not found" in missing.stderr
+    assert "list yours with `ghl-engine subscriptions list`" in missing.stderr, missing.stderr
     other = run("subscriptions", "show", sub["id"], tenant="someone-else", ok=False)
     assert other.returncode == 1  # another tenant's subscription is not found
     run("subscriptions", "delete", sub["id"], "--yes", tenant=tenant)

@@ -51,10 +51,11 @@ class DevStack:
                               capture_output=True, text=True, timeout=120)
 
     def stop(self) -> None:
-        """Stop it as Ctrl-C does, and wait until its Redis no longer answers."""
+        """Stop it as Ctrl-C does (SIGINT to the terminal's process group), and wait until its
+        Redis no longer answers."""
         if self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        os.killpg(self.proc.pid, signal.SIGINT)
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -149,7 +150,13 @@ def test_a_restart_keeps_its_ports_key_and_connections(dev):
     before = dict(dev.values)
     headers = {"Authorization": f"Bearer {before['ENGINE_KEY']}"}
     conns_before = httpx.get(before["ENGINE_URL"] + "/v1/connections", headers=headers).json()
+    printed = len(dev.lines)
     dev.stop()
+    time.sleep(0.5)  # the reader thread takes the last lines
+    said = "".join(dev.lines[printed:])
+    assert dev.proc.returncode == 0, said  # Ctrl-C stops it quietly: no tracebacks
+    assert "Traceback" not in said and "KeyboardInterrupt" not in said, said
+    assert "Task was destroyed" not in said and "[dev] stopped" in said, said
     again = DevStack(dev.cwd, dev.env)
     try:
         assert "dev Redis on" in again.output, again.output

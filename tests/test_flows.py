@@ -578,3 +578,15 @@ def test_flow_templates_are_listed_with_their_options(api):
     for t in templates.values():
         assert set(t["connections"]) == {"ghl", "smsglobal"} and t["description"]
         assert all(o["help"] for o in t["options"])
+
+
+def test_a_template_body_with_flat_keys_is_told_its_shape(api, connection, smsglobal_connection):
+    resp = api.post("/v1/flow-templates/ghl_contact_welcome/instantiate",
+                    json={"ghl": connection["id"], "smsglobal": smsglobal_connection["id"],
+                          "message": "Hi"})
+    assert resp.status_code == 422, resp.text
+    found = {p["field"]: p["message"] for p in resp.json()["error"]["details"]}
+    assert "connections" in found, found
+    assert found["ghl"].startswith(
+        'unknown field; a template\'s body is {"connections": {"<role>": "<connection id>"}, '
+        '"options": {…}, "name": …}: put \'ghl\' inside \'connections\' or \'options\''), found

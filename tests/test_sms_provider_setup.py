@@ -128,3 +128,21 @@ def test_segments_and_encoding_of_a_text(text, parts):
     from engine.provider.segments import sms_parts
 
     assert sms_parts(text) == parts
+
+
+def test_the_delivery_url_is_given_or_what_to_set_for_it(api, provider_body):
+    from engine.core.settings import get_settings
+    from engine.provider import setup
+
+    made = api.post("/v1/sms-provider", json=provider_body).json()
+    unset = get_settings().model_copy(update={"public_url": ""})
+    shown = setup.public(unset, made)
+    assert shown["delivery_url"] is None
+    assert shown["delivery_url_hint"].startswith("delivery_url is null because ENGINE_PUBLIC_URL "
+                                                 "is not set: set it to the engine's public")
+    assert shown["delivery_url_hint"].endswith("that URL + /v1/inbound/ghl")
+    known = setup.public(get_settings().model_copy(update={"public_url": "https://e.example/"}), made)
+    assert known["delivery_url"] == "https://e.example/v1/inbound/ghl"
+    assert known["delivery_url_hint"] is None
+    assert ("delivery_url_hint" in made and
+            (made["delivery_url"] is None) == (made["delivery_url_hint"] is not None))

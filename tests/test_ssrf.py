@@ -197,6 +197,19 @@ def test_http_and_user_info_and_junk_are_refused(guard_on):
         assert words in info.value.details[0]["message"], (url, info.value.details)
 
 
+def test_a_url_that_is_not_http_says_what_is_accepted_under_the_setting(guard_on):
+    with pytest.raises(targets.TargetRefused) as info:
+        targets.check_url("ftp://x", guard_on)
+    assert info.value.details[0]["message"] == (
+        "must be an absolute https:// URL (http:// only when ENGINE_ALLOW_HTTP_TARGETS is on)")
+    http_on = guard_on.model_copy(update={"allow_http_targets": True})
+    with pytest.raises(targets.TargetRefused) as info:
+        targets.check_url("ftp://x", http_on)
+    assert info.value.details[0]["message"] == (
+        "must be an absolute http:// or https:// URL (http:// is allowed because "
+        "ENGINE_ALLOW_HTTP_TARGETS is on)")
+
+
 def test_subscription_route_refuses_internal_targets(sandbox_server, listener, tenant):
     """POST /v1/subscriptions on an engine with the guard on: 422 naming target_url."""
     from api.app import create_app

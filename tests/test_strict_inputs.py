@@ -83,3 +83,17 @@ def test_phone_inputs_are_sent_as_e164(api, connection, sandbox):
     assert made["phone"] == "+14155550123"
     problem = refused(api, connection, "contacts.create_contact", phone="0412 345 678")
     assert problem["field"] == "input.phone" and "'0412 345 678'" in problem["message"]
+
+
+def test_the_suggestions_for_an_unknown_field_read_as_a_sentence():
+    from engine.core.errors import InputInvalid
+    from engine.spec import inputs, registry
+
+    with pytest.raises(InputInvalid) as info:
+        inputs.validate(registry.get("contacts.create_contact"), {"fistName": "Ada"})
+    message = info.value.details[0]["message"]
+    assert message.startswith("unknown field; did you mean firstName, lastName or name? "
+                              "This operation accepts: locationId, firstName"), message
+    with pytest.raises(InputInvalid) as info:
+        inputs.validate(registry.get("contacts.create_contact"), {"zzz": 1})
+    assert info.value.details[0]["message"].startswith("unknown field. This operation accepts: ")

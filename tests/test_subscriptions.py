@@ -52,6 +52,11 @@ def test_crud_secret_once_and_tenant_isolation(api, connection, receiver, api_se
     assert [s["id"] for s in api.get("/v1/subscriptions").json()["subscriptions"]] == [sub["id"]]
     patched = api.patch(f"/v1/subscriptions/{sub['id']}", json={"interval_minutes": 2})
     assert patched.status_code == 200 and patched.json()["interval_minutes"] == 2
+    assert api.post(f"/v1/subscriptions/{sub['id']}/pause").status_code == 200
+    paused = api.get(f"/v1/subscriptions/{sub['id']}").json()
+    assert paused["status"] == "paused", paused
+    assert f"(POST /v1/subscriptions/{sub['id']}/resume)" in paused["status_reason"], paused
+    assert api.post(f"/v1/subscriptions/{sub['id']}/resume").status_code == 200
 
     import httpx
 
@@ -84,6 +89,10 @@ def test_bad_input_is_422_naming_the_field(api, connection, receiver):
         resp = api.post("/v1/subscriptions", json=body)
         assert resp.status_code == 422, (body, resp.text)
         assert field in [d["field"] for d in resp.json()["error"]["details"]], (field, resp.text)
+    resp = api.post("/v1/subscriptions", json={**base, "trigger": "users.search_users"})
+    assert resp.status_code == 422, resp.text
+    (problem,) = [d for d in resp.json()["error"]["details"] if d["field"] == "params.companyId"]
+    assert problem["message"].endswith("to fill it: pass params.companyId"), problem
     sub = subscribe(api, connection, receiver)
     resp = api.patch(f"/v1/subscriptions/{sub['id']}", json={"interval_minutes": 99})
     assert resp.status_code == 422 and "interval_minutes" in resp.text

@@ -32,10 +32,11 @@ class Result:
     meta: dict[str, Any]
 
 
-def fill(op: Operation, values: dict[str, Any], conn: Connection) -> None:
+def fill(op: Operation, values: dict[str, Any], conn: Connection, where: str = "input") -> None:
     """Fill, in place, the inputs marked ``fill`` that ``values`` leaves out with the
     connection's location or company id; raises InputInvalid (422) naming each required one
-    the connection cannot fill."""
+    the connection cannot fill and where to pass it (``where``: the request's ``input``, or
+    ``params`` for a trigger's reads and subscriptions)."""
     missing = []
     for field in op.inputs:
         if field.fill is None or values.get(field.name) not in (None, ""):
@@ -46,7 +47,7 @@ def fill(op: Operation, values: dict[str, Any], conn: Connection) -> None:
         elif field.required:
             missing.append({"field": f"input.{field.name}", "location": field.location,
                             "message": f"{field.name} is required and connection {conn.id} has no "
-                                       f"{field.fill.replace('_', ' ')} to fill it: pass it in input"})
+                                       f"{field.fill.replace('_', ' ')} to fill it: pass {where}.{field.name}"})
     if missing:
         raise InputInvalid(missing)
 

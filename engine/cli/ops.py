@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from typing import Any, Awaitable, Callable
 
@@ -55,10 +56,17 @@ def _run(work: Callable[[Any], Awaitable[Any]]) -> Any:
     try:
         return asyncio.run(go())
     except EngineError as exc:
-        err.print(f"[red]{exc.message}[/red]")
+        err.print(f"[red]{cli_wording(exc.message)}[/red]")
         for problem in (exc.details if isinstance(exc.details, list) else []):
             err.print(f"  {problem.get('field')}: {problem.get('message')}")
         raise typer.Exit(1) from None
+
+
+def cli_wording(message: str) -> str:
+    """An engine message as the CLI says it: the API's "list yours with GET /v1/flows" becomes
+    the command that lists them, `ghl-engine flows list`."""
+    return re.sub(r"with GET /v1/(connections|subscriptions|flows)\b",
+                  r"with `ghl-engine \1 list`", message)
 
 
 def _tenant(tenant: str | None) -> str:

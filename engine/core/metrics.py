@@ -68,7 +68,7 @@ def _registry() -> CollectorRegistry:
 
 async def redis_gauges(redis: Any) -> bytes:
     """Gauges read from Redis now, in the text format: ``ghl_engine_outbox_depth`` (deliveries
-    queued, all subscriptions), ``ghl_engine_dead_letters`` and ``ghl_engine_watches`` by status,
+    queued, all subscriptions), ``ghl_engine_dead_letters``, ``ghl_engine_watches_scheduled``,
     ``ghl_engine_watches_catching_up`` (watches reading a backlog their page budget cut short) and
     ``ghl_engine_catch_up_behind_seconds`` (how long the oldest of those backlogs has waited)."""
     due = [m.decode() for m in await redis.zrange(keys.DELIVERIES_DUE, 0, -1)]

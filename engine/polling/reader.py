@@ -69,7 +69,7 @@ def prepare(op: Operation, conn: Connection, params: dict[str, Any]) -> dict[str
         params.setdefault(window.end_param,
                           _window_value(window, now + timedelta(hours=window.lookahead_hours)))
     values = inputs.validate(op, params)
-    executor.fill(op, values, conn)
+    executor.fill(op, values, conn, where="params")
     return values
 
 

@@ -320,7 +320,7 @@ async def _public(rt: Runtime, sub_id: str, sub: dict[str, str]) -> dict[str, An
         status, reason = "paused", watch.get("status_reason") or "paused"
     elif sub.get("paused"):
         status, reason = "paused", ("paused on request: new items are queued and sent on "
-                                    "resume (POST /v1/subscriptions/{id}/resume)")
+                                    f"resume (POST /v1/subscriptions/{sub_id}/resume)")
     elif last_error:
         attempts = int(head_record.get("attempts") or 0)
         next_at = _when(head_record.get("next_attempt"))

@@ -150,7 +150,11 @@ def _check_syntax(url: str, settings: Settings, field: str) -> str:
     except ValueError:
         raise _refuse(field, "not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise _refuse(field, "must be an absolute https:// URL")
+        raise _refuse(field, "must be an absolute http:// or https:// URL (http:// is allowed "
+                             "because ENGINE_ALLOW_HTTP_TARGETS is on)"
+                      if settings.allow_http_targets else
+                      "must be an absolute https:// URL (http:// only when "
+                      "ENGINE_ALLOW_HTTP_TARGETS is on)")
     if parts.scheme == "http" and not settings.allow_http_targets:
         raise _refuse(field, "must use https:// (http is allowed only with ENGINE_ALLOW_HTTP_TARGETS)")
     if parts.username or parts.password or "@" in parts.netloc:

@@ -136,11 +136,15 @@ def decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
 
 
 def public(settings: Settings, provider: dict[str, Any]) -> dict[str, Any]:
-    """A provider set-up as the API shows it (no tenant), with the Delivery URL to give GHL
-    (None while ENGINE_PUBLIC_URL is unset)."""
+    """A provider set-up as the API shows it (no tenant), with the Delivery URL to give GHL;
+    while ENGINE_PUBLIC_URL is unset that is None and ``delivery_url_hint`` says what to do
+    (None once the URL is known)."""
     base = settings.public_url.rstrip("/")
+    hint = None if base else (
+        "delivery_url is null because ENGINE_PUBLIC_URL is not set: set it to the engine's "
+        f"public https:// base URL and restart; GHL's Delivery URL is then that URL + {GHL_EVENT_PATH}")
     return {**{k: provider.get(k) for k in FIELDS if k != "tenant"},
-            "delivery_url": base + GHL_EVENT_PATH if base else None}
+            "delivery_url": base + GHL_EVENT_PATH if base else None, "delivery_url_hint": hint}
 
 
 async def _check_connections(redis: Redis, tenant: str, values: dict[str, Any]) -> str:

@@ -284,8 +284,10 @@ def _unknown(op: Operation, name: str) -> str:
     close = suggest(name, known)
     message = "unknown field"
     if close:
-        message += f"; did you mean {' or '.join(close)}?"
-    message += f". This operation accepts: {', '.join(known) or 'no input'}"
+        message += f"; did you mean {' or '.join([', '.join(close[:-1]), close[-1]] if len(close) > 1 else close)}?"
+    else:
+        message += "."
+    message += f" This operation accepts: {', '.join(known) or 'no input'}"
     if takes_extra(op):
         message += ". Other body fields go in the 'extra' object"
     return message
