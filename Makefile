@@ -28,7 +28,7 @@ $(ZAPIER)/node_modules/.package-lock.json: $(ZAPIER)/package-lock.json
 
 zapier-deps:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(ZAPIER)/node_modules/.package-lock.json; \
-	else echo "npm not found: the Zapier app's tests will be skipped (install Node.js 22+)"; fi
+	else echo "npm not found: the Zapier app's tests will be skipped (install Node.js 18 or later)"; fi
 
 # Regenerate the Zapier app's definitions from the operations catalog.
 zapier: install
