@@ -259,6 +259,9 @@ class Stack:
             "ENGINE_ALLOW_PRIVATE_TARGETS": "true",
             "ENGINE_ALLOW_HTTP_TARGETS": "true",
             "ENGINE_KEY_RATE_LIMIT": "0",
+            # the benchmarks' one tenant holds thousands of connections and subscriptions
+            "ENGINE_MAX_CONNECTIONS_PER_TENANT": "100000",
+            "ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT": "1000000",
             "ENGINE_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
