@@ -8,8 +8,10 @@ runs, pipelined), then every watch primes (its first poll, by as many workers as
 setup). Each setup (``--workers 1,2,4``) is then measured twice, in one run:
 
 * **steady**: a real 60 s interval (``ENGINE_INTERVAL_UNIT_SECONDS=60``): 333 polls due a
-  second. Throughput (polls committed per second, and the sandbox's searches per second) and the
-  schedule lag of every poll in ``--window`` s: poll start (``last_poll_at``) minus the slot it
+  second. After ``--warmup`` s, and once no watch is overdue by more than 2 s (the slots that
+  passed while no worker ran are served first: ``waited_for_backlog_s``), throughput (polls
+  committed per second, and the sandbox's searches per second) and the schedule lag of every
+  poll in ``--window`` s: poll start (``last_poll_at``) minus the slot it
   was claimed for (``last_slot_ms``, recorded by its commit), read from every watch every
   ``--sample-every`` s (shorter than the interval, so no poll is missed). The steady phases of
   all setups run first, one after another, so the due set stays spread over the interval.
@@ -172,11 +174,19 @@ def _searches(sandboxes: list[Proc]) -> tuple[int, int]:
 async def _phase(s: Stack, rt, ids: list[str], sandboxes: list[Proc], workers: int, phase: str,
                  unit_s: float, warmup_s: float, window_s: float, sample_s: float) -> dict:
     """Start ``workers`` worker processes with the interval unit ``unit_s``, let them run
-    ``warmup_s``, measure ``window_s``, stop them; the phase's record."""
+    ``warmup_s`` (steady: and until nothing is overdue by more than 2 s, at most 120 s more),
+    measure ``window_s``, stop them; the phase's record."""
     load_before = _load()
     procs = _start_workers(s, workers, sandboxes, unit_s)
     try:
         await asyncio.sleep(warmup_s)
+        settled_s = 0.0
+        if phase == "steady":  # the slots that passed while no worker ran are served first
+            t = time.monotonic()
+            while time.monotonic() - t < 120 and await rt.redis.zcount(
+                    keys.WATCHES_DUE, "-inf", int(time.time() * 1000) - 2000):
+                await asyncio.sleep(1.0)
+            settled_s = round(time.monotonic() - t, 1)
         cpu = _Cpu(s, procs, sandboxes)
         served0, limited0 = _searches(sandboxes)
         t_first, first = await _scan(rt, ids)
@@ -209,6 +219,7 @@ async def _phase(s: Stack, rt, ids: list[str], sandboxes: list[Proc], workers: i
     lag = summary(lags, 3)
     rec = {
         "phase": phase, "workers": workers, "interval_s": interval_s, "window_s": round(elapsed, 1),
+        "waited_for_backlog_s": settled_s,
         "due_per_s": round(due_per_s, 1),
         "polls_per_s": round(committed / elapsed, 1), "searches_per_s": round(served / elapsed, 1),
         "share_of_due_served": round(committed / elapsed / due_per_s, 3),
