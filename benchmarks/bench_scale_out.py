@@ -28,7 +28,9 @@ per poll; **load average** before, during (each reading) and after, so a run dis
 work shows in its record.
 
 Each poll is a real search over HTTP to the sandbox (its own process; ``--sandboxes N`` runs N,
-worker *i* reading from sandbox *i mod N*, each sandbox holding every location's token). On a
+worker *i* reading from sandbox *i mod N*, each sandbox holding every location's token). The
+sandbox answers at once unless ``--latency-ms`` says otherwise; with a latency L a worker serves
+at most ``--poll-concurrency`` (ENGINE_POLL_CONCURRENCY) ÷ L polls a second, whatever its CPU. On a
 machine of C cores, workers + sandbox + Redis share the C cores: past that, more workers cannot
 add capacity, and the CPU seconds show where the cores went.
 """
@@ -58,10 +60,11 @@ SEARCH_ROUTE = TRIGGER  # the sandbox counts requests by operation key
 # ----------------------------------------------------------------------------- set-up
 
 
-def _start_sandboxes(s: Stack, n: int) -> list[Proc]:
-    """``n`` sandbox processes with GHL's limit (100 requests per 10 s per location); the first
-    is the stack's own (its URL is the stack's GHL_BASE_URL)."""
-    config = {"rate_limit": 100, "window_ms": 10_000, "latency_ms": 0}
+def _start_sandboxes(s: Stack, n: int, latency_ms: int = 0) -> list[Proc]:
+    """``n`` sandbox processes with GHL's limit (100 requests per 10 s per location), each
+    answer ``latency_ms`` late; the first is the stack's own (its URL is the stack's
+    GHL_BASE_URL)."""
+    config = {"rate_limit": 100, "window_ms": 10_000, "latency_ms": latency_ms}
     out = [s.start_sandbox(config)]
     for _ in range(n - 1):
         port = free_port()
@@ -295,14 +298,15 @@ async def _measure(s: Stack, sandboxes: list[Proc], n_watches: int, n_loc: int,
 def run(n_watches: int = 20_000, n_loc: int = 400, setups: tuple[int, ...] = (1, 2, 4),
         n_sandboxes: int = 1, warmup_s: float = 20.0, window_s: float = 60.0,
         sample_s: float = 15.0, overload_unit_s: float = 10.0, overload_warmup_s: float = 15.0,
-        overload_window_s: float = 30.0, args: tuple[str, ...] = ()) -> dict:
+        overload_window_s: float = 30.0, latency_ms: int = 0, poll_concurrency: int = 32,
+        args: tuple[str, ...] = ()) -> dict:
     """The whole benchmark (see the module's text); writes benchmarks/results/scale_out.json
     (a reduced run: scale_out_reduced.json) and returns what it wrote."""
     began = time.monotonic()
     load_start = _load()
-    env = {"ENGINE_MIN_INTERVAL_SECONDS": "1"}
+    env = {"ENGINE_MIN_INTERVAL_SECONDS": "1", "ENGINE_POLL_CONCURRENCY": str(poll_concurrency)}
     with Stack(env) as s:
-        sandboxes = _start_sandboxes(s, n_sandboxes)
+        sandboxes = _start_sandboxes(s, n_sandboxes, latency_ms)
         s.receiver = s.start_receiver()  # type: ignore[attr-defined]
         got = asyncio.run(_measure(s, sandboxes, n_watches, n_loc, list(setups), warmup_s,
                                    window_s, sample_s, overload_unit_s, overload_warmup_s,
@@ -330,10 +334,12 @@ def run(n_watches: int = 20_000, n_loc: int = 400, setups: tuple[int, ...] = (1,
                    "warmup_s": warmup_s, "window_s": window_s, "sample_every_s": sample_s,
                    "overload_warmup_s": overload_warmup_s,
                    "overload_window_s": overload_window_s, "sandboxes": n_sandboxes,
+                   "sandbox_latency_ms": latency_ms, "poll_concurrency": poll_concurrency,
                    "trigger": TRIGGER},
         "command": command("benchmarks.bench_scale_out", *args),
     }
-    full = (n_watches, n_loc, tuple(setups)) == (20_000, 400, (1, 2, 4)) and window_s >= 60
+    full = ((n_watches, n_loc, tuple(setups), latency_ms, poll_concurrency)
+            == (20_000, 400, (1, 2, 4), 0, 32) and window_s >= 60)
     # only a full run is the benchmark's record; a reduced one (fewer watches, shorter
     # windows) is kept beside it, so it is never read as the full figures
     write_result("scale_out" if full else "scale_out_reduced", result)
@@ -356,10 +362,14 @@ def main() -> None:
                     help="the interval in the capacity phase, s")
     ap.add_argument("--overload-warmup", type=float, default=15.0)
     ap.add_argument("--overload-window", type=float, default=30.0)
+    ap.add_argument("--latency-ms", type=int, default=0,
+                    help="the sandbox answers this late, ms (a real upstream: tens to hundreds)")
+    ap.add_argument("--poll-concurrency", type=int, default=32,
+                    help="ENGINE_POLL_CONCURRENCY of the workers")
     a, argv = ap.parse_args(), __import__("sys").argv[1:]
     res = run(a.watches, a.locations, tuple(int(x) for x in a.workers.split(",")), a.sandboxes,
               a.warmup, a.window, a.sample_every, a.overload_unit, a.overload_warmup,
-              a.overload_window, args=tuple(argv))
+              a.overload_window, a.latency_ms, a.poll_concurrency, args=tuple(argv))
     print(json.dumps({"measured": res["measured"], "met": res["met"],
                       "duration_s": res["duration_s"]}, indent=2))
 
