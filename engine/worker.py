@@ -32,7 +32,7 @@ from engine.wiring import open_runtime
 
 log = logging.getLogger("engine.worker")
 
-# Polls run as tasks of the worker that claimed them, ENGINE_POLL_CONCURRENCY (32) at once; a
+# Polls run as tasks of the worker that claimed them, ENGINE_POLL_CONCURRENCY (96) at once; a
 # tick claims no more than poll_backlog() minus the polls this worker already holds, so the other
 # workers' ticks claim the rest. (As arq jobs, each poll cost arq's own Redis round trips on top
 # of its own, and arq starts jobs one after another: one worker stalled near 100 polls/s, short
