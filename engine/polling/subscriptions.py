@@ -272,7 +272,8 @@ def _plan(rt: Runtime, tenant: str, conn, *, trigger: str, connection_id: str,
           params: dict[str, Any] | None = None, interval_minutes: int | None = None,
           target_url: str | None = None, flow_id: str | None = None) -> dict[str, Any]:
     """Check one subscription's arguments and build what :data:`SUBSCRIBE` writes (no Redis
-    call): ``{"sub_id", "watch", "identity", "interval_minutes", "record", "secret"}``.
+    call): ``{"sub_id", "watch", "canonical" (the params' JSON), "identity", "interval_minutes",
+    "record", "secret"}``.
     Raises InputInvalid (422) naming the bad field."""
     op, interval_minutes = _check(rt, trigger, target_url, flow_id, interval_minutes)
     params = dict(params or {})
