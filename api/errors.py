@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from api.responses import SafeJSONResponse as JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -125,6 +126,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(RedisReadOnlyError)  # a replica still answers: a failover under way
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("Redis unreachable on %s %s: %s", request.method, request.url.path,
                     type(exc).__name__)

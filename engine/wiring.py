@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ReadOnlyError
 
 from engine.accounts.vault import Vault
 from engine.core.settings import Settings, get_settings
@@ -42,12 +45,23 @@ def hooks() -> Hooks:
                  flow_sink=flow_runs.deliver)
 
 
+def connect_redis(url: str) -> Redis:
+    """The engine's Redis client for ``url`` (redis-py's URL form). A command answered
+    ``READONLY`` (the node is a replica now: a managed service's failover demoted it while this
+    connection stayed open) drops that connection and runs once more on a new one, which
+    resolves the endpoint's name again and so reaches the new primary; a second ``READONLY``
+    raises redis's ReadOnlyError. A write refused that way was not applied, so running it
+    again is safe; other errors are raised as before (no retry)."""
+    return Redis.from_url(url, retry=Retry(NoBackoff(), 1, supported_errors=()),
+                          retry_on_error=[ReadOnlyError])
+
+
 async def open_runtime(settings: Settings | None = None,
                        transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
     """A wired runtime for ``settings`` (default: the environment's). ``transport`` replaces
     the upstream HTTP transport (benchmarks). Close it with ``await rt.close()``."""
     settings = settings or get_settings()
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings.redis_url)
     budget = Budget(redis, limits_from(settings))
     rt = Runtime(settings=settings, redis=redis, vault=Vault(settings.fernet_keys()),
                  budget=budget, upstream=Upstream(settings, budget, transport=transport),

@@ -32,14 +32,20 @@ from engine.wiring import open_runtime
 
 log = logging.getLogger("engine.worker")
 
-# Polls run as tasks of the worker that claimed them, POLL_CONCURRENCY at once; a tick claims no
-# more than POLL_BACKLOG minus the polls this worker already holds, so the other workers' ticks
-# claim the rest. (As arq jobs, each poll cost arq's own Redis round trips on top of its own, and
-# arq starts jobs one after another: one worker stalled near 100 polls/s, short of 10,000
-# watches a minute.)
-POLL_CONCURRENCY = 32
+# Polls run as tasks of the worker that claimed them, ENGINE_POLL_CONCURRENCY (96) at once; a
+# tick claims no more than poll_backlog() minus the polls this worker already holds, so the other
+# workers' ticks claim the rest. (As arq jobs, each poll cost arq's own Redis round trips on top
+# of its own, and arq starts jobs one after another: one worker stalled near 100 polls/s, short
+# of 10,000 watches a minute.)
 EVENT_WAKE_MS = 200  # the event reader's longest wait, so a debounced poll starts this late at most
 POLL_BACKLOG = 400
+
+
+def poll_backlog(concurrency: int) -> int:
+    """The most polls one worker holds (running or waiting for a place): POLL_BACKLOG, and at
+    least 4 × ``concurrency`` (its places at once), so a worker allowed many polls at once is
+    never short of claimed ones."""
+    return max(POLL_BACKLOG, 4 * concurrency)
 
 DELIVER_JOB = "deliver_subscription"
 
@@ -52,10 +58,11 @@ def deliver_job_id(sub_id: str, slot_ms: int) -> str:
 
 def context(rt: Runtime, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
     """The worker's state in arq's ``ctx``: the runtime, the polls it runs (asyncio tasks) and
-    the semaphore that runs POLL_CONCURRENCY of them at once. ``ctx["redis"]`` (arq's pool,
+    the semaphore that runs ``ENGINE_POLL_CONCURRENCY`` of them at once. ``ctx["redis"]`` (arq's pool,
     which enqueues the delivery jobs) is arq's own."""
     ctx = {} if ctx is None else ctx
-    ctx.update(rt=rt, polls=set(), poll_slots=asyncio.Semaphore(POLL_CONCURRENCY))
+    ctx.update(rt=rt, polls=set(),
+               poll_slots=asyncio.Semaphore(rt.settings.poll_concurrency))
     return ctx
 
 
@@ -140,7 +147,7 @@ async def tick(ctx: dict[str, Any]) -> dict[str, int]:
     due and enqueue a job for each. Returns ``{"polls": claimed, "deliveries": enqueued}``."""
     rt = ctx["rt"]
     polls: set = ctx["polls"]
-    free = POLL_BACKLOG - len(polls)
+    free = poll_backlog(rt.settings.poll_concurrency) - len(polls)
     watches = await poller.claim_due(rt, limit=free) if free > 0 else []
     for watch_id, slot_ms in watches:
         log.debug("claimed watch %s slot %d", watch_id, slot_ms)

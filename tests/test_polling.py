@@ -309,3 +309,23 @@ async def test_transient_errors_wait_for_the_next_slot(api, connection, sandbox,
     sandbox.post("/_sandbox/reset", json={"seed": False})
     sandbox.post("/_sandbox/faults", json={"status": 429, "count": 20, "retry_after": 0})
     assert (await poll(rt, sub["id"])).outcome == "failed"
+
+
+async def test_a_worker_runs_as_many_polls_at_once_as_its_setting_allows(api, connection,
+                                                                         sandbox, rt, receiver):
+    """ENGINE_POLL_CONCURRENCY: the tick claims every due watch, and the worker runs that many
+    polls at once; with upstream answering in 0.3 s, six polls two at a time take three rounds."""
+    from engine import worker
+    from engine.polling import cursor
+
+    subs = [subscribe(api, connection, receiver, params={"query": f"c{n}"}) for n in range(6)]
+    sandbox.put("/_sandbox/config", json={"latency_ms": 300}).raise_for_status()
+    rt.settings.poll_concurrency = 2
+    ctx = worker.context(rt, {"redis": None})
+    assert worker.poll_backlog(2) == worker.POLL_BACKLOG and worker.poll_backlog(200) == 800
+    started = time.monotonic()
+    assert (await worker.tick(ctx))["polls"] >= 6
+    await worker.settle(ctx)
+    assert time.monotonic() - started >= 0.85  # 3 rounds of 0.3 s; six at once would take one
+    for s in subs:
+        assert (await cursor.load(rt.redis, await watch_of(rt, s["id"]))).primed

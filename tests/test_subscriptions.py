@@ -188,3 +188,57 @@ async def test_claims_are_atomic_across_concurrent_schedulers(api, connection, r
     interval = max(2 * rt.settings.interval_unit_seconds, rt.settings.min_interval_seconds) * 1000
     assert (int(next_run) - phase) % int(interval) == 0
     assert not [c for batch in [await poller.claim_due(rt)] for c in batch if c[0] == watch]
+
+
+async def test_many_at_once_are_the_same_records_as_one_by_one(api, connection, rt, tenant,
+                                                               receiver):
+    """``create_many`` (one pipelined script per subscription) writes what ``create`` writes:
+    the same watch, record fields, schedule and API view; and it refuses as ``create`` does."""
+    import pytest
+
+    from engine.core.errors import Conflict, InputInvalid
+    from engine.polling import subscriptions
+
+    target = receiver.url + "/hook"
+    one = await subscriptions.create(rt, tenant, trigger="contacts.search_contacts",
+                                     connection_id=connection["id"], params={"query": "a0"},
+                                     interval_minutes=5, target_url=target)
+    specs = [{"trigger": "contacts.search_contacts", "connection_id": connection["id"],
+              "params": {"query": f"b{n}"}, "interval_minutes": 5, "target_url": target}
+             for n in range(30)]
+    many = await subscriptions.create_many(rt, tenant, specs, chunk=7)
+    assert len(many) == 30 and all(m["secret"].startswith("whsec_") for m in many)
+    assert len({m["watch"] for m in many}) == 30
+    for m in many:
+        assert (await watch_of(rt, m["id"])) == m["watch"]
+    r = rt.redis
+    a = await subscriptions.load(rt, one["id"])
+    b = await subscriptions.load(rt, many[0]["id"])
+    assert set(a) == set(b)
+    wa = await r.hgetall(keys.WATCH.format(watch_id=a["watch"]))
+    wb = await r.hgetall(keys.WATCH.format(watch_id=b["watch"]))
+    assert set(wa) == set(wb) and wb[b"interval_minutes"] == b"5" and wb[b"status"] == b"active"
+    assert await r.zscore(keys.WATCHES_DUE, b["watch"]) is not None  # new: due now
+    assert await r.sismember(keys.CONNECTION_WATCHES.format(conn_id=connection["id"]), b["watch"])
+    shown = api.get(f"/v1/subscriptions/{many[3]['id']}").json()
+    assert shown["params"] == {"query": "b3"} and shown["status"] == "active"
+
+    # a subscription joining an existing watch keeps its slot; a shorter interval moves it earlier
+    due = await r.zscore(keys.WATCHES_DUE, many[1]["watch"])
+    await r.zadd(keys.WATCHES_DUE, {many[1]["watch"]: due + 10 * 60_000})
+    joined = await subscriptions.create_many(rt, tenant, [
+        {**specs[1], "target_url": target + "?two", "interval_minutes": 1}])
+    assert joined[0]["watch"] == many[1]["watch"]
+    assert await r.hget(keys.WATCH.format(watch_id=many[1]["watch"]), "interval_minutes") == b"1"
+    assert await r.zscore(keys.WATCHES_DUE, many[1]["watch"]) < due + 10 * 60_000
+
+    with pytest.raises(InputInvalid) as bad:  # checked before anything is written
+        await subscriptions.create_many(rt, tenant, [
+            {**specs[0], "params": {"query": "c0"}}, {**specs[0], "interval_minutes": 99}])
+    assert bad.value.details[0]["field"] == "specs[1].interval_minutes"
+    assert not await r.exists(keys.WATCH.format(watch_id=subscriptions.watch_id_for(
+        connection["id"], "contacts.search_contacts", '{"locationId":"x"}')))
+    with pytest.raises(Conflict) as dup:  # an identical one stops the batch there
+        await subscriptions.create_many(rt, tenant, [{**specs[0], "params": {"query": "d0"}},
+                                                     specs[2]])
+    assert dup.value.details == {"existing_id": many[2]["id"], "created": 1}

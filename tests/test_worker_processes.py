@@ -1,5 +1,5 @@
 """Real worker processes (``python -m engine.cli.main worker``) against the same Redis and sandbox:
-killed with SIGKILL again and again, and two schedulers ticking together."""
+killed with SIGKILL again and again, and two or four schedulers ticking together."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+import pytest
 
 from engine.core import keys
 from engine.polling import cursor
@@ -97,14 +99,15 @@ async def test_sigkill_in_the_middle_loses_nothing(api, connection, sandbox, rt,
         assert first_seen == expected  # in order
 
 
-async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, sandbox, rt, receiver,
-                                                            tmp_path):
+@pytest.mark.parametrize("n_workers", [2, 4])
+async def test_schedulers_of_several_processes_poll_each_watch_once_per_slot(
+        api, connection, sandbox, rt, receiver, tmp_path, n_workers):
     contacts = [c["id"] for c in sandbox.get("/_sandbox/objects/contacts").json()["objects"][:4]]
     subs = [subscribe(api, connection, receiver, trigger="contacts.get_contact",
                       params={"contactId": c}) for c in contacts]
     watches = [await watch_of(rt, s["id"]) for s in subs]
     # at DEBUG each worker logs every claim it makes: "claimed watch <id> slot <ms>"
-    workers = [start_worker(tmp_path, 0, "DEBUG"), start_worker(tmp_path, 1, "DEBUG")]
+    workers = [start_worker(tmp_path, n, "DEBUG") for n in range(n_workers)]
     window = 4.0  # seconds of 1 s slots
     try:
         async def primed():
@@ -114,7 +117,7 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
         mark = len(sandbox.get("/_sandbox/requests").json()["requests"])
         await asyncio.sleep(window)
         requests = sandbox.get("/_sandbox/requests").json()["requests"][mark:]
-        assert all(p.poll() is None for p in workers)  # both ran the whole time
+        assert all(p.poll() is None for p in workers)  # all ran the whole time
     finally:
         for proc in workers:
             stop(proc)
@@ -123,9 +126,9 @@ async def test_two_schedulers_poll_each_watch_once_per_slot(api, connection, san
         for c in contacts:
             if r["path"] == f"/contacts/{c}":
                 per_contact[c] += 1
-    # the claims of both workers: each (watch, slot) claimed exactly once, by one of them
+    # the claims of all workers: each (watch, slot) claimed exactly once, by one of them
     claims = Counter()
-    for n in (0, 1):
+    for n in range(n_workers):
         for m in CLAIMED.finditer((tmp_path / f"worker{n}.log").read_text()):
             if m["watch"] in watches:
                 claims[(m["watch"], int(m["slot"]))] += 1

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = 60.0
     delivery_max_response_bytes: int = 65536
     poll_lease_seconds: float = 60.0
+    poll_concurrency: int = Field(
+        96, ge=1, le=1000,
+        description="Polls one worker process runs at once. Each waits for upstream most of its "
+                    "time, so a worker serves at most this many ÷ upstream latency (s) polls a "
+                    "second (96 at 0.2 s: 480/s) whatever its CPU. Kept under the upstream "
+                    "client's 100 kept-alive connections, so polls do not open new ones.")
     deep_read_every_seconds: float = Field(
         900.0, ge=0,
         description="How often a watch's poll reads the whole overlap window (catching items "

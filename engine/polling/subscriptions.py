@@ -31,7 +31,7 @@ from typing import Any
 
 from engine.accounts import connections, quotas
 from engine.core import keys
-from engine.core.scripts import decode
+from engine.core.scripts import decode, script
 from engine.core.errors import Conflict, InputInvalid, NotFound
 from engine.polling import cursor, reader, targets
 from engine.runtime import Runtime
@@ -206,11 +206,58 @@ async def _drop_identity(rt: Runtime, tenant: str, identity: str, sub_id: str) -
         await rt.redis.hdel(ikey, identity)
 
 
-async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
-                 params: dict[str, Any] | None = None, interval_minutes: int | None = None,
-                 target_url: str | None = None, flow_id: str | None = None) -> dict[str, Any]:
-    """Subscribe a webhook URL or a flow to a trigger. Returns the subscription, with its
-    signing ``secret`` (shown this once)."""
+# Subscribe in one atomic step: the identity (a webhook's watch + target URL; '' for a flow),
+# the tenant's quota, the watch joined (created if new), the subscription's record, and the
+# watch's interval and next slot (now for a new or paused watch, else its next slot on its
+# phase, only ever moved earlier). KEYS: the tenant's identities hash, the tenant's
+# subscription set, the watch, its subscriptions, the connection's watches, the subscription,
+# the due set. ARGV: identity, subscription id, quota, watch id, connection id, trigger,
+# canonical params, a phase for a new watch (ms), interval_minutes, now (s), now (ms), the
+# interval unit (s), the shortest interval (s), the subscription key's prefix, then the
+# record's field/value pairs. Returns {'ok', 1 if the watch is new} or {'duplicate', holder}
+# or {'quota'}.
+SUBSCRIBE = """
+if ARGV[1] ~= '' then
+  local holder = redis.call('HGET', KEYS[1], ARGV[1])
+  if holder and holder ~= ARGV[2] and redis.call('EXISTS', ARGV[14] .. holder) == 1 then
+    return {'duplicate', holder}
+  end
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0
+   and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  return {'quota'}
+end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('SADD', KEYS[2], ARGV[2])
+local created = redis.call('HSETNX', KEYS[3], 'created_at', ARGV[10])
+local was = redis.call('HGET', KEYS[3], 'status')
+redis.call('HSET', KEYS[3], 'connection_id', ARGV[5], 'trigger', ARGV[6], 'params', ARGV[7],
+           'status', 'active', 'status_reason', '')
+redis.call('HSETNX', KEYS[3], 'phase_ms', ARGV[8])
+redis.call('ZADD', KEYS[4], ARGV[9], ARGV[2])
+redis.call('SADD', KEYS[5], ARGV[4])
+local record = {}
+for i = 15, #ARGV do record[#record + 1] = ARGV[i] end
+redis.call('HSET', KEYS[6], 'watch', ARGV[4], unpack(record))
+local smallest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local minutes = tonumber(smallest[2])
+redis.call('HSET', KEYS[3], 'interval_minutes', math.floor(minutes))
+local every = math.floor(math.max(minutes * tonumber(ARGV[12]), tonumber(ARGV[13])) * 1000)
+local now = tonumber(ARGV[11])
+local target = now
+if created == 0 and was ~= 'paused' then
+  local phase = tonumber(redis.call('HGET', KEYS[3], 'phase_ms') or '0')
+  target = now - ((now - phase) % every) + every
+end
+redis.call('ZADD', KEYS[7], 'LT', target, ARGV[4])
+return {'ok', created}
+"""
+
+
+def _check(rt: Runtime, trigger: str, target_url: str | None, flow_id: str | None,
+           interval_minutes: int | None) -> tuple[Any, int]:
+    """The checks that need no connection: (the trigger's operation, the interval in minutes,
+    its default filled). Raises InputInvalid (422) naming the field."""
     op = _trigger(trigger)
     if (target_url is None) == (flow_id is None):
         raise _bad("target_url", "give exactly one of target_url (a webhook) or flow_id")
@@ -218,43 +265,129 @@ async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
         targets.check_url(target_url, rt.settings)
     if interval_minutes is None:
         interval_minutes = op.trigger.default_interval_minutes
-    _check_interval(interval_minutes)
-    conn = await connections.get(rt.redis, tenant, connection_id, rt.vault)
-    params = dict(params or {})
-    values, canonical = normalize(op, conn, params)
+    return op, _check_interval(interval_minutes)
 
-    sub_id = "sub_" + _secrets.token_hex(10)
-    identity = _identity(watch_id_for(connection_id, trigger, canonical), target_url) \
-        if target_url is not None else ""
-    if identity:
-        await _claim_identity(rt, tenant, identity, sub_id)
-    tenant_subs = keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant)
-    try:
-        await quotas.reserve(rt.redis, tenant_subs, sub_id, rt.settings.max_subscriptions_per_tenant,
-                             what="subscriptions", setting="ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT")
-    except quotas.QuotaExceeded:
-        await _drop_identity(rt, tenant, identity, sub_id)
-        raise
+
+def _plan(rt: Runtime, tenant: str, conn, *, trigger: str, connection_id: str,
+          params: dict[str, Any] | None = None, interval_minutes: int | None = None,
+          target_url: str | None = None, flow_id: str | None = None) -> dict[str, Any]:
+    """Check one subscription's arguments and build what :data:`SUBSCRIBE` writes (no Redis
+    call): ``{"sub_id", "watch", "canonical" (the params' JSON), "identity", "interval_minutes",
+    "record", "secret"}``.
+    Raises InputInvalid (422) naming the bad field."""
+    op, interval_minutes = _check(rt, trigger, target_url, flow_id, interval_minutes)
+    params = dict(params or {})
+    _, canonical = normalize(op, conn, params)
+    watch_id = watch_id_for(connection_id, trigger, canonical)
     secret = new_secret()
     now = time.time()
-    record = {"tenant": tenant, "trigger": trigger, "connection_id": connection_id,
-              "params": json.dumps(params, sort_keys=True), "target_url": target_url or "",
-              "flow_id": flow_id or "", "interval_minutes": interval_minutes,
-              "created_at": int(now), "joined_at": repr(now), "identity": identity,
-              "secret": rt.vault.seal({"secret": secret})}
-    try:
-        watch_id, poll_now = await _join(rt, sub_id, interval_minutes, connection_id, trigger,
-                                         values, canonical)
-        record["watch"] = watch_id
-        await rt.redis.hset(keys.SUBSCRIPTION.format(sub_id=sub_id), mapping=record)
-    except BaseException:
-        await quotas.release(rt.redis, tenant_subs, sub_id)
-        await _drop_identity(rt, tenant, identity, sub_id)
-        raise
-    await _refresh_watch(rt, watch_id, due_now=poll_now)
-    log.info("subscription %s created on watch %s (%s)", sub_id, watch_id, trigger)
-    out = await get(rt, tenant, sub_id)
-    out["secret"] = secret
+    return {"sub_id": "sub_" + _secrets.token_hex(10), "watch": watch_id, "canonical": canonical,
+            "identity": _identity(watch_id, target_url) if target_url is not None else "",
+            "interval_minutes": interval_minutes, "secret": secret,
+            "record": {"tenant": tenant, "trigger": trigger, "connection_id": connection_id,
+                       "params": json.dumps(params, sort_keys=True),
+                       "target_url": target_url or "", "flow_id": flow_id or "",
+                       "interval_minutes": interval_minutes, "created_at": int(now),
+                       "joined_at": repr(now),
+                       "secret": rt.vault.seal({"secret": secret})}}
+
+
+async def _subscribe(rt: Runtime, tenant: str, plan: dict[str, Any], client=None) -> Any:
+    """Run :data:`SUBSCRIBE` for one planned subscription: its reply; on ``client``, a
+    pipeline, the command is queued and the reply comes from the pipeline's ``execute``."""
+    record = {**plan["record"], "identity": plan["identity"]}
+    now = time.time()
+    flat: list[Any] = []
+    for k, v in record.items():
+        flat += [k, v]
+    watch_id = plan["watch"]
+    return await script(rt.redis, SUBSCRIBE)(
+        keys=[keys.SUB_IDENTITIES.format(tenant=tenant), keys.TENANT_SUBSCRIPTIONS.format(tenant=tenant),
+              keys.WATCH.format(watch_id=watch_id), keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id),
+              keys.CONNECTION_WATCHES.format(conn_id=record["connection_id"]),
+              keys.SUBSCRIPTION.format(sub_id=plan["sub_id"]), keys.WATCHES_DUE],
+        args=[plan["identity"], plan["sub_id"], rt.settings.max_subscriptions_per_tenant, watch_id,
+              record["connection_id"], record["trigger"], plan["canonical"],
+              _secrets.randbelow(15 * 60 * 1000), plan["interval_minutes"], int(now),
+              int(now * 1000), repr(float(rt.settings.interval_unit_seconds)),
+              repr(float(rt.settings.min_interval_seconds)), keys.SUBSCRIPTION.format(sub_id=""),
+              *flat],
+        client=client)
+
+
+def _refused(reply: list[Any], settings) -> Exception | None:
+    """The error a :data:`SUBSCRIBE` reply stands for: Conflict (409) for an identical live
+    subscription, QuotaExceeded (403) for a full quota; None when it subscribed."""
+    kind = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+    if kind == "duplicate":
+        existing = reply[1].decode()
+        return Conflict(f"an identical subscription already exists ({existing}: same trigger, "
+                        "params and target_url), so every item would go out twice; use it or "
+                        "delete it first", code="duplicate_subscription",
+                        details={"existing_id": existing})
+    if kind == "quota":
+        limit = settings.max_subscriptions_per_tenant
+        setting = "ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT"
+        return quotas.QuotaExceeded(f"this tenant already has {limit} subscriptions, its quota "
+                                    f"({setting}); delete some first",
+                                    details={"limit": limit, "setting": setting})
+    return None
+
+
+async def create(rt: Runtime, tenant: str, *, trigger: str, connection_id: str,
+                 params: dict[str, Any] | None = None, interval_minutes: int | None = None,
+                 target_url: str | None = None, flow_id: str | None = None) -> dict[str, Any]:
+    """Subscribe a webhook URL or a flow to a trigger. Returns the subscription, with its
+    signing ``secret`` (shown this once). Raises InputInvalid (422), NotFound (404: the
+    connection), Conflict (409: an identical subscription) or QuotaExceeded (403)."""
+    _check(rt, trigger, target_url, flow_id, interval_minutes)
+    conn = await connections.get(rt.redis, tenant, connection_id, rt.vault)
+    plan = _plan(rt, tenant, conn, trigger=trigger, connection_id=connection_id, params=params,
+                 interval_minutes=interval_minutes, target_url=target_url, flow_id=flow_id)
+    refused = _refused(await _subscribe(rt, tenant, plan), rt.settings)
+    if refused is not None:
+        raise refused
+    log.info("subscription %s created on watch %s (%s)", plan["sub_id"], plan["watch"], trigger)
+    out = await get(rt, tenant, plan["sub_id"])
+    out["secret"] = plan["secret"]
+    return out
+
+
+async def create_many(rt: Runtime, tenant: str, specs: list[dict[str, Any]],
+                      chunk: int = 500) -> list[dict[str, str]]:
+    """Subscribe many at once (an import, a benchmark): each spec holds :func:`create`'s
+    keyword arguments, and each is written by the same one-step script as :func:`create`, sent
+    ``chunk`` at a time in a pipeline (one round trip per chunk instead of several per
+    subscription). Every spec is checked before anything is written: InputInvalid (422) names
+    the first bad one (``specs[i].field``), NotFound (404) an unknown connection. Written in
+    order; a refusal (Conflict 409: an identical subscription, QuotaExceeded 403) stops there,
+    with the subscriptions before it created (``details["created"]`` counts them).
+    Returns ``[{"id", "watch", "secret"}]`` in the order of ``specs`` (the secret shown once)."""
+    conns: dict[str, Any] = {}
+    plans = []
+    for i, spec in enumerate(specs):
+        conn_id = spec.get("connection_id", "")
+        if conn_id not in conns:
+            conns[conn_id] = await connections.get(rt.redis, tenant, conn_id, rt.vault)
+        try:
+            plans.append(_plan(rt, tenant, conns[conn_id], **spec))
+        except InputInvalid as exc:
+            raise InputInvalid([{**p, "field": f"specs[{i}].{p.get('field', '')}"}
+                                for p in exc.details or []]) from None
+    out: list[dict[str, str]] = []
+    for start in range(0, len(plans), chunk):
+        part = plans[start:start + chunk]
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for plan in part:
+                await _subscribe(rt, tenant, plan, client=pipe)
+            replies = await pipe.execute()
+        for plan, reply in zip(part, replies):
+            refused = _refused(reply, rt.settings)
+            if refused is not None:
+                refused.details = {**(refused.details or {}), "created": len(out)}
+                raise refused
+            out.append({"id": plan["sub_id"], "watch": plan["watch"], "secret": plan["secret"]})
+    log.info("%d subscriptions created", len(out))
     return out
 
 
