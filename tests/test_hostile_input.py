@@ -230,3 +230,51 @@ def test_a_stored_record_that_cannot_be_encoded_does_not_break_the_listing(api, 
     listing = api.get("/v1/subscriptions")
     assert listing.status_code == 200, listing.text
     assert listing.json()["subscriptions"][0]["params"] == {"query": "\ud800"}
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def test_deeply_nested_or_undecodable_json_is_a_422_on_every_kind_of_route(
+        api, connection, smsglobal_connection):
+    """A body nested hundreds of levels deep (still well under the size limit) or JSON that is
+    not UTF-8 gets a 422 naming the body, on a model route and on the token URLs that parse the
+    body themselves (SMSGlobal receipts and replies, GHL workflow hooks), where it was a 500;
+    nothing is queued or stored."""
+    import redis
+
+    sms_hook = api.get(f"/v1/connections/{smsglobal_connection['id']}/hook").json()
+    ghl_hook = api.get(f"/v1/connections/{connection['id']}/hook").json()
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        queued = r.xlen(keys.INBOUND_STREAM)
+        subs = {"trigger": "contacts.search_contacts", "connection_id": connection["id"],
+                "target_url": "http://127.0.0.1:9/hook", "params": {}}
+        for url in (sms_hook["notify_url"], sms_hook["incoming_url"],
+                    ghl_hook["ghl_workflow_url"], "/v1/subscriptions"):
+            for raw in (_nested(200), _nested(990), b"[" * 100_000 + b"]" * 100_000,
+                        json.dumps(subs).encode()[:-1] + b', "x": "\xff\xfe"}'):
+                resp = api.post(url, content=raw, headers={"Content-Type": "application/json"})
+                assert resp.status_code == 422, (url, raw[:20], resp.text)
+                error = resp.json()["error"]
+                assert error["code"] == "invalid_request", resp.text
+                assert error["details"][0]["location"] == "body", resp.text
+                message = error["details"][0]["message"]
+                assert "nested more than 64" in message or "UTF-8" in message, resp.text
+        assert r.xlen(keys.INBOUND_STREAM) == queued
+    finally:
+        r.close()
+    assert api.get("/v1/subscriptions").json()["subscriptions"] == []
+    # a body nested as deep as real ones still passes
+    ok = api.post("/v1/actions/contacts.create_contact", json={
+        "connection_id": connection["id"],
+        "input": {"firstName": "Deep", "extra": {"meta": _nested_value(20)}}})
+    assert ok.status_code == 200, ok.text
+
+
+def _nested_value(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
