@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 
 from api.deps import runtime, writer
 from api.models import GHLRequestIn
+from api.routes.actions import once_per_key
 from engine.accounts import connections
 from engine.accounts.tenants import Principal
 from engine.actions import passthrough
+from engine.actions.idempotency import fingerprint
 from engine.core.errors import InputInvalid
 from engine.runtime import Runtime
 
@@ -19,15 +21,25 @@ router = APIRouter(prefix="/v1", tags=["actions"])
 
 @router.post("/ghl/request")
 async def ghl_request(body: GHLRequestIn, who: Principal = Depends(writer),
-                      rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+                      rt: Runtime = Depends(runtime),
+                      idempotency_key: str | None = Header(None, alias="Idempotency-Key")
+                      ) -> dict[str, Any]:
     """Send ``method path`` to the GHL API with the connection's credentials, through the same
-    rate budget, retries and error shapes as an action; answer ``{"data", "meta"}``."""
+    rate budget, retries and error shapes as an action; answer ``{"data", "meta"}``. An
+    `Idempotency-Key` header replays the stored answer for 24 h instead of sending twice, as
+    for actions."""
     conn = await connections.get(rt.redis, who.tenant, body.connection_id, rt.vault)
     call = passthrough.build_call(body.method, body.path, body.query, body.body, body.version)
     if conn.app != "ghl":
         raise InputInvalid([{"field": "connection_id", "location": "body",
                              "message": f"{conn.id} is a {conn.app} connection; this request "
                                         "needs a GHL connection"}])
-    resp = await rt.upstream.send(conn, call)
-    return {"data": resp.data, "meta": {"upstream_status": resp.status, "attempts": resp.attempts,
-                                        "duration_ms": round(resp.duration_ms, 2)}}
+
+    async def send() -> dict[str, Any]:
+        resp = await rt.upstream.send(conn, call)
+        return {"data": resp.data, "meta": {"upstream_status": resp.status,
+                                            "attempts": resp.attempts,
+                                            "duration_ms": round(resp.duration_ms, 2)}}
+
+    return await once_per_key(rt, who.tenant, idempotency_key,
+                              fingerprint("ghl.request", body.model_dump()), send)
