@@ -134,10 +134,16 @@ def url_problems(path: str, query_string: bytes) -> list[dict[str, str]]:
     return out
 
 
-def _refusal(problems: list[dict[str, str]]) -> bytes:
+def refusal(problems: list[dict[str, str]]) -> dict[str, Any]:
+    """The error answer for these problems: ``{"error": {"code": "invalid_request", "message",
+    "details"}}``, its message naming each field."""
     names = ", ".join(p["field"] for p in problems)
-    return json.dumps({"error": {"code": "invalid_request", "message": f"invalid request: {names}",
-                                 "details": problems}}).encode()
+    return {"error": {"code": "invalid_request", "message": f"invalid request: {names}",
+                      "details": problems}}
+
+
+def _refusal(problems: list[dict[str, str]]) -> bytes:
+    return json.dumps(refusal(problems)).encode()
 
 
 def _is_json(scope: Scope) -> bool:

@@ -278,3 +278,32 @@ def _nested_value(depth: int) -> Any:
     for _ in range(depth):
         value = {"a": value}
     return value
+
+
+def test_the_consoles_action_form_refuses_what_the_api_refuses(api, api_server, sandbox,
+                                                                connection):
+    """The console's action form is a form body, which the edge does not read as JSON: a NUL, a
+    lone surrogate or a not-finite number in a field, or a JSON field nested past the limit, is
+    refused on the page naming the field (it was sent to GHL, or blamed on the credentials, or
+    a 500), and nothing reaches GHL."""
+    with httpx.Client(base_url=api_server.url, timeout=30) as console:
+        assert console.post("/console/login", data={"api_key": api.api_key}).status_code == 303
+        for name, value, field in (
+                ("in.firstName", "a\x00b", "input.firstName"),
+                ("in.tags", '["\\u0000"]', "input.tags.0"),
+                ("in.tags", '["\\ud800"]', "input.tags.0"),
+                ("in.tags", "[NaN]", "input.tags.0"),
+                ("in.tags", "[" * 100_000 + "]" * 100_000, "in.tags"),
+                ("in.tags", "[" * 100 + "]" * 100, "nested more than 64")):
+            resp = console.post("/console/catalog/contacts.create_contact",
+                                data={"connection_id": connection["id"], name: value})
+            assert resp.status_code == 200, (name, value[:20], resp.text[:300])
+            assert "invalid_request" in resp.text or "not valid" in resp.text, resp.text[-2000:]
+            assert field in resp.text, (field, resp.text[-2000:])
+        sent = sandbox.get("/_sandbox/stats").json()["requests"]
+        assert sent.get("contacts.create_contact", 0) == 0, sent
+        fine = console.post("/console/catalog/contacts.create_contact", data={
+            "connection_id": connection["id"], "in.firstName": "Ada", "in.tags": '["vip"]'})
+        assert fine.status_code == 200 and "invalid" not in fine.text, fine.text[-2000:]
+    sent = sandbox.get("/_sandbox/stats").json()["requests"]
+    assert sent.get("contacts.create_contact", 0) == 1, sent
