@@ -5,8 +5,8 @@ that is not finite (``NaN``, ``Infinity``, ``1e999``), is refused with a 422 nam
 Such values cannot be stored, signed, sent upstream or rendered back as JSON by every client,
 so nothing may be stored from them. The same holds for NUL and control characters in the URL
 path and for NUL or surrogates in the query string. A JSON body nested deeper than
-``MAX_DEPTH`` levels, or sent as JSON but not UTF-8, is refused the same way (422 naming
-``body``): parsing it deeper in a route's stack ran out of recursion (a 500 on the token URLs
+``MAX_DEPTH`` levels, holding an integer of thousands of digits, or sent as JSON but not
+UTF-8, is refused the same way (422 naming ``body``): parsing it deeper in a route's stack ran out of recursion (a 500 on the token URLs
 that parse pushed bodies themselves, a bare 400 elsewhere).
 """
 
@@ -73,8 +73,12 @@ def body_problems(raw: bytes) -> list[dict[str, str]]:
         parsed = json.loads(raw, parse_float=_parse_float, parse_constant=_NonFinite)
     except RecursionError:
         return [_too_deep("")]
-    except ValueError:
-        return []
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []  # malformed JSON or not text: the route's own validation says where
+    except ValueError:  # an integer longer than Python reads (4,300 digits)
+        return [{"field": "body", "location": "body",
+                 "message": "a number in the JSON body has more digits than can be read; "
+                            "send it as text"}]
     deep = _too_deep_at(parsed)
     if deep is not None:
         return [_too_deep(deep)]
