@@ -538,6 +538,17 @@ def test_bad_flows_are_refused_with_the_problem_named(api, api_server, sandbox, 
     assert "template error" in found["steps[5].when"]
     assert "trigger.sender is not a field" in found["steps[6].once"]
 
+    # a template that loads another template: the engine has none to load, so it could never run
+    found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [
+        {**note, "input": {"contactId": "a", "body": "{% include '/etc/passwd' %}"}},
+        {**note, "id": "two", "input": {"contactId": "a", "body": "{% import 'os' as os %}x"}},
+        {**note, "id": "three", "input": {"contactId": "a", "body": "{% extends 'base' %}"}},
+        {**note, "id": "four", "input": {"contactId": "a",
+                                         "body": "{% from 'm' import f %}{{ f() }}"}},
+    ])))
+    for index in range(4):
+        assert "cannot load other templates" in found[f"steps[{index}].input.body"], found
+
     found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [note], key="smsglobal.nope")))
     assert "unknown operation" in found["trigger.key"]
     found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [

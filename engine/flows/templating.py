@@ -525,6 +525,9 @@ def problems(text: str, *, trigger_sample: dict[str, Any] | None,
         _within_deadline(ENV.compile, ast)  # unknown filters, tests and constant bombs show up here
     except TemplateError as exc:
         return [f"template error: {exc.message or exc}"]
+    if any(ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        return ["template error: templates cannot load other templates (include, import, "
+                "extends); write the text in this field"]
     out: list[str] = []
     local = _assigned(ast)
     for parts, guarded in references(ast):
