@@ -4,7 +4,10 @@ A JSON body holding a string with a NUL or a lone UTF-16 surrogate (``"\\ud800"`
 that is not finite (``NaN``, ``Infinity``, ``1e999``), is refused with a 422 naming the field.
 Such values cannot be stored, signed, sent upstream or rendered back as JSON by every client,
 so nothing may be stored from them. The same holds for NUL and control characters in the URL
-path and for NUL or surrogates in the query string.
+path and for NUL or surrogates in the query string. A JSON body nested deeper than
+``MAX_DEPTH`` levels, holding an integer of thousands of digits, or sent as JSON but not
+UTF-8, is refused the same way (422 naming ``body``): parsing it deeper in a route's stack ran out of recursion (a 500 on the token URLs
+that parse pushed bodies themselves, a bare 400 elsewhere).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from api.limits import replaying
 
 _BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 _BAD_PATH = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+MAX_DEPTH = 64
+"""How deep objects and lists may nest in a JSON body (GHL's own bodies nest a few levels)."""
 
 
 class _NonFinite:
@@ -66,9 +71,52 @@ def body_problems(raw: bytes) -> list[dict[str, str]]:
         return []
     try:
         parsed = json.loads(raw, parse_float=_parse_float, parse_constant=_NonFinite)
-    except (ValueError, RecursionError):
-        return []
+    except RecursionError:
+        return [_too_deep("")]
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []  # malformed JSON or not text: the route's own validation says where
+    except ValueError:  # an integer longer than Python reads (4,300 digits)
+        return [{"field": "body", "location": "body",
+                 "message": "a number in the JSON body has more digits than can be read; "
+                            "send it as text"}]
+    deep = _too_deep_at(parsed)
+    if deep is not None:
+        return [_too_deep(deep)]
     return list(_problems(parsed, ""))[:20]
+
+
+def _too_deep(where: str) -> dict[str, str]:
+    at = f" (at {where[:200]})" if where else ""
+    return {"field": "body", "location": "body",
+            "message": f"the JSON body is nested more than {MAX_DEPTH} levels deep{at}; "
+                       "send a flatter body"}
+
+
+def _too_deep_at(parsed: Any) -> str | None:
+    """The dotted path where ``parsed`` nests past MAX_DEPTH, else None (walked without
+    recursion, so any depth the parser accepted is measured safely)."""
+    stack: list[tuple[Any, str, int]] = [(parsed, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth >= MAX_DEPTH:
+            return path
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
+    return None
+
+
+def _not_utf8(raw: bytes) -> list[dict[str, str]]:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [{"field": "body", "location": "body",
+                 "message": f"the JSON body is not valid UTF-8 (byte {exc.start}); send it "
+                            "encoded as UTF-8"}]
+    return []
 
 
 def url_problems(path: str, query_string: bytes) -> list[dict[str, str]]:
@@ -90,10 +138,23 @@ def url_problems(path: str, query_string: bytes) -> list[dict[str, str]]:
     return out
 
 
-def _refusal(problems: list[dict[str, str]]) -> bytes:
+def refusal(problems: list[dict[str, str]]) -> dict[str, Any]:
+    """The error answer for these problems: ``{"error": {"code": "invalid_request", "message",
+    "details"}}``, its message naming each field."""
     names = ", ".join(p["field"] for p in problems)
-    return json.dumps({"error": {"code": "invalid_request", "message": f"invalid request: {names}",
-                                 "details": problems}}).encode()
+    return {"error": {"code": "invalid_request", "message": f"invalid request: {names}",
+                      "details": problems}}
+
+
+def _refusal(problems: list[dict[str, str]]) -> bytes:
+    return json.dumps(refusal(problems)).encode()
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return False
 
 
 class EdgeSanitation:
@@ -111,8 +172,9 @@ class EdgeSanitation:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry: an HTTP request whose path, query string or (POST, PUT, PATCH, DELETE)
-        JSON body holds unsafe text or a non-finite number gets a 422 ``invalid_request`` naming
-        each place; any other passes on unchanged, its body replayed to the app."""
+        JSON body holds unsafe text or a non-finite number, nests past MAX_DEPTH or is sent as
+        JSON but is not UTF-8, gets a 422 ``invalid_request`` naming each place; any other
+        passes on unchanged, its body replayed to the app."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -133,6 +195,8 @@ class EdgeSanitation:
                 break
         body = b"".join(chunks)
         problems = body_problems(body)
+        if not problems and _is_json(scope):
+            problems = _not_utf8(body)
         if problems:
             await self._refuse(send, problems)
             return

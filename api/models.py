@@ -85,6 +85,14 @@ class ConnectionPatch(Strict):
     api_secret: SecretStr | None = Field(None, min_length=8, max_length=200,
                                          description="SMSGlobal: the secret of that key.")
 
+    @field_validator("token", "api_key", "api_secret")
+    @classmethod
+    def _credential(cls, value: SecretStr | None, info) -> SecretStr | None:
+        # an empty one is left to engine.polling.health.update, which names it "must not be empty"
+        if value is None or not value.get_secret_value().strip():
+            return value
+        return credential(value, info.field_name)
+
 
 def _connection_app(value: Any) -> str:
     app = value.get("app", "ghl") if isinstance(value, dict) else getattr(value, "app", "ghl")

@@ -342,16 +342,24 @@ def test_tagged_contacts_go_to_the_smsglobal_group(api, sandbox, connection, sms
     assert drive(flow)[0][1]["sent"] == 0  # nothing changed since: nothing runs
 
 
+def failed_note_run(api, sandbox, connection, smsglobal_connection, name, msisdn, text):
+    """An inbound-SMS flow whose run for a known contact's SMS failed at its note step (GHL
+    answered 422 once); (the flow, the contact, the run)."""
+    flow = primed_inbound_flow(api, connection, smsglobal_connection)
+    known = new_contact(api, connection, firstName=name, phone="+" + msisdn)
+    fault(sandbox, 422, 1, f"/contacts/{known['id']}/notes")
+    sms_in(sandbox, msisdn, text)
+    drive(flow)
+    (run,) = runs(api, flow)
+    return flow, known, run
+
+
 @pytest.mark.covers("smsglobal.new_incoming_sms", "contacts.find_contact",
                     "contacts.create_contact_note")
 def test_a_failed_step_is_logged_and_retry_does_not_repeat_succeeded_steps(
         api, sandbox, connection, smsglobal_connection):
-    flow = primed_inbound_flow(api, connection, smsglobal_connection)
-    known = new_contact(api, connection, firstName="Flo", phone="+61400000071")
-    fault(sandbox, 422, 1, f"/contacts/{known['id']}/notes")
-    sms_in(sandbox, "61400000071", "Please call me")
-    drive(flow)
-    (run,) = runs(api, flow)
+    flow, known, run = failed_note_run(api, sandbox, connection, smsglobal_connection,
+                                       "Flo", "61400000071", "Please call me")
     assert run["status"] == "failed" and run["error"].startswith("step note:")
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["find"]["status"] == "succeeded" and steps["create"]["status"] == "skipped"
@@ -542,6 +550,17 @@ def test_bad_flows_are_refused_with_the_problem_named(api, api_server, sandbox, 
     assert "template error" in found["steps[5].when"]
     assert "trigger.sender is not a field" in found["steps[6].once"]
 
+    # a template that loads another template: the engine has none to load, so it could never run
+    found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [
+        {**note, "input": {"contactId": "a", "body": "{% include '/etc/passwd' %}"}},
+        {**note, "id": "two", "input": {"contactId": "a", "body": "{% import 'os' as os %}x"}},
+        {**note, "id": "three", "input": {"contactId": "a", "body": "{% extends 'base' %}"}},
+        {**note, "id": "four", "input": {"contactId": "a",
+                                         "body": "{% from 'm' import f %}{{ f() }}"}},
+    ])))
+    for index in range(4):
+        assert "cannot load other templates" in found[f"steps[{index}].input.body"], found
+
     found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [note], key="smsglobal.nope")))
     assert "unknown operation" in found["trigger.key"]
     found = _problems(api.post("/v1/flows", json=_flow(sms, ghl, [
@@ -590,3 +609,32 @@ def test_a_template_body_with_flat_keys_is_told_its_shape(api, connection, smsgl
     assert found["ghl"].startswith(
         'unknown field; a template\'s body is {"connections": {"<role>": "<connection id>"}, '
         '"options": {…}, "name": …}: put \'ghl\' inside \'connections\' or \'options\''), found
+
+
+@pytest.mark.covers("smsglobal.new_incoming_sms", "contacts.find_contact",
+                    "contacts.create_contact_note")
+def test_concurrent_retries_of_one_failed_run_do_its_step_once(
+        api, sandbox, connection, smsglobal_connection):
+    """A retry clicked twice, or sent again by a tool whose first request timed out, while the
+    first is still running: the failed step (here, a note written to GHL) is done once; the
+    other requests get 409 ``run_in_progress`` (or 422 once the run has succeeded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    flow, known, run = failed_note_run(api, sandbox, connection, smsglobal_connection,
+                                       "Twice", "61400000073", "Call me once")
+    assert run["status"] == "failed" and notes_of(sandbox, known["id"]) == []
+
+    sandbox.put("/_sandbox/config", json={"latency_ms": 400})  # the retried step takes a while
+    url = f"/v1/flows/{flow['id']}/runs/{run['id']}/retry"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.post(url), range(4)))
+    sandbox.put("/_sandbox/config", json={"latency_ms": 0})
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(200) == 1, [a.text for a in answers]
+    assert set(statuses) <= {200, 409, 422}, [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["error"]["code"] == "run_in_progress", answer.text
+    assert len(notes_of(sandbox, known["id"])) == 1
+    assert len(calls(sandbox, "contacts.create_contact_note")) == 2  # failed once, then done
+    assert api.get(f"/v1/flows/{flow['id']}/runs/{run['id']}").json()["status"] == "succeeded"

@@ -230,3 +230,82 @@ def test_a_stored_record_that_cannot_be_encoded_does_not_break_the_listing(api, 
     listing = api.get("/v1/subscriptions")
     assert listing.status_code == 200, listing.text
     assert listing.json()["subscriptions"][0]["params"] == {"query": "\ud800"}
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def test_deeply_nested_or_undecodable_json_is_a_422_on_every_kind_of_route(
+        api, connection, smsglobal_connection):
+    """A body nested hundreds of levels deep (still well under the size limit), JSON that is not
+    UTF-8 or a number of 5,000 digits gets a 422 naming the body, on a model route (it was a
+    bare 400) and on the token URLs that parse the body themselves (SMSGlobal receipts and
+    replies, GHL workflow hooks), where depth was a 500; nothing is queued or stored."""
+    import redis
+
+    sms_hook = api.get(f"/v1/connections/{smsglobal_connection['id']}/hook").json()
+    ghl_hook = api.get(f"/v1/connections/{connection['id']}/hook").json()
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        queued = r.xlen(keys.INBOUND_STREAM)
+        subs = {"trigger": "contacts.search_contacts", "connection_id": connection["id"],
+                "target_url": "http://127.0.0.1:9/hook", "params": {}}
+        for url in (sms_hook["notify_url"], sms_hook["incoming_url"],
+                    ghl_hook["ghl_workflow_url"], "/v1/subscriptions"):
+            for raw in (_nested(200), _nested(990), b"[" * 100_000 + b"]" * 100_000,
+                        json.dumps(subs).encode()[:-1] + b', "x": "\xff\xfe"}',
+                        json.dumps(subs).encode()[:-1] + b', "x": 1' + b"0" * 5000 + b"}"):
+                resp = api.post(url, content=raw, headers={"Content-Type": "application/json"})
+                assert resp.status_code == 422, (url, raw[:20], resp.text)
+                error = resp.json()["error"]
+                assert error["code"] == "invalid_request", resp.text
+                assert error["details"][0]["location"] == "body", resp.text
+                message = error["details"][0]["message"]
+                assert any(words in message for words in ("nested more than 64", "UTF-8",
+                                                          "more digits")), resp.text
+        assert r.xlen(keys.INBOUND_STREAM) == queued
+    finally:
+        r.close()
+    assert api.get("/v1/subscriptions").json()["subscriptions"] == []
+    # a body nested as deep as real ones still passes
+    ok = api.post("/v1/actions/contacts.create_contact", json={
+        "connection_id": connection["id"],
+        "input": {"firstName": "Deep", "extra": {"meta": _nested_value(20)}}})
+    assert ok.status_code == 200, ok.text
+
+
+def _nested_value(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_the_consoles_action_form_refuses_what_the_api_refuses(api, api_server, sandbox,
+                                                                connection):
+    """The console's action form is a form body, which the edge does not read as JSON: a NUL, a
+    lone surrogate or a not-finite number in a field, or a JSON field nested past the limit, is
+    refused on the page naming the field (it was sent to GHL, or blamed on the credentials, or
+    a 500), and nothing reaches GHL."""
+    with httpx.Client(base_url=api_server.url, timeout=30) as console:
+        assert console.post("/console/login", data={"api_key": api.api_key}).status_code == 303
+        for name, value, field in (
+                ("in.firstName", "a\x00b", "input.firstName"),
+                ("in.tags", '["\\u0000"]', "input.tags.0"),
+                ("in.tags", '["\\ud800"]', "input.tags.0"),
+                ("in.tags", "[NaN]", "input.tags.0"),
+                ("in.tags", "[" * 100_000 + "]" * 100_000, "in.tags"),
+                ("in.tags", "[" * 100 + "]" * 100, "nested more than 64")):
+            resp = console.post("/console/catalog/contacts.create_contact",
+                                data={"connection_id": connection["id"], name: value})
+            assert resp.status_code == 200, (name, value[:20], resp.text[:300])
+            assert "invalid_request" in resp.text or "not valid" in resp.text, resp.text[-2000:]
+            assert field in resp.text, (field, resp.text[-2000:])
+        sent = sandbox.get("/_sandbox/stats").json()["requests"]
+        assert sent.get("contacts.create_contact", 0) == 0, sent
+        fine = console.post("/console/catalog/contacts.create_contact", data={
+            "connection_id": connection["id"], "in.firstName": "Ada", "in.tags": '["vip"]'})
+        assert fine.status_code == 200 and "invalid" not in fine.text, fine.text[-2000:]
+    sent = sandbox.get("/_sandbox/stats").json()["requests"]
+    assert sent.get("contacts.create_contact", 0) == 1, sent

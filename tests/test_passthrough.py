@@ -79,3 +79,23 @@ def test_a_smsglobal_connection_is_refused(api, smsglobal_connection, sandbox):
     resp = _request(api, smsglobal_connection, method="GET", path="/contacts/")
     assert resp.status_code == 422
     assert resp.json()["error"]["details"][0]["field"] == "connection_id"
+
+
+def test_an_idempotency_key_makes_a_retried_raw_request_safe(api, connection, sandbox):
+    """A raw POST sent again with the same Idempotency-Key (a tool retrying after a timeout)
+    gets the stored answer and does not create a second contact; the same key with another
+    body is a 409, as for actions."""
+    body = {"connection_id": connection["id"], "method": "POST", "path": "/contacts/",
+            "body": {"firstName": "Once", "lastName": "Raw7001",
+                     "locationId": connection["location_id"]}}
+    first = api.post("/v1/ghl/request", json=body, headers={"Idempotency-Key": "raw-7001"})
+    second = api.post("/v1/ghl/request", json=body, headers={"Idempotency-Key": "raw-7001"})
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert second.json() == first.json()
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    made = [c for c in objects(sandbox, "contacts") if c.get("lastName") == "Raw7001"]
+    assert len(made) == 1
+    other = api.post("/v1/ghl/request", headers={"Idempotency-Key": "raw-7001"},
+                     json={**body, "body": {**body["body"], "lastName": "Raw7002"}})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert not [c for c in objects(sandbox, "contacts") if c.get("lastName") == "Raw7002"]

@@ -180,11 +180,12 @@ def test_log_filter_masks_token_shapes_that_slip_in():
 
     samples = ["Authorization: Bearer eyJhbGciOi.payload.sig", "refresh_token=rt-abc123def",
                '{"access_token": "eyJraw.tok.en"}', "client_secret=shh-123", "key ghle_abcDEF123",
-               "token pit-1234-abcd", "secret whsec_abcd", "callback?code=7676cjcbdc6t&state=x"]
+               "token pit-1234-abcd", "secret whsec_abcd", "callback?code=7676cjcbdc6t&state=x",
+               "unhandled error on POST /v1/inbound/smsglobal/hk_Zq81xYhookTok/receipt"]
     for text in samples:
         record = logging.LogRecord("t", logging.INFO, __file__, 1, "seen: %s", (text,), None)
         RedactSecrets().filter(record)
         shown = record.getMessage()
         for secret in ("payload.sig", "rt-abc123def", "raw.tok.en", "shh-123", "abcDEF123",
-                       "1234-abcd", "whsec_abcd", "7676cjcbdc6t"):
+                       "1234-abcd", "whsec_abcd", "7676cjcbdc6t", "Zq81xYhookTok"):
             assert secret not in shown, (text, shown)

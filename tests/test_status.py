@@ -152,3 +152,26 @@ def test_patch_connection_refuses_an_empty_token_and_stores_nothing(api, sandbox
         assert resp.status_code == 422, resp.text
         assert resp.json()["error"]["details"][0]["field"] == "token"
     assert api.post(f"/v1/connections/{connection['id']}/test").json()["ok"] is True
+
+
+def test_patch_connection_refuses_pasted_credentials_no_request_can_carry(
+        api, sandbox, connection, smsglobal_connection):
+    """As on creation (docs/security.md): a pasted token, key or secret holding a space, a
+    control character or a non-ASCII character is a 422 naming it, and the working credentials
+    stay (they were replaced, and every call of the connection failed from then on)."""
+    for token in ("pit-abc def", "pit-a\tb", "pit-\u00e9t\u00e9", "pit-\u2028x"):
+        resp = api.patch(f"/v1/connections/{connection['id']}", json={"token": token})
+        assert resp.status_code == 422, (token, resp.text)
+        assert resp.json()["error"]["details"][0]["field"] == "token", resp.text
+        assert token not in resp.text and "abc def" not in resp.text  # never echoed
+    resp = api.patch(f"/v1/connections/{smsglobal_connection['id']}",
+                     json={"api_key": "abc defgh12", "api_secret": "s\u00e9cretsecret"})
+    assert resp.status_code == 422, resp.text
+    assert {d["field"] for d in resp.json()["error"]["details"]} == {"api_key", "api_secret"}
+    for conn in (connection, smsglobal_connection):
+        assert api.post(f"/v1/connections/{conn['id']}/test").json()["ok"] is True
+    # surrounding whitespace is still just stripped
+    from sandbox.ghl import DEFAULT_TOKEN
+
+    resp = api.patch(f"/v1/connections/{connection['id']}", json={"token": f"  {DEFAULT_TOKEN}\n"})
+    assert resp.status_code == 200 and resp.json()["test"]["ok"] is True, resp.text

@@ -90,3 +90,46 @@ def test_problems_name_the_bad_path():
     assert "unknown name 'secrets'" in msg
     assert templating.problems("{% for t in trigger.tags %}{{ t }}{% endfor %}",
                                trigger_sample={"tags": []}, steps_before={}, steps_after=set()) == []
+
+
+RENDER_ONCE = """
+import asyncio, os, sys, time
+sys.path.insert(0, {root!r})
+from engine.flows import templating
+
+async def main():
+    print(await templating.render_bounded("{{{{ trigger.a }}}}", {{"trigger": {{"a": 7}}}}), flush=True)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    time.sleep(120)
+"""
+
+
+def test_render_processes_end_with_a_process_killed_with_sigkill(tmp_path):
+    """An API or worker killed with SIGKILL (the crash the engine must survive) never shuts its
+    render pool down: the render process, waiting on its queue, lived on for good, one more
+    after every crash and restart. It now ends within seconds of its parent."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psutil
+
+    script = tmp_path / "render_once.py"  # spawn re-imports the main module: a real file
+    script.write_text(RENDER_ONCE.format(root=str(Path(__file__).resolve().parent.parent)))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "7"
+        children = psutil.Process(parent.pid).children(recursive=True)
+        assert children, "the render pool started no process"
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    still = [p.pid for p in alive]
+    for process in alive:  # do not leave them behind when the check fails
+        process.kill()
+    assert not still, f"render processes {still} outlived their parent"

@@ -6,7 +6,7 @@ trigger's items is ``POST /v1/triggers/{key}/items``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from fastapi import APIRouter, Header
 from api.responses import SafeJSONResponse as JSONResponse
@@ -18,6 +18,7 @@ from engine.accounts import connections
 from engine.actions import executor
 from engine.actions.idempotency import Idempotency, fingerprint
 from engine.core.errors import UpstreamError
+from engine.runtime import Runtime
 from engine.spec import registry
 
 router = APIRouter(prefix="/v1", tags=["actions"])
@@ -36,29 +37,39 @@ async def run_action(key: str, body: ActionIn, caller: Writer,
     if op is None:
         raise unknown_operation(key)
     conn = await connections.get(rt.redis, caller.tenant, body.connection_id, rt.vault)
-    idem = None
-    if idempotency_key is not None:
-        idem = Idempotency(rt.redis, caller.tenant, idempotency_key,
-                           fingerprint(key, body.model_dump()), rt.settings.idempotency_ttl_seconds,
-                           rt.settings.idempotency_lease_seconds)
-        stored = await idem.begin()
-        if stored is not None:
-            status, payload = stored
-            return JSONResponse(payload, status_code=status, headers={"Idempotent-Replayed": "true"})
-    try:
+
+    async def call() -> dict[str, Any]:
         result = await executor.run_action(rt, conn, op, body.input)
+        return {"data": result.data, "meta": result.meta}
+
+    return await once_per_key(rt, caller.tenant, idempotency_key,
+                              fingerprint(key, body.model_dump()), call)
+
+
+async def once_per_key(rt: Runtime, tenant: str, idempotency_key: str | None, body_hash: str,
+                       call: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+    """``call()``'s answer, done at most once per ``Idempotency-Key`` of the tenant (none: just
+    called): a repeat with the same ``body_hash`` replays the stored answer (header
+    ``Idempotent-Replayed: true``), another body is a 409. GHL's own 4xx answers (not 401) are
+    stored too; a 5xx, a 401 or any other failure frees the key for a retry."""
+    if idempotency_key is None:
+        return await call()
+    idem = Idempotency(rt.redis, tenant, idempotency_key, body_hash,
+                       rt.settings.idempotency_ttl_seconds, rt.settings.idempotency_lease_seconds)
+    stored = await idem.begin()
+    if stored is not None:
+        status, payload = stored
+        return JSONResponse(payload, status_code=status, headers={"Idempotent-Replayed": "true"})
+    try:
+        payload = await call()
     except UpstreamError as exc:
-        if idem is not None:
-            if exc.status < 500 and exc.status != 401:
-                await idem.complete(exc.status, exc.body())
-            else:
-                await idem.release()
-        raise
-    except BaseException:  # any other failure (cancelled included): the key is free again
-        if idem is not None:
+        if exc.status < 500 and exc.status != 401:
+            await idem.complete(exc.status, exc.body())
+        else:
             await idem.release()
         raise
-    payload = {"data": result.data, "meta": result.meta}
-    if idem is not None:
-        await idem.complete(200, payload)
+    except BaseException:  # any other failure (cancelled included): the key is free again
+        await idem.release()
+        raise
+    await idem.complete(200, payload)
     return payload

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api import edge
 from api.deps import runtime
 from engine.accounts import connections, tenants
 from engine.actions import executor
@@ -235,9 +236,16 @@ async def run(key: str, request: Request, rt: Runtime = Depends(runtime),
     try:
         for name, value in form.items():
             if name.startswith("in.") and str(value).strip() and name[3:] in fields:
-                data[name[3:]] = _value(fields[name[3:]], str(value).strip())
+                try:
+                    data[name[3:]] = _value(fields[name[3:]], str(value).strip())
+                except RecursionError:
+                    raise ValueError(f"{name} nests too deeply; send a flatter value") from None
     except ValueError as exc:
         return await _operation(request, rt, who, key, {"error": f"not valid: {exc}"}, False)
+    # a form is not JSON, so the edge did not check it: the same checks as for the API's bodies
+    problems = edge.body_problems(json.dumps({"input": data}).encode())
+    if problems:
+        return await _operation(request, rt, who, key, edge.refusal(problems), False)
     try:
         conn = await connections.get(rt.redis, who.tenant, str(form.get("connection_id")), rt.vault)
         result = await executor.run_action(rt, conn, op, data)

@@ -87,7 +87,8 @@ async def get_run(flow_id: str, run_id: str, caller: Reader) -> dict[str, Any]:
 
 @router.post("/flows/{flow_id}/runs/{run_id}/retry")
 async def retry_run(flow_id: str, run_id: str, caller: Writer) -> dict[str, Any]:
-    """Run a failed run again from its failed step; steps that succeeded are not repeated."""
+    """Run a failed run again from its failed step; steps that succeeded are not repeated. 409
+    ``run_in_progress`` while the run is running (another retry, a resume or the outbox)."""
     return await flows.retry_run(caller.rt, caller.tenant, flow_id, run_id)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-_SECRET = re.compile(r"(Bearer\s+|MAC\s+id=\"|mac=\"|ghle_|pit-|whsec_|eyJ"
+_SECRET = re.compile(r"(Bearer\s+|MAC\s+id=\"|mac=\"|ghle_|pit-|whsec_|hk_|eyJ"
                      r"|[?&]code=|(?:access_token|refresh_token|client_secret|api_secret|api_key)"
                      r"[\"']?\s*[:=]\s*[\"']?)"
                      r"[A-Za-z0-9._~+/=%\\-]+", re.IGNORECASE)

@@ -8,14 +8,36 @@ after that.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+log = logging.getLogger("engine.core.scripts")
+
 # release a lock (KEYS[1]) only if it still holds this holder's token (ARGV[1]); 1 if released
 UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
           "return 0")
+
+
+# extend a lock (KEYS[1]) to ARGV[2] ms only if it still holds this holder's token (ARGV[1])
+EXTEND = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+          "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")
+
+
+async def keep_lock(r: Redis, lock_key: str, token: str, lease_ms: int, what: str) -> None:
+    """Extend a held lock every third of its lease (run as a task, cancelled by the holder when
+    done); returns as soon as the lock is no longer this holder's. ``what`` names the lock in
+    the warning logged when an extension fails (it is tried again at the next beat)."""
+    while True:
+        await asyncio.sleep(lease_ms / 3000)
+        try:
+            if not await script(r, EXTEND)(keys=[lock_key], args=[token, lease_ms]):
+                return
+        except Exception:  # noqa: BLE001 - a failed extension is retried at the next beat
+            log.warning("could not extend the lock of %s", what)
 
 
 def script(r: Redis, text: str) -> AsyncScript:

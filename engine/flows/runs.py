@@ -29,6 +29,7 @@ deliveries key the item as ``<id>@<updated time>``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -41,8 +42,8 @@ from jinja2 import TemplateError, UndefinedError
 
 from engine.accounts import connections
 from engine.actions import executor
-from engine.core import keys, metrics
-from engine.core.errors import EngineError, InputInvalid, NotFound, RateLimited, UpstreamError, UpstreamUnavailable
+from engine.core import keys, metrics, scripts
+from engine.core.errors import Conflict, EngineError, InputInvalid, NotFound, RateLimited, UpstreamError, UpstreamUnavailable
 from engine.flows import templating
 from engine.flows.models import FlowIn, FlowStep
 from engine.polling import items, reader
@@ -287,14 +288,41 @@ def _inputs(rendered: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rendered.items() if v is not None and v != ""}
 
 
+RUN_LEASE_MS = 30_000
+"""How long a run's lock outlives its holder (it is extended every third of it while held)."""
+
+
 async def execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str, Any], *,
                   transient_raises: bool) -> dict[str, Any]:
     """Run (or resume) a run's steps; returns the run as recorded. Raises ``_Transient`` when
-    ``transient_raises`` and a step failed in a way that may heal by waiting."""
+    ``transient_raises`` and a step failed in a way that may heal by waiting.
+
+    One execution of a run at a time: it holds the run's lock in Redis (extended while it runs,
+    free ``RUN_LEASE_MS`` after a process dies) and starts only from the run as stored, so two
+    retries, a retry and a resume, or a retry and the outbox never do a step twice. The one that
+    finds the lock held, or the run changed since it was read, gets :class:`Conflict`
+    ``run_in_progress``."""
+    lock_key = keys.FLOW_RUN_LOCK.format(run_id=run["id"])
+    token = secrets.token_hex(16)
+    if not await rt.redis.set(lock_key, token, nx=True, px=RUN_LEASE_MS):
+        raise Conflict(f"run {run['id']} is running now (another retry, resume or delivery of "
+                       "it); read it with GET /v1/flows/{id}/runs/{run_id} when it is done",
+                       code="run_in_progress")
+    keeper = asyncio.create_task(scripts.keep_lock(rt.redis, lock_key, token, RUN_LEASE_MS,
+                                                   f"flow run {run['id']}"))
     try:
-        return await _execute(rt, flow_id, flow, run, transient_raises=transient_raises)
+        stored = await load_run(rt, run["id"])
+        if stored is not None and stored.get("updated_at") != run.get("updated_at"):
+            raise Conflict(f"run {run['id']} changed while this request read it (another "
+                           f"retry, resume or delivery ran it; it is {stored['status']} now); "
+                           "read it again", code="run_in_progress")
+        try:
+            return await _execute(rt, flow_id, flow, run, transient_raises=transient_raises)
+        finally:
+            metrics.FLOW_RUNS.labels(outcome=run.get("status") or "failed").inc()
     finally:
-        metrics.FLOW_RUNS.labels(outcome=run.get("status") or "failed").inc()
+        keeper.cancel()
+        await scripts.script(rt.redis, scripts.UNLOCK)(keys=[lock_key], args=[token])
 
 
 async def _execute(rt: Runtime, flow_id: str, flow: dict[str, str], run: dict[str, Any], *,

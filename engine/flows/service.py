@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from engine.accounts import connections, quotas
 from engine.core import keys
-from engine.core.errors import InputInvalid, NotFound
+from engine.core.errors import Conflict, InputInvalid, NotFound
 from engine.flows import runs as flow_runs
 from engine.flows import templating
 from engine.flows.models import MAX_STEPS, FlowIn, FlowPatch, FlowStep, FlowTrigger
@@ -327,7 +327,10 @@ async def resume(rt: Runtime, tenant: str, flow_id: str) -> dict[str, Any]:
         run = await flow_runs.load_run(rt, run_id)
         if run is not None and run["status"] == "held":
             held += 1
-            await flow_runs.execute(rt, flow_id, flow, run, transient_raises=False)
+            try:
+                await flow_runs.execute(rt, flow_id, flow, run, transient_raises=False)
+            except Conflict:
+                pass  # the outbox or another resume is running it now
     out = await get(rt, tenant, flow_id)
     out["held_runs_started"] = held
     return out

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import re
@@ -333,11 +334,23 @@ RENDER_NICENESS = 10
 
 def _render_process_start() -> None:
     """A render process yields the CPU to the API and workers (a lower scheduling priority), so
-    a template working up to its bound does not slow the requests being served."""
+    a template working up to its bound does not slow the requests being served; and it ends
+    with the process that started it (a parent killed with SIGKILL never shuts its pool down,
+    and the render process, waiting on its queue, would otherwise live on)."""
     try:
         os.nice(RENDER_NICENESS)
     except OSError:  # pragma: no cover - not permitted here: run at the normal priority
         pass
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True,
+                         name="render-parent-watch").start()
+
+
+def _end_with(sentinel: int) -> None:
+    """Exit this process as soon as ``sentinel`` (the parent's) says the parent has ended."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
@@ -525,6 +538,9 @@ def problems(text: str, *, trigger_sample: dict[str, Any] | None,
         _within_deadline(ENV.compile, ast)  # unknown filters, tests and constant bombs show up here
     except TemplateError as exc:
         return [f"template error: {exc.message or exc}"]
+    if any(ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        return ["template error: templates cannot load other templates (include, import, "
+                "extends); write the text in this field"]
     out: list[str] = []
     local = _assigned(ast)
     for parts, guarded in references(ast):

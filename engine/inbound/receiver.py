@@ -58,7 +58,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object of an event body; :class:`InputInvalid` naming ``body`` otherwise."""
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise InputInvalid([{"field": "body", "location": "body",

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from engine.core import keys, logs, metrics
+from engine.core import keys, logs, metrics, scripts
 from engine.core.errors import Conflict, EngineError, NotFound
 from engine.polling import subscriptions as subs
 from engine.polling import outbox, targets
@@ -222,21 +222,11 @@ async def run_subscription(rt: Runtime, sub_id: str, *, max_items: int = 100) ->
     return {"sent": sent, "failed": failed}
 
 
-_EXTEND = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-           "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")
-
-
 async def _keep_lease(rt: Runtime, sub_id: str, token: str, lease_ms: int) -> None:
     """Extend the subscription's send lock every third of its lease while this run holds it;
     stops as soon as the lock is no longer this run's."""
-    lock_key = keys.SUB_LOCK.format(sub_id=sub_id)
-    while True:
-        await asyncio.sleep(lease_ms / 3000)
-        try:
-            if not await rt.redis.eval(_EXTEND, 1, lock_key, token, lease_ms):
-                return
-        except Exception:  # noqa: BLE001 - a failed extension is retried at the next beat
-            log.warning("could not extend the delivery lock of %s", sub_id)
+    await scripts.keep_lock(rt.redis, keys.SUB_LOCK.format(sub_id=sub_id), token, lease_ms,
+                            f"the deliveries of {sub_id}")
 
 
 # ----------------------------------------------------------------------------- the log
