@@ -146,8 +146,11 @@ async def pause_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
 
 
 @router.post("/subscriptions/{sub_id}/resume", summary="Resume a subscription",
-             description="Sends its queue again, and polls its trigger at once if it was paused "
-                         "(e.g. after the connection was fixed).")
+             description="Sends its queue again at once: on a paused subscription, and on a "
+                         "failing one (after its receiver was fixed) the delivery waiting for its "
+                         "next try is sent now instead of at `next_attempt_at`, then the rest, in "
+                         "order and each once. Polls its trigger at once if it was paused (e.g. "
+                         "after the connection was fixed).")
 async def resume_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
     """Release the subscription's deliveries (:func:`engine.polling.subscriptions.resume`)."""
     return await subscriptions.resume(caller.rt, caller.tenant, sub_id)

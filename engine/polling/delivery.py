@@ -308,6 +308,7 @@ async def replay(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dic
                        code="delivery_not_found")
     if d.get("status") in ("pending", "retrying"):
         raise Conflict(f"delivery {delivery_id} is still queued (status {d['status']}); it will "
-                       "be sent without a replay", code="delivery_queued")
+                       "be sent without a replay, at its next try; POST /v1/subscriptions/"
+                       f"{sub_id}/resume sends it now", code="delivery_queued")
     await outbox.requeue(r, sub_id, delivery_id, now_ms=rt.clock.now_ms())
     return _public(delivery_id, await outbox.row(r, delivery_id))
