@@ -41,7 +41,7 @@ def test_connection_is_stored_sealed_and_tested_with_the_credit_balance(api, san
     assert balance.json()["data"] == {"balance": 100.0, "currency": "AUD"}
     calls = [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
              if r["route"] == "smsglobal.get_credit_balance"]
-    assert len(calls) == 2
+    assert len(calls) == 3  # the creation's test, the test route, the action
     assert DEFAULT_SECRET not in caplog.text and 'mac="' not in caplog.text
 
 
@@ -57,11 +57,34 @@ def test_bad_connection_bodies_name_the_field(api, sandbox):
     assert resp.status_code == 201 and resp.json()["app"] == "ghl"
 
 
+def test_refused_credentials_are_a_422_at_creation_and_nothing_is_stored(api, sandbox):
+    for body in ({"api_key": DEFAULT_KEY, "api_secret": "wrong-secret-123"},
+                 {"api_key": "wrongkey", "api_secret": "wrongsecret"}):
+        resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "Bad", **body})
+        assert resp.status_code == 422, resp.text
+        [problem] = resp.json()["error"]["details"]
+        assert problem["field"] == "api_secret"
+        assert "SMSGlobal refused this API key and secret" in problem["message"]
+        assert "wrong" not in resp.text
+    assert api.get("/v1/connections").json()["connections"] == []
+    good = api.post("/v1/connections", json={"app": "smsglobal", "name": "Good",
+                                             "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET})
+    assert good.status_code == 201 and good.json()["status"] == "active", good.text
+    assert [c["id"] for c in api.get("/v1/connections").json()["connections"]] == [good.json()["id"]]
+
+
 @pytest.mark.covers("smsglobal.get_credit_balance", "smsglobal.send_sms")
 def test_wrong_secret_is_a_clear_error_not_a_500(api, sandbox):
+    # credentials that passed at creation, then changed at SMSGlobal (the secret was replaced)
+    key = "typokey" + str(time.time_ns())
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": key, "api_secret": "wrong-secret-123"}).raise_for_status()
     resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "typo",
-                                             "api_key": DEFAULT_KEY, "api_secret": "wrong-secret-123"})
+                                             "api_key": key, "api_secret": "wrong-secret-123"})
+    assert resp.status_code == 201, resp.text
     conn = resp.json()
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": key, "api_secret": "the-new-secret"}).raise_for_status()
     test = api.post(f"/v1/connections/{conn['id']}/test").json()
     assert test["ok"] is False and test["error"]["code"] == "upstream_unauthorized"
     resp = act(api, conn, "smsglobal.send_sms", destinations=["61400000001"], message="hi")
