@@ -51,6 +51,16 @@ def test_bad_connection_bodies_name_the_field(api, sandbox):
     assert "api_secret" in resp.text
     resp = api.post("/v1/connections", json={"app": "twilio", "name": "x"})
     assert resp.status_code == 422 and "app" in resp.text
+    # SMSGlobal's fields without app: the answer asks for app, not for a GHL token
+    for body in ({"name": "x", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET},
+                 {"name": "x", "api_key": DEFAULT_KEY}):
+        resp = api.post("/v1/connections", json=body)
+        assert resp.status_code == 422, resp.text
+        fields = {p["field"]: p["message"] for p in resp.json()["error"]["details"]}
+        assert fields["app"] == ('set "app": "smsglobal" for SMSGlobal credentials (api_key and '
+                                 'api_secret)'), resp.text
+        assert "token" not in fields and "api_key" not in fields
+    assert api.get("/v1/connections").json()["connections"] == []
     # a body without app is still a GHL connection
     resp = api.post("/v1/connections", json={"token": "pit-sandbox-token",
                                              "location_id": "loc_sandbox0000000001"})
