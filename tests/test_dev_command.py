@@ -135,6 +135,23 @@ def test_the_worker_counts_reach_metrics_and_other_commands_find_the_stack(dev):
                      headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
 
 
+def test_every_file_under_dev_is_the_owners_only(dev):
+    """.dev/ holds Redis's data, the dev key, the state file and the metrics of the API and the
+    worker: every directory is 0700 and every file 0600."""
+    data = dev.cwd / ".dev"
+    metrics = data / "metrics"
+    deadline = time.time() + 30
+    while not any(metrics.glob("*.db")):  # the API and the worker write theirs when they count
+        httpx.get(dev.values["ENGINE_URL"] + "/metrics", timeout=10)
+        assert time.time() < deadline, "no metrics file was written"
+        time.sleep(0.3)
+    found = [data, *data.rglob("*")]
+    assert (data / "state.json") in found and (data / "api-key") in found
+    wrong = {str(p.relative_to(dev.cwd)): oct(p.stat().st_mode & 0o777) for p in found
+             if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)}
+    assert wrong == {}, wrong
+
+
 def test_the_log_is_quiet_at_info(dev):
     """A worker ticking every second, polling, writes no line per tick at INFO."""
     time.sleep(max(0.0, dev.ready_at + 5 - time.time()))

@@ -168,6 +168,8 @@ def main() -> None:
     env = os.environ
     children: list[Child] = []
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731
+    # what this process and its children create (state, metrics, Redis's files) is the owner's only
+    os.umask(0o077)
     DEV_DIR.mkdir(exist_ok=True)
     owner_only(DEV_DIR)
 
@@ -205,7 +207,8 @@ def main() -> None:
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # the worker's series reach the API's /metrics
         metrics_dir = Path(".dev/metrics")
         shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
+        metrics_dir.mkdir(mode=0o700, parents=True)
+        metrics_dir.chmod(0o700)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
 
     exe = [sys.executable, "-m", "engine.cli.main"]
