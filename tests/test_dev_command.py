@@ -85,6 +85,9 @@ def test_dev_prints_exports_and_a_curl_line_that_creates_a_contact(dev):
     assert (dev.cwd / ".engine-keys").exists()
     assert set(dev.values) == {"ENGINE_URL", "ENGINE_KEY", "GHL_CONN", "SMS_CONN", "SANDBOX_URL"}
     assert dev.values["ENGINE_KEY"].startswith("ghle_")
+    key_id = re.search(r"its key id: (key_\w+)", dev.output).group(1)  # to revoke it
+    listed = dev.shell("COLUMNS=250 .venv/bin/ghl-engine keys list --tenant dev")
+    assert key_id in listed.stdout and dev.values["ENGINE_KEY"] not in listed.stdout, listed.stdout
     curl = dev.output[dev.output.index("curl "):dev.output.index("Ctrl-C")]
     done = dev.shell(curl)
     assert done.returncode == 0, done.stdout + done.stderr

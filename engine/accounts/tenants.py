@@ -46,6 +46,29 @@ async def create_key(redis: Redis, tenant: str, *, read_only: bool = False) -> t
     return key_id, api_key
 
 
+async def list_keys(redis: Redis, tenant: str | None = None) -> list[dict]:
+    """The API keys of ``tenant`` (or of every tenant): key_id, tenant, created_at (epoch s) and
+    read_only, oldest first; never the key nor its digest."""
+    if tenant:
+        tenant_names = [tenant]
+    else:
+        prefix, suffix = keys.TENANT_KEYS.split("{tenant}")
+        tenant_names = sorted({k.decode()[len(prefix):-len(suffix)] async for k in
+                               redis.scan_iter(match=keys.TENANT_KEYS.format(tenant="*"))})
+    out = []
+    for name in tenant_names:
+        for key_id in sorted(m.decode() for m in await redis.smembers(
+                keys.TENANT_KEYS.format(tenant=name))):
+            d = await redis.get(keys.KEY_ID.format(key_id=key_id))
+            data = await redis.hgetall(keys.API_KEY.format(digest=d.decode())) if d else {}
+            if not data:
+                continue
+            out.append({"key_id": key_id, "tenant": name,
+                        "created_at": int(data.get(b"created_at") or 0),
+                        "read_only": data.get(b"read_only") == b"1"})
+    return sorted(out, key=lambda k: (k["created_at"], k["key_id"]))
+
+
 async def authenticate(redis: Redis, api_key: str) -> Principal | None:
     """The principal of ``api_key``, or None for an empty, unknown or revoked key (not counted
     against any rate limit; see :func:`authenticate_counted`)."""

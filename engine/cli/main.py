@@ -65,6 +65,22 @@ def keys_create(tenant: str = typer.Option(..., help="Tenant name: letters, digi
     typer.echo("Store the key now: it is not shown again.", err=True)
 
 
+@keys_app.command("list")
+def keys_list(tenant: str = typer.Option(None, "--tenant", envvar="ENGINE_TENANT",
+                                         help="Only this tenant's keys (default: every tenant's)."),
+              ) -> None:
+    """The API keys: id, tenant, when made and role (read-write or read-only); never the key.
+    Revoke one with `keys revoke KEY_ID`."""
+    import time
+
+    from engine.accounts import tenants
+    found = asyncio.run(_with_redis(lambda r: tenants.list_keys(r, tenant)))
+    ops.table("API keys", ["id", "tenant", "created", "role"],
+              [[k["key_id"], k["tenant"],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(k["created_at"])),
+                "read-only" if k["read_only"] else "read-write"] for k in found])
+
+
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its id."""
