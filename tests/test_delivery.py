@@ -213,3 +213,32 @@ async def test_resume_sends_a_failing_subscriptions_waiting_deliveries_now(api, 
         assert object_id(verified(receiver, sub["secret"])[-1]["item_id"]) == more[0]
     finally:
         await rt.close()
+
+
+async def test_the_delivery_log_pages_with_a_cursor(api, connection, sandbox, rt, receiver):
+    sub = subscribe(api, connection, receiver)
+    await poll(rt, sub["id"])
+    seed(sandbox, 5)
+    await poll(rt, sub["id"])
+    url = f"/v1/subscriptions/{sub['id']}/deliveries"
+    everything = api.get(url).json()
+    assert len(everything["deliveries"]) == 5
+    assert everything["has_more"] is False and everything["next"] is None
+    pages, cursor = [], None
+    while True:
+        body = api.get(url, params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        pages.append([d["id"] for d in body["deliveries"]])
+        assert body["has_more"] is (body["next"] is not None)
+        if not body["has_more"]:
+            break
+        cursor = body["next"]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sum(pages, []) == [d["id"] for d in everything["deliveries"]]  # each once, in order
+    # a filter pages the same way; a page that ends the list says so
+    pending = api.get(url, params={"status": "pending", "limit": 4}).json()
+    assert len(pending["deliveries"]) == 4 and pending["has_more"] is True
+    rest = api.get(url, params={"status": "pending", "limit": 4, "cursor": pending["next"]}).json()
+    assert len(rest["deliveries"]) == 1 and rest["has_more"] is False
+    bad = api.get(url, params={"cursor": "dlv_not_in_this_log"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["error"]["details"][0]["field"] == "cursor"
