@@ -69,6 +69,8 @@ def _wording(err: dict, request: Request, raw: object) -> str:
                     "inside 'connections' or 'options' as the template lists them "
                     "(GET /v1/flow-templates), or remove it")
         return "unknown field; remove it"
+    if kind == "missing" and tuple(err.get("loc", ()))[-2:] == ("smsglobal", "app"):
+        return 'set "app": "smsglobal" for SMSGlobal credentials (api_key and api_secret)'
     if kind == "json_invalid":
         loc = err.get("loc", ())
         offset = loc[-1] if loc and isinstance(loc[-1], int) else None

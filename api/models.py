@@ -95,6 +95,9 @@ class ConnectionPatch(Strict):
 
 
 def _connection_app(value: Any) -> str:
+    if isinstance(value, dict) and "app" not in value and "token" not in value and (
+            "api_key" in value or "api_secret" in value):
+        return "smsglobal"  # SMSGlobal's fields without app: the answer asks for app
     app = value.get("app", "ghl") if isinstance(value, dict) else getattr(value, "app", "ghl")
     return app if app in ("ghl", "smsglobal") else "unknown"
 
@@ -105,7 +108,8 @@ ConnectionIn = Annotated[
     Discriminator(_connection_app, custom_error_type="unknown_app",
                   custom_error_message="app must be 'ghl' or 'smsglobal'"),
 ]
-"""A new connection: a GHL token (``app`` left out means ghl) or an SMSGlobal key and secret."""
+"""A new connection: a GHL token (``app`` left out means ghl) or an SMSGlobal key and secret
+(``app: smsglobal``; SMSGlobal's fields without ``app`` are refused on ``app``, saying so)."""
 
 
 class GHLRequestIn(Strict):

@@ -45,6 +45,31 @@ def test_keys_are_stored_only_as_digests(api, tenant):
     assert hashlib.sha256(api.api_key.encode()).hexdigest().encode() in dump
 
 
+def test_cli_lists_keys_without_showing_them(api_server, tenant):
+    made = [_cli("keys", "create", "--tenant", tenant),
+            _cli("keys", "create", "--tenant", tenant, "--read-only")]
+    assert all(m.returncode == 0 for m in made), [m.stderr for m in made]
+    ids = [re.search(r"key id:\s+(\S+)", m.stdout).group(1) for m in made]
+    secrets = [re.search(r"api key:\s+(\S+)", m.stdout).group(1) for m in made]
+    listed = subprocess.run([sys.executable, "-m", "engine.cli.main", "keys", "list", "--tenant",
+                             tenant], cwd=ROOT, env={**os.environ, "COLUMNS": "250"},
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split("│")[1].strip(): line for line in listed.stdout.splitlines()
+            if line.count("│") >= 4 and "key_" in line}
+    assert set(rows) == set(ids)
+    assert tenant in rows[ids[0]] and "read-write" in rows[ids[0]]
+    assert "read-only" in rows[ids[1]]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[ids[0]])
+    for key in secrets:
+        assert key not in listed.stdout and key[5:15] not in listed.stdout
+    # every tenant's keys without --tenant; a revoked key is gone from the list
+    assert ids[0] in _cli("keys", "list").stdout
+    assert _cli("keys", "revoke", ids[0]).returncode == 0
+    after = _cli("keys", "list", "--tenant", tenant).stdout
+    assert ids[0] not in after and ids[1] in after
+
+
 def test_cli_create_rotate_and_revoke(api_server, tenant):
     made = _cli("keys", "create", "--tenant", tenant)
     assert made.returncode == 0, made.stderr

@@ -165,3 +165,80 @@ async def test_a_slow_target_times_out_and_is_retried(api, connection, sandbox, 
         assert d["status"] == "delivered" and d["attempts"] == 2
     finally:
         await rt.close()
+
+
+async def test_resume_sends_a_failing_subscriptions_waiting_deliveries_now(api, connection,
+                                                                          sandbox, receiver):
+    from engine.core.settings import Settings
+    from engine.wiring import open_runtime
+
+    # the next try would be 10 minutes away: only the resume can send them within the test
+    rt = await open_runtime(Settings(ENGINE_DELIVERY_RETRY_SCHEDULE="600,600"))
+    try:
+        receiver.status = 500
+        sub = subscribe(api, connection, receiver)
+        await poll(rt, sub["id"])
+        made = seed(sandbox, 3)
+        await poll(rt, sub["id"])
+        await delivery.run_subscription(rt, sub["id"])
+        assert api.get(f"/v1/subscriptions/{sub['id']}").json()["status"] == "failing"
+        [waiting] = api.get(f"/v1/subscriptions/{sub['id']}/deliveries",
+                            params={"status": "retrying"}).json()["deliveries"]
+        replay = api.post(f"/v1/subscriptions/{sub['id']}/deliveries/{waiting['id']}/replay")
+        assert replay.status_code == 409 and "/resume" in replay.json()["error"]["message"]
+
+        receiver.status = 200  # the receiver is fixed; a pause and a resume send at once
+        assert api.post(f"/v1/subscriptions/{sub['id']}/pause").status_code == 200
+        resumed = api.post(f"/v1/subscriptions/{sub['id']}/resume")
+        assert resumed.status_code == 200, resumed.text
+        await run_until(rt, lambda: len(receiver.accepted()) >= 3, timeout=20)
+        await run_until(rt, lambda: True)  # one more round: nothing is sent twice
+        bodies = verified(receiver, sub["secret"])
+        assert [object_id(b["item_id"]) for b in bodies] == made
+        ids = [r["headers"]["webhook-id"] for r in receiver.accepted()]
+        assert len(ids) == len(set(ids)) == 3
+        log = api.get(f"/v1/subscriptions/{sub['id']}/deliveries").json()["deliveries"]
+        assert {d["status"] for d in log} == {"delivered"}
+        assert api.get(f"/v1/subscriptions/{sub['id']}").json()["status"] == "active"
+
+        # a failing subscription that was never paused: resume alone sends it now
+        receiver.status = 500
+        more = seed(sandbox, 1)
+        await poll(rt, sub["id"])
+        await delivery.run_subscription(rt, sub["id"])
+        assert api.get(f"/v1/subscriptions/{sub['id']}").json()["status"] == "failing"
+        receiver.status = 200
+        assert api.post(f"/v1/subscriptions/{sub['id']}/resume").status_code == 200
+        await run_until(rt, lambda: len(receiver.accepted()) >= 4, timeout=20)
+        assert object_id(verified(receiver, sub["secret"])[-1]["item_id"]) == more[0]
+    finally:
+        await rt.close()
+
+
+async def test_the_delivery_log_pages_with_a_cursor(api, connection, sandbox, rt, receiver):
+    sub = subscribe(api, connection, receiver)
+    await poll(rt, sub["id"])
+    seed(sandbox, 5)
+    await poll(rt, sub["id"])
+    url = f"/v1/subscriptions/{sub['id']}/deliveries"
+    everything = api.get(url).json()
+    assert len(everything["deliveries"]) == 5
+    assert everything["has_more"] is False and everything["next"] is None
+    pages, cursor = [], None
+    while True:
+        body = api.get(url, params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        pages.append([d["id"] for d in body["deliveries"]])
+        assert body["has_more"] is (body["next"] is not None)
+        if not body["has_more"]:
+            break
+        cursor = body["next"]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sum(pages, []) == [d["id"] for d in everything["deliveries"]]  # each once, in order
+    # a filter pages the same way; a page that ends the list says so
+    pending = api.get(url, params={"status": "pending", "limit": 4}).json()
+    assert len(pending["deliveries"]) == 4 and pending["has_more"] is True
+    rest = api.get(url, params={"status": "pending", "limit": 4, "cursor": pending["next"]}).json()
+    assert len(rest["deliveries"]) == 1 and rest["has_more"] is False
+    bad = api.get(url, params={"cursor": "dlv_not_in_this_log"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["error"]["details"][0]["field"] == "cursor"

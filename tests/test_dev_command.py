@@ -86,6 +86,9 @@ def test_dev_prints_exports_and_a_curl_line_that_creates_a_contact(dev):
     assert (dev.cwd / ".engine-keys").exists()
     assert set(dev.values) == {"ENGINE_URL", "ENGINE_KEY", "GHL_CONN", "SMS_CONN", "SANDBOX_URL"}
     assert dev.values["ENGINE_KEY"].startswith("ghle_")
+    key_id = re.search(r"its key id: (key_\w+)", dev.output).group(1)  # to revoke it
+    listed = dev.shell("COLUMNS=250 .venv/bin/ghl-engine keys list --tenant dev")
+    assert key_id in listed.stdout and dev.values["ENGINE_KEY"] not in listed.stdout, listed.stdout
     curl = dev.output[dev.output.index("curl "):dev.output.index("Ctrl-C")]
     done = dev.shell(curl)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -134,6 +137,23 @@ def test_the_worker_counts_reach_metrics_and_other_commands_find_the_stack(dev):
     new_key = made.stdout.split("api key: ")[1].strip()
     assert httpx.get(base + "/v1/connections", timeout=10,
                      headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
+
+
+def test_every_file_under_dev_is_the_owners_only(dev):
+    """.dev/ holds Redis's data, the dev key, the state file and the metrics of the API and the
+    worker: every directory is 0700 and every file 0600."""
+    data = dev.cwd / ".dev"
+    metrics = data / "metrics"
+    deadline = time.time() + 30
+    while not any(metrics.glob("*.db")):  # the API and the worker write theirs when they count
+        httpx.get(dev.values["ENGINE_URL"] + "/metrics", timeout=10)
+        assert time.time() < deadline, "no metrics file was written"
+        time.sleep(0.3)
+    found = [data, *data.rglob("*")]
+    assert (data / "state.json") in found and (data / "api-key") in found
+    wrong = {str(p.relative_to(dev.cwd)): oct(p.stat().st_mode & 0o777) for p in found
+             if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)}
+    assert wrong == {}, wrong
 
 
 def test_the_log_is_quiet_at_info(dev):

@@ -638,3 +638,26 @@ def test_concurrent_retries_of_one_failed_run_do_its_step_once(
     assert len(notes_of(sandbox, known["id"])) == 1
     assert len(calls(sandbox, "contacts.create_contact_note")) == 2  # failed once, then done
     assert api.get(f"/v1/flows/{flow['id']}/runs/{run['id']}").json()["status"] == "succeeded"
+
+
+@pytest.mark.covers("smsglobal.new_incoming_sms", "smsglobal.send_sms")
+def test_trigger_id_has_the_items_own_type_in_a_test_run_and_a_real_run(api, sandbox,
+                                                                         smsglobal_connection):
+    flow = api.post("/v1/flows", json={
+        "name": "Echo", "trigger": {"key": "smsglobal.new_incoming_sms",
+                                    "connection_id": smsglobal_connection["id"]},
+        "steps": [{"id": "reply", "action": "smsglobal.send_sms",
+                   "connection_id": smsglobal_connection["id"],
+                   "input": {"destinations": ["{{ trigger.origin }}"],
+                             "message": "id {{ trigger.id }}"}}]}).json()
+    drive(flow)  # primes the trigger: what exists is not a new item
+    sms_in(sandbox, "61400000086", "Hello")
+    tested = api.post(f"/v1/flows/{flow['id']}/test")
+    assert tested.status_code == 200, tested.text
+    drive(flow)
+    real = next(r for r in runs(api, flow) if not r.get("test") and r["id"] != tested.json()["id"])
+    test_id = tested.json()["trigger"]["id"]
+    real_id = api.get(f"/v1/flows/{flow['id']}/runs/{real['id']}").json()["trigger"]["id"]
+    assert isinstance(real_id, int)  # SMSGlobal's incoming message ids are numbers
+    assert type(test_id) is type(real_id) and test_id == real_id
+    assert tested.json()["item_id"] == real["item_id"] == str(real_id)

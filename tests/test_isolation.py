@@ -127,6 +127,8 @@ def tenant_b(api_server, sandbox, tenant) -> dict[str, Any]:
         ids["flow_id"] = flow.json()["id"]
         runs = b.get(f"/v1/flows/{ids['flow_id']}/runs").json()["runs"]
         ids["run_id"] = runs[0]["id"] if runs else "run_of_b"
+        sandbox.post("/_sandbox/smsglobal/credentials", json={
+            "api_key": "b-key-0000000000", "api_secret": "b-secret-0000000000"}).raise_for_status()
         sms = b.post("/v1/connections", json={"app": "smsglobal", "api_key": "b-key-0000000000",
                                               "api_secret": "b-secret-0000000000"})
         assert sms.status_code == 201, sms.text

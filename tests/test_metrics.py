@@ -118,3 +118,24 @@ async def test_a_429_from_upstream_is_counted(api, api_server, connection, sandb
     statuses = ("ghl_engine_upstream_requests", "ghl_engine_upstream_requests_total")
     assert (value(after, *statuses, app="ghl", status="429")
             > value(before, *statuses, app="ghl", status="429"))
+
+
+@pytest.mark.covers("contacts.search_contacts")
+async def test_a_skipped_poll_is_counted_under_its_trigger(api, api_server, connection, receiver,
+                                                           rt):  # noqa: F811
+    sub = subscribe(api, connection, receiver)
+    watch_id = await watch_of(rt, sub["id"])
+    trigger = "contacts.search_contacts"
+    before = scrape(api_server)
+    # another poll of the watch holds its lock: this one is skipped
+    await rt.redis.set(keys.WATCH_LOCK.format(watch_id=watch_id), "another-poll", px=30_000)
+    try:
+        assert (await poll(rt, sub["id"])).outcome == "skipped"
+    finally:
+        await rt.redis.delete(keys.WATCH_LOCK.format(watch_id=watch_id))
+    after = scrape(api_server)
+    skipped = ("ghl_engine_polls", "ghl_engine_polls_total")
+    assert (value(after, *skipped, trigger=trigger, outcome="skipped")
+            == value(before, *skipped, trigger=trigger, outcome="skipped") + 1)
+    assert (value(after, *skipped, trigger="", outcome="skipped")
+            == value(before, *skipped, trigger="", outcome="skipped"))

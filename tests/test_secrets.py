@@ -91,11 +91,18 @@ def test_no_secret_is_logged_returned_or_stored_in_clear(api, sandbox, sandbox_s
     ghl_conn = resp.json()["id"]
 
     # an SMSGlobal key pair, where that connection type exists
-    sms_secret = secrets.token_hex(16)
+    sms_key, sms_secret = secrets.token_hex(16), secrets.token_hex(16)
     planted["smsglobal_secret"] = sms_secret
-    resp = api.post("/v1/connections", json={"app": "smsglobal", "api_key": secrets.token_hex(16),
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": sms_key, "api_secret": sms_secret}).raise_for_status()
+    resp = api.post("/v1/connections", json={"app": "smsglobal", "api_key": sms_key,
                                              "api_secret": sms_secret})
+    assert resp.status_code == 201, resp.text
     record("create smsglobal connection", resp)
+    refused_secret = secrets.token_hex(16)
+    planted["smsglobal_refused_secret"] = refused_secret
+    record("create smsglobal connection refused", api.post("/v1/connections", json={
+        "app": "smsglobal", "api_key": sms_key, "api_secret": refused_secret}))
 
     # OAuth: the code flow, then a refresh (the tokens are the sandbox's, read from its state)
     auth = api.get("/v1/oauth/ghl/authorize")

@@ -110,6 +110,16 @@ def test_the_cli_sets_up_shows_and_removes_a_provider(api, tenant, connection, s
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout)["sender"] == "SandboxCo"
     assert api.get(f"/v1/sms-provider/{DEFAULT_LOCATION}").json()["sender"] == "SandboxCo"
+    # --tenant defaults to dev (or ENGINE_TENANT), as in the other commands; list is a table
+    listed = CliRunner().invoke(app, ["sms-provider", "list"], env={"ENGINE_TENANT": tenant,
+                                                                    "COLUMNS": "250"})
+    assert listed.exit_code == 0, listed.output
+    assert "SMS provider set-ups" in listed.stdout and DEFAULT_LOCATION in listed.stdout
+    assert "SandboxCo" in listed.stdout and smsglobal_connection["id"] in listed.stdout
+    as_json = run(app, ["sms-provider", "list", "--json", "--tenant", tenant])
+    assert [p["location_id"] for p in json.loads(as_json.stdout)] == [DEFAULT_LOCATION]
+    dev = CliRunner().invoke(app, ["sms-provider", "list"], env={"ENGINE_TENANT": None})
+    assert dev.exit_code == 0 and DEFAULT_LOCATION not in dev.stdout, dev.output
     changed = run(app, ["sms-provider", "update", DEFAULT_LOCATION, "--tenant", tenant,
                         "--sender", "+61400000999"])
     assert changed.exit_code == 0 and json.loads(changed.stdout)["sender"] == "61400000999"

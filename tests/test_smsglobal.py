@@ -41,7 +41,7 @@ def test_connection_is_stored_sealed_and_tested_with_the_credit_balance(api, san
     assert balance.json()["data"] == {"balance": 100.0, "currency": "AUD"}
     calls = [r for r in sandbox.get("/_sandbox/requests").json()["requests"]
              if r["route"] == "smsglobal.get_credit_balance"]
-    assert len(calls) == 2
+    assert len(calls) == 3  # the creation's test, the test route, the action
     assert DEFAULT_SECRET not in caplog.text and 'mac="' not in caplog.text
 
 
@@ -51,17 +51,50 @@ def test_bad_connection_bodies_name_the_field(api, sandbox):
     assert "api_secret" in resp.text
     resp = api.post("/v1/connections", json={"app": "twilio", "name": "x"})
     assert resp.status_code == 422 and "app" in resp.text
+    # SMSGlobal's fields without app: the answer asks for app, not for a GHL token
+    for body in ({"name": "x", "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET},
+                 {"name": "x", "api_key": DEFAULT_KEY}):
+        resp = api.post("/v1/connections", json=body)
+        assert resp.status_code == 422, resp.text
+        fields = {p["field"]: p["message"] for p in resp.json()["error"]["details"]}
+        assert fields["app"] == ('set "app": "smsglobal" for SMSGlobal credentials (api_key and '
+                                 'api_secret)'), resp.text
+        assert "token" not in fields and "api_key" not in fields
+    assert api.get("/v1/connections").json()["connections"] == []
     # a body without app is still a GHL connection
     resp = api.post("/v1/connections", json={"token": "pit-sandbox-token",
                                              "location_id": "loc_sandbox0000000001"})
     assert resp.status_code == 201 and resp.json()["app"] == "ghl"
 
 
+def test_refused_credentials_are_a_422_at_creation_and_nothing_is_stored(api, sandbox):
+    for body in ({"api_key": DEFAULT_KEY, "api_secret": "wrong-secret-123"},
+                 {"api_key": "wrongkey", "api_secret": "wrongsecret"}):
+        resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "Bad", **body})
+        assert resp.status_code == 422, resp.text
+        [problem] = resp.json()["error"]["details"]
+        assert problem["field"] == "api_secret"
+        assert "SMSGlobal refused this API key and secret" in problem["message"]
+        assert "wrong" not in resp.text
+    assert api.get("/v1/connections").json()["connections"] == []
+    good = api.post("/v1/connections", json={"app": "smsglobal", "name": "Good",
+                                             "api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET})
+    assert good.status_code == 201 and good.json()["status"] == "active", good.text
+    assert [c["id"] for c in api.get("/v1/connections").json()["connections"]] == [good.json()["id"]]
+
+
 @pytest.mark.covers("smsglobal.get_credit_balance", "smsglobal.send_sms")
 def test_wrong_secret_is_a_clear_error_not_a_500(api, sandbox):
+    # credentials that passed at creation, then changed at SMSGlobal (the secret was replaced)
+    key = "typokey" + str(time.time_ns())
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": key, "api_secret": "wrong-secret-123"}).raise_for_status()
     resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "typo",
-                                             "api_key": DEFAULT_KEY, "api_secret": "wrong-secret-123"})
+                                             "api_key": key, "api_secret": "wrong-secret-123"})
+    assert resp.status_code == 201, resp.text
     conn = resp.json()
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": key, "api_secret": "the-new-secret"}).raise_for_status()
     test = api.post(f"/v1/connections/{conn['id']}/test").json()
     assert test["ok"] is False and test["error"]["code"] == "upstream_unauthorized"
     resp = act(api, conn, "smsglobal.send_sms", destinations=["61400000001"], message="hi")

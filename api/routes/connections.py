@@ -21,14 +21,15 @@ router = APIRouter(prefix="/v1", tags=["connections"])
 @router.post("/connections", status_code=201)
 async def create_connection(body: ConnectionIn, caller: Writer) -> dict[str, Any]:
     """Store a GHL Private Integration token (`token`, `location_id`) or an SMSGlobal REST key
-    pair (`app: smsglobal`, `api_key`, `api_secret`), encrypted at rest. The credentials are
-    never returned."""
+    pair (`app: smsglobal`, `api_key`, `api_secret`), encrypted at rest, after one test call
+    (GHL: the location; SMSGlobal: the credit balance); refused credentials are a 422 naming
+    the field and nothing is stored. The credentials are never returned."""
     rt = caller.rt
     if not isinstance(body, GHLConnectionIn):
         conn = connections.new(
             tenant=caller.tenant, app="smsglobal", name=body.name, auth="mac",
             secret={"api_key": body.api_key.get_secret_value(),
-                    "api_secret": body.api_secret.get_secret_value()})
+                    "api_secret": body.api_secret.get_secret_value()}, verified=False)
     else:
         conn = connections.new(
             tenant=caller.tenant, app="ghl", name=body.name, auth="private_token",
@@ -50,10 +51,20 @@ async def create_connection(body: ConnectionIn, caller: Writer) -> dict[str, Any
 
 async def verify(rt: Runtime, conn: connections.Connection) -> None:
     """Check a new connection's credentials with its app's cheapest call (for GHL: GET
-    /locations/{locationId}, or /companies/{companyId}) before it is stored. While unverified it
-    spends no location's rate budget (its own bucket). Refused credentials raise InputInvalid
-    naming the field; upstream being unreachable or rate limited passes its error on, and
-    nothing is stored either way."""
+    /locations/{locationId}, or /companies/{companyId}; for SMSGlobal: the credit balance)
+    before it is stored. While unverified it spends no location's or account's rate budget (its
+    own bucket). Refused credentials raise InputInvalid naming the field; upstream being
+    unreachable or rate limited passes its error on, and nothing is stored either way."""
+    if conn.app == "smsglobal":
+        try:
+            await rt.upstream.send(conn, APPS[conn.app].test_call(conn), max_wait=5.0)
+        except UpstreamAuthError as exc:
+            raise InputInvalid([{"field": "api_secret", "location": "body",
+                                 "message": f"SMSGlobal refused this API key and secret "
+                                            f"({exc.status}); copy both from MXT > Integrations > "
+                                            "REST API keys (the secret is shown once, when the key "
+                                            "is made) and check this server's clock"}]) from None
+        return
     scope_field = "location_id" if conn.location_id else "company_id"
     try:
         await rt.upstream.send(conn, APPS[conn.app].test_call(conn), max_wait=5.0)

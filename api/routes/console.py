@@ -1,8 +1,10 @@
 """The operator's console: server-rendered pages (Jinja2, no JavaScript needed) behind the same
 API keys as the API.
 
-``/console/login`` takes an API key and keeps it in an HttpOnly, SameSite=Strict cookie; every
-page acts as that key's tenant, through the same engine functions as the JSON API. Pages:
+``/console/login`` takes an API key and opens a session: the HttpOnly, SameSite=Strict cookie
+holds a random session id (never the key; only its SHA-256 is stored in Redis, for 12 hours,
+ended by logout or by revoking the key), Secure unless the request came over plain http and
+ENGINE_PUBLIC_URL is not https. Every page acts as that key's tenant, through the same engine functions as the JSON API. Pages:
 connections and their health, flows with why they are paused, subscriptions with their last and
 next poll, lag and pause reason; a subscription's recent deliveries (payload, attempts) and dead
 letters with replay; a flow's runs step by step; the catalog, whose forms are built from each
@@ -36,6 +38,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent
 templates.env.filters["when"] = lambda s: (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s))
                                            if s else "-")
 COOKIE = "ghle_console"
+SESSION_SECONDS = 12 * 3600
 
 
 class _LoginFirst(Exception):
@@ -43,7 +46,7 @@ class _LoginFirst(Exception):
 
 
 async def _who(request: Request, rt: Runtime = Depends(runtime)) -> tenants.Principal:
-    who = await tenants.authenticate(rt.redis, request.cookies.get(COOKIE, ""))
+    who = await tenants.console_session(rt.redis, request.cookies.get(COOKIE, ""))
     if who is None:
         raise _LoginFirst()
     return who
@@ -71,22 +74,28 @@ async def login_page(request: Request) -> HTMLResponse:
 
 @router.post("/login")
 async def login(request: Request, rt: Runtime = Depends(runtime)) -> Response:
-    """Check the posted ``api_key``; a known one is kept in an HttpOnly, SameSite=Strict cookie
-    scoped to /console and the visitor sent to the overview (303), an unknown one gets the
-    form again with an error."""
+    """Check the posted ``api_key``; a known one opens a console session whose random id is
+    kept in an HttpOnly, SameSite=Strict cookie scoped to /console (Secure over https, or
+    whenever ENGINE_PUBLIC_URL is not plain http) and the visitor is sent to the overview (303);
+    an unknown one gets the form again with an error."""
     form = await request.form()
     key = str(form.get("api_key") or "").strip()
-    if await tenants.authenticate(rt.redis, key) is None:
+    who = await tenants.authenticate(rt.redis, key)
+    if who is None:
         return _page(request, "login.html", None, error="unknown or revoked API key")
+    session = await tenants.open_console_session(rt.redis, who, SESSION_SECONDS)
     resp = RedirectResponse("/console", status_code=303)
-    resp.set_cookie(COOKIE, key, httponly=True, samesite="strict", path="/console",
-                    secure=request.url.scheme == "https")
+    public = rt.settings.public_url.lower()
+    secure = request.url.scheme == "https" or (bool(public) and not public.startswith("http://"))
+    resp.set_cookie(COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                    path="/console", secure=secure)
     return resp
 
 
 @router.post("/logout")
-async def logout() -> Response:
-    """Forget the key's cookie and go back to the login form (303)."""
+async def logout(request: Request, rt: Runtime = Depends(runtime)) -> Response:
+    """End the console session, forget its cookie and go back to the login form (303)."""
+    await tenants.close_console_session(rt.redis, request.cookies.get(COOKIE, ""))
     resp = RedirectResponse("/console/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/console")
     return resp

@@ -103,7 +103,8 @@ class FlowTestIn(Strict):
 
 @router.post("/flows/{flow_id}/test", summary="Test-run a flow",
              description="Runs the flow's steps once, now, on the given item or on the newest "
-                         "item its trigger reads, and returns the run step by step. The run is "
+                         "item its trigger reads (as a delivery carries it: `trigger.id` has the "
+                         "item's own type), and returns the run step by step. The run is "
                          "kept in the run log with `test: true`. Its steps really act upstream "
                          "(an SMS step sends the SMS).")
 async def test_flow(flow_id: str, caller: Writer, body: FlowTestIn | None = None) -> dict[str, Any]:

@@ -104,14 +104,24 @@ async def rotate_secret(sub_id: str, caller: Writer) -> dict[str, Any]:
     return await subscriptions.rotate_secret(caller.rt, caller.tenant, sub_id)
 
 
-@router.get("/subscriptions/{sub_id}/deliveries")
+@router.get("/subscriptions/{sub_id}/deliveries", summary="List a subscription's deliveries",
+            description="The subscription's deliveries, newest first, with status, attempts and "
+                        "last error; filter with `status` (`dead`: the dead letters). One page "
+                        "holds up to `limit` (default 100); when more match, `has_more` is true "
+                        "and `next` is the cursor: pass it as `?cursor=` (with the same `status`) "
+                        "for the next page. The log keeps a subscription's newest 1,000 "
+                        "deliveries.")
 async def list_deliveries(sub_id: str, caller: Reader,
                           status: Literal["pending", "retrying", "delivered", "dead"] | None = Query(None),
-                          limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """The subscription's deliveries, newest first, with status, attempts and last error;
-    filter with `status` (`dead`: the dead letters)."""
-    return {"deliveries": await delivery.list_for(caller.rt, caller.tenant, sub_id, status=status,
-                                                  limit=limit)}
+                          limit: int = Query(100, ge=1, le=1000),
+                          cursor: str | None = Query(None, min_length=1, max_length=200,
+                                                     description="`next` of the page before.")
+                          ) -> dict[str, Any]:
+    """One page of the subscription's deliveries (:func:`engine.polling.delivery.page`):
+    ``{deliveries, has_more, next}``."""
+    found, after = await delivery.page(caller.rt, caller.tenant, sub_id, status=status,
+                                       limit=limit, after=cursor)
+    return {"deliveries": found, "has_more": after is not None, "next": after}
 
 
 @router.post("/subscriptions/{sub_id}/deliveries/{delivery_id}/replay", status_code=202)
@@ -146,8 +156,11 @@ async def pause_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
 
 
 @router.post("/subscriptions/{sub_id}/resume", summary="Resume a subscription",
-             description="Sends its queue again, and polls its trigger at once if it was paused "
-                         "(e.g. after the connection was fixed).")
+             description="Sends its queue again at once: on a paused subscription, and on a "
+                         "failing one (after its receiver was fixed) the delivery waiting for its "
+                         "next try is sent now instead of at `next_attempt_at`, then the rest, in "
+                         "order and each once. Polls its trigger at once if it was paused (e.g. "
+                         "after the connection was fixed).")
 async def resume_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
     """Release the subscription's deliveries (:func:`engine.polling.subscriptions.resume`)."""
     return await subscriptions.resume(caller.rt, caller.tenant, sub_id)

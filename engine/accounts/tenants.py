@@ -46,6 +46,29 @@ async def create_key(redis: Redis, tenant: str, *, read_only: bool = False) -> t
     return key_id, api_key
 
 
+async def list_keys(redis: Redis, tenant: str | None = None) -> list[dict]:
+    """The API keys of ``tenant`` (or of every tenant): key_id, tenant, created_at (epoch s) and
+    read_only, oldest first; never the key nor its digest."""
+    if tenant:
+        tenant_names = [tenant]
+    else:
+        prefix, suffix = keys.TENANT_KEYS.split("{tenant}")
+        tenant_names = sorted({k.decode()[len(prefix):-len(suffix)] async for k in
+                               redis.scan_iter(match=keys.TENANT_KEYS.format(tenant="*"))})
+    out = []
+    for name in tenant_names:
+        for key_id in sorted(m.decode() for m in await redis.smembers(
+                keys.TENANT_KEYS.format(tenant=name))):
+            d = await redis.get(keys.KEY_ID.format(key_id=key_id))
+            data = await redis.hgetall(keys.API_KEY.format(digest=d.decode())) if d else {}
+            if not data:
+                continue
+            out.append({"key_id": key_id, "tenant": name,
+                        "created_at": int(data.get(b"created_at") or 0),
+                        "read_only": data.get(b"read_only") == b"1"})
+    return sorted(out, key=lambda k: (k["created_at"], k["key_id"]))
+
+
 async def authenticate(redis: Redis, api_key: str) -> Principal | None:
     """The principal of ``api_key``, or None for an empty, unknown or revoked key (not counted
     against any rate limit; see :func:`authenticate_counted`)."""
@@ -58,14 +81,62 @@ async def authenticate(redis: Redis, api_key: str) -> Principal | None:
                      read_only=data.get(b"read_only") == b"1")
 
 
+SESSION_PREFIX = "ghlc_"
+
+
+async def open_console_session(redis: Redis, who: Principal, ttl_seconds: int) -> str:
+    """Start a console login for ``who``: return a new random session id (what the console's
+    cookie holds, never the API key). Only its SHA-256 is stored, mapped to the key's tenant and
+    id, for ``ttl_seconds``; revoking the key ends it."""
+    session = SESSION_PREFIX + secrets.token_urlsafe(32)
+    d = digest(session)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.CONSOLE_SESSION.format(digest=d), mapping={
+            "tenant": who.tenant, "key_id": who.key_id, "read_only": int(who.read_only)})
+        pipe.expire(keys.CONSOLE_SESSION.format(digest=d), ttl_seconds)
+        pipe.sadd(keys.KEY_CONSOLE_SESSIONS.format(key_id=who.key_id), d)
+        pipe.expire(keys.KEY_CONSOLE_SESSIONS.format(key_id=who.key_id), ttl_seconds)
+        await pipe.execute()
+    return session
+
+
+async def console_session(redis: Redis, session: str) -> Principal | None:
+    """The principal of a console session id, or None when it is empty, unknown, expired,
+    ended, or its API key has been revoked since."""
+    if not session or not session.startswith(SESSION_PREFIX) or len(session) > 100:
+        return None
+    data = await redis.hgetall(keys.CONSOLE_SESSION.format(digest=digest(session)))
+    if not data or not await redis.exists(keys.KEY_ID.format(key_id=data[b"key_id"].decode())):
+        return None
+    return Principal(tenant=data[b"tenant"].decode(), key_id=data[b"key_id"].decode(),
+                     read_only=data.get(b"read_only") == b"1")
+
+
+async def close_console_session(redis: Redis, session: str) -> None:
+    """End a console session (logout); an unknown one is ignored."""
+    if not session:
+        return
+    d = digest(session)
+    data = await redis.hgetall(keys.CONSOLE_SESSION.format(digest=d))
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.CONSOLE_SESSION.format(digest=d))
+        if data:
+            pipe.srem(keys.KEY_CONSOLE_SESSIONS.format(key_id=data[b"key_id"].decode()), d)
+        await pipe.execute()
+
+
 async def revoke_key(redis: Redis, key_id: str) -> bool:
-    """Delete an API key by its id; False when no such key exists."""
+    """Delete an API key by its id, and end the console sessions opened with it; False when no
+    such key exists."""
     d = await redis.get(keys.KEY_ID.format(key_id=key_id))
     if d is None:
         return False
     data = await redis.hgetall(keys.API_KEY.format(digest=d.decode()))
+    sessions = await redis.smembers(keys.KEY_CONSOLE_SESSIONS.format(key_id=key_id))
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.API_KEY.format(digest=d.decode()), keys.KEY_ID.format(key_id=key_id))
+        pipe.delete(keys.API_KEY.format(digest=d.decode()), keys.KEY_ID.format(key_id=key_id),
+                    keys.KEY_CONSOLE_SESSIONS.format(key_id=key_id),
+                    *[keys.CONSOLE_SESSION.format(digest=s.decode()) for s in sessions])
         if data:
             pipe.srem(keys.TENANT_KEYS.format(tenant=data[b"tenant"].decode()), key_id)
         await pipe.execute()

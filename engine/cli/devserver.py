@@ -155,9 +155,9 @@ def _redis_up(url: str, timeout_s: float = 30) -> None:
             time.sleep(0.1)
 
 
-async def _dev_key(url: str) -> str:
-    """The dev API key: the one in .dev/api-key while it still works, else a new one (saved
-    there, 0600), so restarts do not mint a key each time."""
+async def _dev_key(url: str) -> tuple[str, str]:
+    """The dev API key and its id: the key in .dev/api-key while it still works, else a new one
+    (saved there, 0600), so restarts do not mint a key each time."""
     from redis.asyncio import Redis
 
     from engine.accounts import tenants
@@ -166,12 +166,13 @@ async def _dev_key(url: str) -> str:
     try:
         if DEV_API_KEY_FILE.exists():
             kept = DEV_API_KEY_FILE.read_text().strip()
-            if kept and await tenants.authenticate(redis, kept) is not None:
-                return kept
-        made = (await tenants.create_key(redis, "dev"))[1]
+            who = await tenants.authenticate(redis, kept) if kept else None
+            if who is not None:
+                return kept, who.key_id
+        key_id, made = await tenants.create_key(redis, "dev")
         DEV_API_KEY_FILE.write_text(made + "\n")
         DEV_API_KEY_FILE.chmod(0o600)
-        return made
+        return made, key_id
     finally:
         await redis.aclose()
 
@@ -203,6 +204,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     say = lambda msg: print(f"[dev] {msg}", flush=True)  # noqa: E731
+    # what this process and its children create (state, metrics, Redis's files) is the owner's only
+    os.umask(0o077)
     DEV_DIR.mkdir(exist_ok=True)
     owner_only(DEV_DIR)
 
@@ -240,7 +243,8 @@ def main() -> None:
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # the worker's series reach the API's /metrics
         metrics_dir = Path(".dev/metrics")
         shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
+        metrics_dir.mkdir(mode=0o700, parents=True)
+        metrics_dir.chmod(0o700)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
 
     exe = [sys.executable, "-m", "engine.cli.main"]
@@ -266,8 +270,10 @@ def main() -> None:
     devstate.save({"redis_url": env["REDIS_URL"], "api_url": api_url, "sandbox_url": sandbox_url,
                    "secret_keys_file": key_file, "ports": ports})
 
-    api_key = asyncio.run(_dev_key(env["REDIS_URL"]))
+    api_key, key_id = asyncio.run(_dev_key(env["REDIS_URL"]))
     print(f"\nAPI key (tenant 'dev'): {api_key}")
+    print(f"its key id: {key_id} (`ghl-engine keys list` shows the keys; `ghl-engine keys revoke "
+          f"{key_id}` revokes this one)")
     exports = {"ENGINE_URL": api_url, "ENGINE_KEY": api_key}
     if sandbox_url:
         ghl, sms = _sandbox_connections(api_url, api_key)

@@ -15,9 +15,13 @@ STATE_FILE = Path(".dev/state.json")
 
 
 def save(state: dict[str, Any], path: Path = STATE_FILE) -> None:
-    """Write the dev stack's state (no secrets: the key file is named, not copied)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state, indent=2) + "\n")
+    """Write the dev stack's state (no secrets: the key file is named, not copied), readable by
+    its owner only (0600, in a 0700 directory) like every file under .dev/."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older run may be 0644
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(state, indent=2) + "\n")
 
 
 def load(path: Path = STATE_FILE) -> dict[str, Any]:

@@ -65,6 +65,22 @@ def keys_create(tenant: str = typer.Option(..., help="Tenant name: letters, digi
     typer.echo("Store the key now: it is not shown again.", err=True)
 
 
+@keys_app.command("list")
+def keys_list(tenant: str = typer.Option(None, "--tenant", envvar="ENGINE_TENANT",
+                                         help="Only this tenant's keys (default: every tenant's)."),
+              ) -> None:
+    """The API keys: id, tenant, when made and role (read-write or read-only); never the key.
+    Revoke one with `keys revoke KEY_ID`."""
+    import time
+
+    from engine.accounts import tenants
+    found = asyncio.run(_with_redis(lambda r: tenants.list_keys(r, tenant)))
+    ops.table("API keys", ["id", "tenant", "created", "role"],
+              [[k["key_id"], k["tenant"],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(k["created_at"])),
+                "read-only" if k["read_only"] else "read-write"] for k in found])
+
+
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its id."""
@@ -173,7 +189,7 @@ def _provider_fields(**values) -> dict:
 
 
 @provider_app.command("create")
-def provider_create(tenant: str = typer.Option(...), ghl_connection: str = typer.Option(...),
+def provider_create(tenant: str = ops.tenant_option(), ghl_connection: str = typer.Option(...),
                     smsglobal_connection: str = typer.Option(...),
                     sender: str = typer.Option(..., help="A number or an alphanumeric id."),
                     region: str = typer.Option("AU", help="Region of numbers without a country code."),
@@ -190,25 +206,36 @@ def provider_create(tenant: str = typer.Option(...), ghl_connection: str = typer
             conversation_provider_id=conversation_provider_id))
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _provider_run(lambda r: setup.create(r, tenant, body))
+    _provider_run(lambda r: setup.create(r, ops.tenant_or_dev(tenant), body))
 
 
 @provider_app.command("list")
-def provider_list(tenant: str = typer.Option(...)) -> None:
-    """The tenant's provider set-ups."""
+def provider_list(tenant: str = ops.tenant_option(),
+                  as_json: bool = typer.Option(False, "--json", help="Print JSON, not a table.")
+                  ) -> None:
+    """The tenant's provider set-ups, as a table (or JSON with --json)."""
+    from engine.core.settings import get_settings
     from engine.provider import setup
-    _provider_run(lambda r: setup.list_for(r, tenant))
+    if as_json:
+        _provider_run(lambda r: setup.list_for(r, ops.tenant_or_dev(tenant)))
+        return
+    found = asyncio.run(_with_redis(lambda r: setup.list_for(r, ops.tenant_or_dev(tenant))))
+    shown = [setup.public(get_settings(), p) for p in found]
+    ops.table("SMS provider set-ups",
+              ["location", "kind", "sender", "region", "ghl connection", "smsglobal connection"],
+              [[p["location_id"], p["kind"], p["sender"], p["default_region"],
+                p["ghl_connection_id"], p["smsglobal_connection_id"]] for p in shown])
 
 
 @provider_app.command("show")
-def provider_show(location_id: str, tenant: str = typer.Option(...)) -> None:
+def provider_show(location_id: str, tenant: str = ops.tenant_option()) -> None:
     """One location's provider set-up."""
     from engine.provider import setup
-    _provider_run(lambda r: setup.get(r, tenant, location_id))
+    _provider_run(lambda r: setup.get(r, ops.tenant_or_dev(tenant), location_id))
 
 
 @provider_app.command("update")
-def provider_update(location_id: str, tenant: str = typer.Option(...),
+def provider_update(location_id: str, tenant: str = ops.tenant_option(),
                     sender: str = typer.Option(None), region: str = typer.Option(None),
                     kind: str = typer.Option(None), conversation_provider_id: str = typer.Option(None),
                     smsglobal_connection: str = typer.Option(None)) -> None:
@@ -223,14 +250,14 @@ def provider_update(location_id: str, tenant: str = typer.Option(...),
             smsglobal_connection_id=smsglobal_connection))
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _provider_run(lambda r: setup.update(r, tenant, location_id, patch))
+    _provider_run(lambda r: setup.update(r, ops.tenant_or_dev(tenant), location_id, patch))
 
 
 @provider_app.command("delete")
-def provider_delete(location_id: str, tenant: str = typer.Option(...)) -> None:
+def provider_delete(location_id: str, tenant: str = ops.tenant_option()) -> None:
     """Remove a location's provider set-up (GHL then needs another SMS provider)."""
     from engine.provider import setup
-    _provider_run(lambda r: setup.delete(r, tenant, location_id))
+    _provider_run(lambda r: setup.delete(r, ops.tenant_or_dev(tenant), location_id))
     typer.echo(f"deleted the provider set-up of {location_id}")
 
 

@@ -69,8 +69,10 @@ def cli_wording(message: str) -> str:
                   r"with `ghl-engine \1 list`", message)
 
 
-def _tenant(tenant: str | None) -> str:
+def tenant_or_dev(tenant: str | None) -> str:
+    """The tenant a command acts for: the one given, else ``dev`` (the tenant of make dev)."""
     return tenant or "dev"
+
 
 
 def _when(seconds: float | None) -> str:
@@ -79,19 +81,21 @@ def _when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a table (a title, its columns, one row per list; None shows as "-")."""
+    grid = Table(title=title, title_justify="left")
     for name in columns:
-        table.add_column(name, overflow="fold")
+        grid.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*["-" if v is None else str(v) for v in row])
-    console.print(table)
+        grid.add_row(*["-" if v is None else str(v) for v in row])
+    console.print(grid)
+
 
 
 def _change(fn: Callable[..., Awaitable[dict[str, Any]]], object_id: str,
             tenant: str | None) -> dict[str, Any]:
     """Run ``fn(rt, tenant, object_id)`` (a pause or resume) and print the status it leaves."""
-    shown = _run(lambda rt: fn(rt, _tenant(tenant), object_id))
+    shown = _run(lambda rt: fn(rt, tenant_or_dev(tenant), object_id))
     console.print(f"{object_id}: {shown['status']}")
     return shown
 
@@ -108,8 +112,8 @@ def connections_list(tenant: str = tenant_option()) -> None:
     """The tenant's connections, with their status."""
     from engine.accounts import connections
 
-    found = _run(lambda rt: connections.list_for(rt.redis, _tenant(tenant)))
-    _table("connections", ["id", "app", "name", "location", "status", "reason"],
+    found = _run(lambda rt: connections.list_for(rt.redis, tenant_or_dev(tenant)))
+    table("connections", ["id", "app", "name", "location", "status", "reason"],
            [[c.id, c.app, c.name, c.location_id or c.company_id, c.status, c.status_reason]
             for c in found])
 
@@ -119,7 +123,7 @@ def connections_test(conn_id: str, tenant: str = tenant_option()) -> None:
     """Test a connection's credentials; when they work, what their failure paused resumes."""
     from engine.polling import health
 
-    result = _run(lambda rt: health.test(rt, _tenant(tenant), conn_id))
+    result = _run(lambda rt: health.test(rt, tenant_or_dev(tenant), conn_id))
     if result["ok"]:
         console.print(f"[green]ok[/green] ({result['upstream_status']}, "
                       f"{result['duration_ms']} ms); resumed {result['resumed']} paused watch(es)")
@@ -140,7 +144,7 @@ def connections_update(conn_id: str, tenant: str = tenant_option(),
     from engine.polling import health
 
     result = _run(lambda rt: health.update(
-        rt, _tenant(tenant), conn_id, name=name,
+        rt, tenant_or_dev(tenant), conn_id, name=name,
         credentials={"token": token, "api_key": api_key, "api_secret": api_secret}))
     conn = result["connection"]
     console.print(f"{conn['id']} ({conn['app']}, {conn['name']}): {conn['status']}")
@@ -162,8 +166,8 @@ def subscriptions_list(tenant: str = tenant_option()) -> None:
     """The tenant's subscriptions: status, last and next poll, what waits."""
     from engine.polling import subscriptions
 
-    found = _run(lambda rt: subscriptions.list_for(rt, _tenant(tenant)))
-    _table("subscriptions", ["id", "trigger", "to", "every", "status", "last poll", "next poll",
+    found = _run(lambda rt: subscriptions.list_for(rt, tenant_or_dev(tenant)))
+    table("subscriptions", ["id", "trigger", "to", "every", "status", "last poll", "next poll",
                              "waiting", "dead", "reason"],
            [[s["id"], s["trigger"], s["target_url"] or s["flow_id"], f"{s['interval_minutes']} min",
              s["status"], _when(s["last_poll_at"]), _when(s["next_poll_at"]), s["waiting"],
@@ -175,7 +179,7 @@ def subscriptions_show(sub_id: str, tenant: str = tenant_option()) -> None:
     """One subscription, as JSON."""
     from engine.polling import subscriptions
 
-    _json(_run(lambda rt: subscriptions.get(rt, _tenant(tenant), sub_id)))
+    _json(_run(lambda rt: subscriptions.get(rt, tenant_or_dev(tenant), sub_id)))
 
 
 @subscriptions_app.command("pause")
@@ -202,7 +206,7 @@ def subscriptions_delete(sub_id: str, tenant: str = tenant_option(),
 
     if not yes:
         typer.confirm(f"delete {sub_id} with its queued deliveries?", abort=True)
-    _run(lambda rt: subscriptions.delete(rt, _tenant(tenant), sub_id))
+    _run(lambda rt: subscriptions.delete(rt, tenant_or_dev(tenant), sub_id))
     console.print(f"deleted {sub_id}")
 
 
@@ -211,7 +215,7 @@ def subscriptions_poll_now(sub_id: str, tenant: str = tenant_option()) -> None:
     """Poll its trigger now; new items are queued for the workers to send."""
     from engine.polling import poller
 
-    result = _run(lambda rt: poller.poll_now(rt, _tenant(tenant), sub_id))
+    result = _run(lambda rt: poller.poll_now(rt, tenant_or_dev(tenant), sub_id))
     console.print(f"{result.outcome}: {result.new} new item(s), {result.deliveries} "
                   f"delivery(ies) queued" + (f" ({result.detail})" if result.detail else ""))
 
@@ -226,9 +230,9 @@ def deliveries_list(sub_id: str, tenant: str = tenant_option(),
     """A subscription's deliveries, newest first."""
     from engine.polling import delivery
 
-    found = _run(lambda rt: delivery.list_for(rt, _tenant(tenant), sub_id, status=status,
+    found = _run(lambda rt: delivery.list_for(rt, tenant_or_dev(tenant), sub_id, status=status,
                                               limit=limit))
-    _table(f"deliveries of {sub_id}", ["id", "item", "status", "attempts", "last error",
+    table(f"deliveries of {sub_id}", ["id", "item", "status", "attempts", "last error",
                                        "created", "delivered"],
            [[d["id"], d["item_id"], d["status"], d["attempts"], d["last_error"],
              _when(d["created_at"]), _when(d["delivered_at"])] for d in found])
@@ -239,7 +243,7 @@ def deliveries_show(sub_id: str, delivery_id: str, tenant: str = tenant_option()
     """One delivery with its payload, as JSON."""
     from engine.polling import delivery
 
-    _json(_run(lambda rt: delivery.get(rt, _tenant(tenant), sub_id, delivery_id)))
+    _json(_run(lambda rt: delivery.get(rt, tenant_or_dev(tenant), sub_id, delivery_id)))
 
 
 @deliveries_app.command("replay")
@@ -256,7 +260,7 @@ def deliveries_replay(sub_id: str = typer.Argument(None), delivery_id: str = typ
     if not dead:
         if not (sub_id and delivery_id):
             raise typer.BadParameter("give SUB_ID and DELIVERY_ID, or --dead")
-        shown = _run(lambda rt: delivery.replay(rt, _tenant(tenant), sub_id, delivery_id))
+        shown = _run(lambda rt: delivery.replay(rt, tenant_or_dev(tenant), sub_id, delivery_id))
         console.print(f"{delivery_id}: {shown['status']}")
         return
 
@@ -282,8 +286,8 @@ def flows_list(tenant: str = tenant_option()) -> None:
     """The tenant's flows, with their status and why."""
     from engine.flows import service as flows
 
-    found = _run(lambda rt: flows.list_for(rt, _tenant(tenant)))
-    _table("flows", ["id", "name", "trigger", "steps", "status", "reason"],
+    found = _run(lambda rt: flows.list_for(rt, tenant_or_dev(tenant)))
+    table("flows", ["id", "name", "trigger", "steps", "status", "reason"],
            [[f["id"], f["name"], f["trigger"]["key"], len(f["steps"]), f["status"],
              f["status_reason"]] for f in found])
 
@@ -297,9 +301,9 @@ def flows_runs(flow_id: str, tenant: str = tenant_option(),
     """A flow's runs, newest first, with each step's status."""
     from engine.flows import service as flows
 
-    found = _run(lambda rt: flows.list_runs(rt, _tenant(tenant), flow_id, limit=limit,
+    found = _run(lambda rt: flows.list_runs(rt, tenant_or_dev(tenant), flow_id, limit=limit,
                                             status=status, exclude=exclude))
-    _table(f"runs of {flow_id}", ["id", "item", "status", "steps", "error", "test", "started"],
+    table(f"runs of {flow_id}", ["id", "item", "status", "steps", "error", "test", "started"],
            [[r["id"], r["item_id"], r["status"],
              ", ".join(f"{s['id']}:{s['status']}" for s in r["steps"]), r["error"] or r["reason"],
              "yes" if r["test"] else "", _when(r["created_at"])] for r in found])
@@ -310,7 +314,7 @@ def flows_retry(flow_id: str, run_id: str, tenant: str = tenant_option()) -> Non
     """Run a failed run again from its failed step."""
     from engine.flows import service as flows
 
-    run = _run(lambda rt: flows.retry_run(rt, _tenant(tenant), flow_id, run_id))
+    run = _run(lambda rt: flows.retry_run(rt, tenant_or_dev(tenant), flow_id, run_id))
     console.print(f"{run_id}: {run['status']}" + (f" ({run['error']})" if run["error"] else ""))
 
 
@@ -339,7 +343,7 @@ def flows_test(flow_id: str, tenant: str = tenant_option(),
     from engine.flows import service as flows
 
     given = json.loads(item) if item else None
-    _json(_run(lambda rt: flows.test_run(rt, _tenant(tenant), flow_id, given)))
+    _json(_run(lambda rt: flows.test_run(rt, tenant_or_dev(tenant), flow_id, given)))
 
 
 # ----------------------------------------------------------------------------- doctor

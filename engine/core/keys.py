@@ -12,6 +12,8 @@ PREFIX = "ghle:"
 API_KEY = PREFIX + "apikey:{digest}"            # hash: tenant, key_id, read_only, created_at (epoch s)
 TENANT_KEYS = PREFIX + "tenant:{tenant}:keys"   # set of key ids (for revoke / list)
 KEY_ID = PREFIX + "keyid:{key_id}"              # string: digest of that key
+CONSOLE_SESSION = PREFIX + "console:{digest}"   # hash: tenant, key_id, read_only of one console login (SHA-256 of its session id; expires)
+KEY_CONSOLE_SESSIONS = PREFIX + "keyid:{key_id}:console"  # set of console session digests opened with that key (ended with it)
 
 CONNECTION = PREFIX + "conn:{conn_id}"          # hash: tenant, app, name, location_id, secret (encrypted)
 TENANT_CONNECTIONS = PREFIX + "tenant:{tenant}:conns"  # set of connection ids

@@ -142,15 +142,18 @@ async def test_run(rt: Runtime, flow_id: str, flow: dict[str, str],
         op = registry.get(definition.trigger.key)
         conn = await connections.get(rt.redis, flow["tenant"], definition.trigger.connection_id,
                                      rt.vault)
-        found = (await reader.list_items(rt, conn, op, definition.trigger.params, 1))["items"]
+        # the newest item as a delivery carries it (the upstream object, its own id type)
+        found = (await reader.newest_items(rt, conn, op, definition.trigger.params, 1))[1]
         if not found:
             raise InputInvalid([{"field": "item", "location": "body", "message": (
                 f"the trigger {op.key} has no item to test with now; give one in 'item' (its "
                 f"shape: GET /v1/operations/{op.key}, 'sample')")}])
-        item = found[0]
+        item, item_id = found[0], items.dedupe_key(op, found[0])
+    else:
+        item_id = str(item.get("id", ""))
     run = await _new_run(rt, flow_id, "run_" + secrets.token_hex(12), {
         "delivery_id": None, "subscription_id": flow.get("subscription_id"),
-        "item_id": str(item.get("id", "")), "data": item})
+        "item_id": item_id, "data": item})
     run["test"] = True
     return await execute(rt, flow_id, flow, run, transient_raises=False)
 

@@ -28,7 +28,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from engine.core import keys, logs, metrics, scripts
-from engine.core.errors import Conflict, EngineError, NotFound
+from engine.core.errors import Conflict, EngineError, InputInvalid, NotFound
 from engine.polling import subscriptions as subs
 from engine.polling import outbox, targets
 from engine.runtime import Runtime
@@ -244,19 +244,36 @@ def _public(delivery_id: str, d: dict[str, str]) -> dict[str, Any]:
 
 async def list_for(rt: Runtime, tenant: str, sub_id: str, *, status: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
-    """A subscription's deliveries, newest first."""
+    """A subscription's deliveries, newest first (the first ``limit``; :func:`page` goes on)."""
+    return (await page(rt, tenant, sub_id, status=status, limit=limit))[0]
+
+
+async def page(rt: Runtime, tenant: str, sub_id: str, *, status: str | None = None,
+               limit: int = 100, after: str | None = None
+               ) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a subscription's deliveries, newest first: up to ``limit`` of them after the
+    delivery id ``after`` (the ``next`` of the page before), and the ``next`` cursor, None on
+    the last page. Raises InputInvalid naming ``cursor`` when ``after`` is not in the log."""
     await subs.owned(rt, tenant, sub_id)
-    ids = [m.decode() for m in await rt.redis.zrevrange(
-        keys.SUB_DELIVERIES.format(sub_id=sub_id), 0, -1)]
-    out = []
+    log_key = keys.SUB_DELIVERIES.format(sub_id=sub_id)
+    start = 0
+    if after:
+        rank = await rt.redis.zrevrank(log_key, after)
+        if rank is None:
+            raise InputInvalid([{"field": "cursor", "location": "query", "message": (
+                f"{after!r} is not a delivery in this subscription's log (it may have left the "
+                f"newest {outbox.LOG_CAP} kept); list again without cursor")}])
+        start = rank + 1
+    ids = [m.decode() for m in await rt.redis.zrevrange(log_key, start, -1)]
+    out: list[dict[str, Any]] = []
     for did in ids:
         d = await outbox.row(rt.redis, did)
         if not d or (status and d.get("status") != status):
             continue
+        if len(out) >= limit:  # one more matches: there is a next page
+            return out, out[-1]["id"]
         out.append(_public(did, d))
-        if len(out) >= limit:
-            break
-    return out
+    return out, None
 
 
 async def get(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dict[str, Any]:
@@ -298,6 +315,7 @@ async def replay(rt: Runtime, tenant: str, sub_id: str, delivery_id: str) -> dic
                        code="delivery_not_found")
     if d.get("status") in ("pending", "retrying"):
         raise Conflict(f"delivery {delivery_id} is still queued (status {d['status']}); it will "
-                       "be sent without a replay", code="delivery_queued")
+                       "be sent without a replay, at its next try; POST /v1/subscriptions/"
+                       f"{sub_id}/resume sends it now", code="delivery_queued")
     await outbox.requeue(r, sub_id, delivery_id, now_ms=rt.clock.now_ms())
     return _public(delivery_id, await outbox.row(r, delivery_id))

@@ -14,7 +14,8 @@ Read side, the delivery job: :func:`claim_due` claims due subscriptions (moving 
 lease, so a crashed run's subscription comes due again); :func:`take_lease` is the per-
 subscription lock that keeps one run sending at a time; :func:`head`, :func:`mark_delivered`,
 :func:`retry_later`, :func:`dead_letter`, :func:`pop_head` and :func:`settle` move the queue on;
-:func:`requeue` sends a finished delivery again (a replay).
+:func:`requeue` sends a finished delivery again (a replay); :func:`retry_now` makes a head that
+waits for its next try due at once.
 """
 
 from __future__ import annotations
@@ -187,6 +188,22 @@ if not id then return false end
 return {id, redis.call('HGETALL', ARGV[5] .. id)}
 """
 
+# retry now: a head waiting for its next try is due at ARGV[1], and so is the subscription
+# (when its queue holds anything); returns 1 when a waiting head was moved
+RETRY_NOW = """
+if redis.call('LLEN', KEYS[1]) == 0 then return 0 end
+local id = redis.call('LINDEX', KEYS[1], 0)
+local moved = 0
+local row = ARGV[2] .. id
+if redis.call('HGET', row, 'status') == 'retrying'
+   and tonumber(redis.call('HGET', row, 'next_attempt') or '0') > tonumber(ARGV[1]) then
+  redis.call('HSET', row, 'next_attempt', ARGV[1])
+  moved = 1
+end
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
+return moved
+"""
+
 Head = tuple[str, dict[str, str]]  # (delivery id, its row)
 
 
@@ -294,3 +311,12 @@ async def requeue(r: Redis, sub_id: str, delivery_id_: str, *, now_ms: int) -> N
         pipe.rpush(keys.SUB_QUEUE.format(sub_id=sub_id), delivery_id_)
         pipe.zadd(keys.DELIVERIES_DUE, {sub_id: now_ms}, nx=True)
         await pipe.execute()
+
+
+async def retry_now(r: Redis, sub_id: str, *, now_ms: int) -> bool:
+    """Make the subscription's queue due at ``now_ms``: a head waiting for its next try (status
+    retrying) is tried then instead of at its scheduled time. The queue keeps its order and each
+    delivery stays in it once. True when a waiting head was moved."""
+    return bool(await script(r, RETRY_NOW)(
+        keys=[keys.SUB_QUEUE.format(sub_id=sub_id), keys.DELIVERIES_DUE],
+        args=[now_ms, keys.DELIVERY.format(delivery_id=""), sub_id]))

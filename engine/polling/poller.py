@@ -128,7 +128,8 @@ async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None,
         # an event's poll must not be lost to the running one, which may have read too early
         await script(r, REPOKE)(keys=[keys.WATCH_POKE.format(watch_id=watch_id), keys.WATCHES_DUE],
                                  args=[int(time.time() * 1000) + REPOKE_DELAY_MS, watch_id])
-        metrics.POLLS.labels(trigger="", outcome="skipped").inc()
+        trigger = await r.hget(keys.WATCH.format(watch_id=watch_id), "trigger") or b""
+        metrics.POLLS.labels(trigger=trigger.decode(), outcome="skipped").inc()
         return PollResult(watch_id, "skipped", detail="another poll of this watch is running")
     _, watch_raw, sub_raw, cursor_raw, seen_raw, conn_raw = got
     lock = {"lock": lock_key, "token": token}  # the commit releases it; "released" once it has

@@ -232,9 +232,15 @@ async def list_items(rt: Runtime, conn: Connection, op: Operation, params: dict[
     ``{"items": [...], "meta": {"pages", "complete", "duration_ms"}}``. Raises InputInvalid (422)
     for bad params and the upstream errors of the read."""
     started = time.perf_counter()
-    values = prepare(op, conn, params)
-    result = await read(rt, conn, op, values, limit=limit)
-    ordered = newest_first(op, result.items)[:limit]
+    result, ordered = await newest_items(rt, conn, op, params, limit)
     return {"items": [present(op, i) for i in ordered],
             "meta": {"pages": result.pages, "complete": result.complete or result.stopped_early,
                      "duration_ms": round((time.perf_counter() - started) * 1000, 2)}}
+
+
+async def newest_items(rt: Runtime, conn: Connection, op: Operation, params: dict[str, Any],
+                       limit: int) -> tuple[Any, list[dict[str, Any]]]:
+    """(the read, up to ``limit`` of its items newest first, as upstream gives them: what a
+    delivery carries, before :func:`present` gives them their stable ``id``)."""
+    result = await read(rt, conn, op, prepare(op, conn, params), limit=limit)
+    return result, newest_first(op, result.items)[:limit]

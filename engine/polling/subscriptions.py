@@ -33,7 +33,7 @@ from engine.accounts import connections, quotas
 from engine.core import keys
 from engine.core.scripts import decode, script
 from engine.core.errors import Conflict, InputInvalid, NotFound
-from engine.polling import cursor, reader, targets
+from engine.polling import cursor, outbox, reader, targets
 from engine.runtime import Runtime
 from engine.spec import registry
 
@@ -707,13 +707,13 @@ async def pause(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
 
 
 async def resume(rt: Runtime, tenant: str, sub_id: str) -> dict[str, Any]:
-    """Send a paused subscription's queue again, and poll its watch again if it was paused
+    """Send a paused or failing subscription's queue again now: a delivery waiting for its next
+    try is tried at once (in order, each once), and the watch is polled again if it was paused
     (now, so a fixed cause shows at once)."""
     sub = await owned(rt, tenant, sub_id)
     r = rt.redis
     await r.hdel(keys.SUBSCRIPTION.format(sub_id=sub_id), "paused")
-    if await r.llen(keys.SUB_QUEUE.format(sub_id=sub_id)):
-        await r.zadd(keys.DELIVERIES_DUE, {sub_id: int(time.time() * 1000)})
+    await outbox.retry_now(r, sub_id, now_ms=rt.clock.now_ms())
     if (await r.hget(keys.WATCH.format(watch_id=sub["watch"]), "status") or b"") == b"paused":
         await resume_watch(rt, sub["watch"])
     return await get(rt, tenant, sub_id)
