@@ -74,7 +74,6 @@ def tenant_or_dev(tenant: str | None) -> str:
     return tenant or "dev"
 
 
-
 def _when(seconds: float | None) -> str:
     if not seconds:
         return "-"
