@@ -5,7 +5,8 @@ user-defined association deletes its relations."""
 
 from __future__ import annotations
 
-from sandbox.answers import Area, checked, error, location_mismatch, missing_required, ok, owned
+from sandbox.answers import (Area, answers, checked, error, location_mismatch, missing_required,
+                             ok, owned)
 from sandbox.lists import in_location, page
 from sandbox.store import Store, new_id, now_iso
 
@@ -37,6 +38,7 @@ def _ours(ctx, collection: str, obj_id: str):
     return owned(ctx, collection, obj_id, f"{name} not found", 404)
 
 
+@answers("GET /associations")
 def find(ctx):
     bad = checked(ctx, *PAGED)
     if bad:
@@ -45,11 +47,13 @@ def find(ctx):
     return ok({"associations": page(ctx, items), "total": len(items)})
 
 
+@answers("GET /associations/{associationId}")
 def get_one(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     return bad or ok(found)
 
 
+@answers("GET /associations/key/{key_name}")
 def by_key(ctx):
     bad = checked(ctx)
     if bad:
@@ -60,6 +64,7 @@ def by_key(ctx):
     return error(404, "Association not found")
 
 
+@answers("GET /associations/objectKey/{objectKey}")
 def by_object_key(ctx):
     bad = location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -72,6 +77,7 @@ def by_object_key(ctx):
     return error(404, "Association not found")
 
 
+@answers("GET /associations/relations/{recordId}")
 def relations(ctx):
     bad = checked(ctx, *PAGED)
     if bad:
@@ -93,6 +99,7 @@ def _add(ctx, collection: str, names: tuple[str, ...], **fields):
     return ok(ctx.store.put(collection, obj), 201)
 
 
+@answers("POST /associations")
 def create(ctx):
     bad = checked(ctx)
     if bad:
@@ -104,6 +111,7 @@ def create(ctx):
                 associationType="USER_DEFINED")
 
 
+@answers("PUT /associations/{associationId}")
 def update(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -118,6 +126,7 @@ def update(ctx):
     return ok(found)
 
 
+@answers("DELETE /associations/{associationId}")
 def delete(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -131,6 +140,7 @@ def delete(ctx):
     return ok({"deleted": True, "id": found["id"], "message": "Association deleted successfully"})
 
 
+@answers("POST /associations/relations")
 def create_relation(ctx):
     bad = checked(ctx)
     if bad:
@@ -142,6 +152,7 @@ def create_relation(ctx):
                                  "secondRecordId"))
 
 
+@answers("DELETE /associations/relations/{relationId}")
 def delete_relation(ctx):
     found, missing = _ours(ctx, RELATIONS, ctx.path["relationId"])
     bad = checked(ctx) or missing
@@ -151,15 +162,4 @@ def delete_relation(ctx):
     return ok(found)
 
 
-AREA = Area("associations", handlers={
-    "GET /associations": find,
-    "POST /associations": create,
-    "GET /associations/key/{key_name}": by_key,
-    "GET /associations/objectKey/{objectKey}": by_object_key,
-    "GET /associations/{associationId}": get_one,
-    "PUT /associations/{associationId}": update,
-    "DELETE /associations/{associationId}": delete,
-    "POST /associations/relations": create_relation,
-    "GET /associations/relations/{recordId}": relations,
-    "DELETE /associations/relations/{relationId}": delete_relation,
-}, seed=seed)
+AREA = Area.of("associations", vars(), seed=seed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.answers import Area, checked, error, ok, owned
+from sandbox.answers import Area, answers, checked, error, ok, owned
 from sandbox.lists import contains, in_location, newest, page
 from sandbox.store import Store, new_id, now_iso
 
@@ -63,6 +63,7 @@ def _slug_taken(ctx, slug: str, except_id: str | None = None) -> bool:
                for p in in_location(ctx, ctx.store.all(POSTS)))
 
 
+@answers("GET /blogs/posts/url-slug-exists")
 def check_slug(ctx):
     bad = checked(ctx)
     if bad:
@@ -83,18 +84,22 @@ def _listing(ctx, collection: str, field: str, *, paged: tuple[str, ...], order:
     return ok({field: page(ctx, items)})
 
 
+@answers("GET /blogs/authors")
 def authors(ctx):
     return _listing(ctx, AUTHORS, "authors", paged=("limit", "offset"), order="updatedAt")
 
 
+@answers("GET /blogs/categories")
 def categories(ctx):
     return _listing(ctx, CATEGORIES, "categories", paged=("limit", "offset"), order="updatedAt")
 
 
+@answers("GET /blogs/site/all")
 def sites(ctx):
     return _listing(ctx, SITES, "data", paged=("skip", "limit"), order=None, search="name")
 
 
+@answers("GET /blogs/posts/all")
 def posts(ctx):
     bad = checked(ctx, "limit", "offset")
     if bad:
@@ -122,6 +127,7 @@ def _post_problems(ctx, except_id: str | None = None):
     return None
 
 
+@answers("POST /blogs/posts")
 def create_post(ctx):
     bad = _post_problems(ctx)
     if bad:
@@ -132,6 +138,7 @@ def create_post(ctx):
     return ok({"data": post})
 
 
+@answers("PUT /blogs/posts/{postId}")
 def update_post(ctx):
     post, bad = owned(ctx, POSTS, ctx.path["postId"], "Blog post not found", 404)
     bad = bad or _post_problems(ctx, post["_id"])
@@ -142,12 +149,4 @@ def update_post(ctx):
     return ok({"updatedBlogPost": post})
 
 
-AREA = Area("blogs", handlers={
-    "GET /blogs/site/all": sites,
-    "GET /blogs/authors": authors,
-    "GET /blogs/categories": categories,
-    "GET /blogs/posts/all": posts,
-    "GET /blogs/posts/url-slug-exists": check_slug,
-    "POST /blogs/posts": create_post,
-    "PUT /blogs/posts/{postId}": update_post,
-}, seed=seed)
+AREA = Area.of("blogs", vars(), seed=seed)

@@ -8,8 +8,8 @@ import random
 from typing import Any
 
 from engine.core import phones
-from sandbox.answers import (Area, bounded, checked, error, location_mismatch, missing_required,
-                             ok, owned)
+from sandbox.answers import (Area, answers, bounded, checked, error, location_mismatch,
+                             missing_required, ok, owned)
 from sandbox.collection import create
 from sandbox.lists import contains, search_order, skip_limit
 from sandbox.store import Store, epoch_ms, new_id, now_iso
@@ -28,6 +28,7 @@ def _match_duplicate(ctx, email: str | None, phone: str | None) -> dict[str, Any
     return None
 
 
+@answers("POST /contacts")
 def create_contact(ctx):
     bad = checked(ctx)
     if bad:
@@ -44,6 +45,7 @@ def create_contact(ctx):
     return ok({"contact": create(ctx, body)}, 201)
 
 
+@answers("GET /contacts/search/duplicate")
 def duplicate(ctx):
     bad = checked(ctx)
     if bad:
@@ -51,6 +53,7 @@ def duplicate(ctx):
     return ok({"contact": _match_duplicate(ctx, ctx.query.get("email"), ctx.query.get("number"))})
 
 
+@answers("POST /contacts/upsert")
 def upsert(ctx):
     bad = checked(ctx)
     if bad:
@@ -74,6 +77,7 @@ def the_contact(ctx):
     return owned(ctx, "contacts", ctx.path["contactId"], "Contact not found")
 
 
+@answers("POST /contacts/{contactId}/tags", "DELETE /contacts/{contactId}/tags")
 def tags(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -92,6 +96,7 @@ def tags(ctx):
     return ok({"tags": current}, 201 if ctx.route.method == "POST" else 200)
 
 
+@answers("POST /contacts/bulk/tags/update/{type}")
 def bulk_tags(ctx):
     if ctx.path["type"] not in ("add", "remove"):
         return error(400, "type must be one of add, remove")
@@ -118,6 +123,9 @@ def bulk_tags(ctx):
     return ok({"succeded": errors == 0, "errorCount": errors, "responses": responses}, 201)
 
 
+@answers("POST /contacts/{contactId}/campaigns/{campaignId}",
+         "DELETE /contacts/{contactId}/campaigns/{campaignId}",
+         "DELETE /contacts/{contactId}/campaigns/removeAll")
 def campaigns(ctx):
     contact, missing = the_contact(ctx)
     if missing:
@@ -133,6 +141,7 @@ def campaigns(ctx):
     return ok({"succeded": True}, 201 if ctx.route.method == "POST" else 200)
 
 
+@answers("PUT /contacts/{contactId}/tasks/{taskId}/completed")
 def complete_task(ctx):
     bad = missing_required(ctx)
     if bad:
@@ -147,6 +156,7 @@ def complete_task(ctx):
 SEARCH_WINDOW = 10_000  # page x pageLimit beyond this is refused: deeper reads use searchAfter
 
 
+@answers("POST /contacts/search")
 def search(ctx):
     """POST /contacts/search as GHL documents it publicly: locationId, page + pageLimit or
     searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back.
@@ -214,6 +224,7 @@ def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
     return False
 
 
+@answers("GET /contacts")
 def list_deprecated(ctx):
     bad = checked(ctx)
     if bad:
@@ -235,6 +246,7 @@ def list_deprecated(ctx):
     return ok({"contacts": page, "count": len(page), "meta": meta})
 
 
+@answers("GET /contacts/business/{businessId}")
 def by_business(ctx):
     bad = checked(ctx)
     if bad:
@@ -244,6 +256,7 @@ def by_business(ctx):
     return ok({"contacts": skip_limit(ctx, items, 25), "count": len(items)})
 
 
+@answers("GET /contacts/{contactId}/appointments")
 def appointments(ctx):
     contact, missing = the_contact(ctx)
     if missing:
@@ -288,21 +301,6 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
                 "userId": None, "dateAdded": now_iso()}, (contact["id"],))
 
 
-AREA = Area("contacts", handlers={
-    "POST /contacts": create_contact,
-    "GET /contacts": list_deprecated,
-    "POST /contacts/search": search,
-    "GET /contacts/search/duplicate": duplicate,
-    "POST /contacts/upsert": upsert,
-    "POST /contacts/{contactId}/tags": tags,
-    "DELETE /contacts/{contactId}/tags": tags,
-    "POST /contacts/bulk/tags/update/{type}": bulk_tags,
-    "POST /contacts/{contactId}/campaigns/{campaignId}": campaigns,
-    "DELETE /contacts/{contactId}/campaigns/{campaignId}": campaigns,
-    "DELETE /contacts/{contactId}/campaigns/removeAll": campaigns,
-    "PUT /contacts/{contactId}/tasks/{taskId}/completed": complete_task,
-    "GET /contacts/business/{businessId}": by_business,
-    "GET /contacts/{contactId}/appointments": appointments,
-}, seed=seed, makers={
+AREA = Area.of("contacts", vars(), seed=seed, makers={
     "contacts": lambda store, i, loc, fields: store.put("contacts", fake_contact(i, loc, **fields)),
 })
