@@ -7,7 +7,10 @@ calendars...) describes itself as an :class:`Area`: its hand-written handlers, h
 data, and the collections it names otherwise. A handler says which upstream endpoint it answers
 where it is written, as web frameworks put a route on its view: ``@answers("GET /blogs/site/all")``
 only marks the function (nothing is registered on import), and ``Area.of`` gathers the marked
-functions a module defines.
+functions a module defines. The mark also declares the checks GHL makes before the handler's
+answer (``checked=True``, ``required_query=(...)``, ``required=True``), which the sandbox runs
+before it calls the handler (:func:`sandbox.handlers.handle`), so a handler holds only its own
+logic.
 """
 
 from __future__ import annotations
@@ -34,19 +37,52 @@ Seed = Callable[[Store, str, str], None]
 F = TypeVar("F", bound=Callable[..., Any])
 # the attribute @answers marks a handler with: ("METHOD /path", route key or None) per endpoint
 MARK = "answers"
+# the attribute with the checks its mark declares (a Checks), on a handler that declares any
+CHECKS = "answers_checks"
 
 
-def answers(*endpoints: str, key: str | None = None) -> Callable[[F], F]:
+@dataclass(frozen=True)
+class Checks:
+    """The checks GHL makes before a handler's answer, as its mark declares them: the spec's
+    required fields, then the query params GHL requires (``query``: paging params), then, with
+    ``location``, the token's access to the location the request names. Called with a request's
+    context, it answers GHL's error of the first that fails, or None."""
+
+    location: bool = True
+    query: tuple[str, ...] = ()
+
+    def __call__(self, ctx) -> JSONResponse | None:
+        if self.location:
+            return checked(ctx, *self.query)
+        return missing_required(ctx) or require_query(ctx, *self.query)
+
+
+def answers(*endpoints: str, key: str | None = None, checked: bool = False,
+            required_query: Iterable[str] = (), required: bool = False) -> Callable[[F], F]:
     """Mark a handler as the answer to upstream ``endpoints`` (``"METHOD /path/{param}"``), the
     way a web framework puts a route beside its view. The mark is an attribute of the function
     and nothing else: the module's :class:`Area` (or route table) gathers it. Marks stack, for a
     handler answering several endpoints. ``key`` names the route where no spec declares the
-    endpoint (then the mark names one endpoint)."""
+    endpoint (then the mark names one endpoint).
+
+    The mark also declares the checks GHL makes before the handler answers, which the sandbox
+    runs first and answers with when one fails (:class:`Checks`): ``checked=True``, the checks
+    before most answers (:func:`checked`: required fields, the location the request names);
+    ``required_query``, the query params GHL also requires (paging params; implies
+    ``checked``); ``required=True``, the spec's required fields only. Stacked marks declare the
+    same checks."""
     if key is not None and len(endpoints) != 1:
         raise TypeError("@answers(..., key=...) names one endpoint")
+    query = tuple(required_query)
+    declared = (Checks(location=True, query=query) if checked or query
+                else Checks(location=False) if required else None)
 
     def mark(fn: F) -> F:
+        if getattr(fn, MARK, ()) and getattr(fn, CHECKS, None) != declared:
+            raise TypeError(f"{fn.__module__}.{fn.__name__}: stacked @answers marks declare "
+                            "different checks")
         setattr(fn, MARK, tuple((name, key) for name in endpoints) + getattr(fn, MARK, ()))
+        setattr(fn, CHECKS, declared)
         return fn
     return mark
 
@@ -55,6 +91,12 @@ def marks(fn: Callable[..., Any]) -> tuple[tuple[str, str | None], ...]:
     """(``"METHOD /path"``, route key or None) for each endpoint ``fn`` is marked to answer."""
     found = getattr(fn, MARK, ())
     return found if isinstance(found, tuple) else ()
+
+
+def checks(fn: Callable[..., Any]) -> Checks | None:
+    """The checks ``fn``'s mark declares GHL makes before it answers, or None."""
+    found = getattr(fn, CHECKS, None)
+    return found if isinstance(found, Checks) else None
 
 
 def marked(namespace: Mapping[str, Any]) -> tuple[Callable[..., Any], ...]:
@@ -206,7 +248,9 @@ def require_query(ctx, *names: str) -> JSONResponse | None:
 def checked(ctx, *required_query: str) -> JSONResponse | None:
     """The checks GHL makes before most answers: the spec's required fields, the paging params
     it requires (``required_query``) and the token's access to the location the request names
-    (in its body, else in its query)."""
+    (in its body, else in its query). A handler's mark declares them where they come first
+    (``@answers(..., checked=True)``); a handler calls this where GHL checks something else
+    first."""
     return (missing_required(ctx) or require_query(ctx, *required_query)
             or location_mismatch(ctx, ctx.body.get("locationId", ctx.query.get("locationId"))))
 

@@ -5,8 +5,8 @@ user-defined association deletes its relations."""
 
 from __future__ import annotations
 
-from sandbox.answers import (Area, answers, checked, error, location_mismatch, missing_required,
-                             ok, owned)
+from sandbox.answers import (Area, answers, error, location_mismatch, missing_required, ok,
+                             owned)
 from sandbox.lists import in_location, page
 from sandbox.store import Store, new_id, now_iso
 
@@ -38,11 +38,8 @@ def _ours(ctx, collection: str, obj_id: str):
     return owned(ctx, collection, obj_id, f"{name} not found", 404)
 
 
-@answers("GET /associations")
+@answers("GET /associations", required_query=PAGED)
 def find(ctx):
-    bad = checked(ctx, *PAGED)
-    if bad:
-        return bad
     items = sorted(in_location(ctx, ctx.store.all(ASSOCIATIONS)), key=lambda a: a["dateAdded"])
     return ok({"associations": page(ctx, items), "total": len(items)})
 
@@ -53,11 +50,8 @@ def get_one(ctx):
     return bad or ok(found)
 
 
-@answers("GET /associations/key/{key_name}")
+@answers("GET /associations/key/{key_name}", checked=True)
 def by_key(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     for association in in_location(ctx, ctx.store.all(ASSOCIATIONS)):
         if association["key"] == ctx.path["key_name"]:
             return ok(association)
@@ -77,11 +71,8 @@ def by_object_key(ctx):
     return error(404, "Association not found")
 
 
-@answers("GET /associations/relations/{recordId}")
+@answers("GET /associations/relations/{recordId}", required_query=PAGED)
 def relations(ctx):
-    bad = checked(ctx, *PAGED)
-    if bad:
-        return bad
     record = ctx.path["recordId"]
     wanted = ctx.query.get("associationIds")
     if isinstance(wanted, str):
@@ -99,11 +90,8 @@ def _add(ctx, collection: str, names: tuple[str, ...], **fields):
     return ok(ctx.store.put(collection, obj), 201)
 
 
-@answers("POST /associations")
+@answers("POST /associations", checked=True)
 def create(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     if any(a["key"] == ctx.body["key"] for a in in_location(ctx, ctx.store.all(ASSOCIATIONS))):
         return error(400, f"An association with key {ctx.body['key']!r} already exists")
     return _add(ctx, ASSOCIATIONS, ("locationId", "key", "firstObjectLabel", "firstObjectKey",
@@ -140,11 +128,8 @@ def delete(ctx):
     return ok({"deleted": True, "id": found["id"], "message": "Association deleted successfully"})
 
 
-@answers("POST /associations/relations")
+@answers("POST /associations/relations", checked=True)
 def create_relation(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     _, bad = _ours(ctx, ASSOCIATIONS, ctx.body["associationId"])
     if bad:
         return error(400, "associationId does not exist in this location")
@@ -152,10 +137,9 @@ def create_relation(ctx):
                                  "secondRecordId"))
 
 
-@answers("DELETE /associations/relations/{relationId}")
+@answers("DELETE /associations/relations/{relationId}", checked=True)
 def delete_relation(ctx):
-    found, missing = _ours(ctx, RELATIONS, ctx.path["relationId"])
-    bad = checked(ctx) or missing
+    found, bad = _ours(ctx, RELATIONS, ctx.path["relationId"])
     if bad:
         return bad
     ctx.store.delete(RELATIONS, found["id"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.answers import Area, answers, checked, ok, owned
+from sandbox.answers import Area, answers, ok, owned
 from sandbox.store import Store, new_id, now_iso
 
 BUSINESSES = "businesses"
@@ -35,11 +35,8 @@ def get_business(ctx):
     return bad or ok({"business": found})
 
 
-@answers("POST /businesses")
+@answers("POST /businesses", checked=True)
 def create_business(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     stamp = now_iso()
     business = {"id": new_id(), "locationId": ctx.body["locationId"],
                 **{k: ctx.body[k] for k in FIELDS if k in ctx.body},

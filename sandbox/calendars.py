@@ -50,11 +50,8 @@ def _calendar(ctx, calendar_id: str):
 # ----------------------------------------------------------------------------- groups, calendars
 
 
-@answers("POST /calendars/groups")
+@answers("POST /calendars/groups", checked=True)
 def create_group(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     if _slug_taken(ctx, ctx.body["slug"]):
         return error(400, f"Slug {ctx.body['slug']} is already in use")
     group = create(ctx, {"isActive": True, **ctx.body})
@@ -66,11 +63,8 @@ def _slug_taken(ctx, slug: str) -> bool:
                for g in ctx.store.all("calendars/groups"))
 
 
-@answers("POST /calendars/groups/validate-slug")
+@answers("POST /calendars/groups/validate-slug", checked=True)
 def validate_slug(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     return ok({"available": not _slug_taken(ctx, ctx.body["slug"])})
 
 
@@ -81,11 +75,8 @@ def group_status(ctx):
         {"isActive": bool(ctx.body["isActive"])}, {"success": True}, parents=())
 
 
-@answers("GET /calendars")
+@answers("GET /calendars", checked=True)
 def list_calendars(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     items = [c for c in ctx.store.all("calendars") if c.get("locationId") == ctx.location_id]
     if ctx.query.get("groupId"):
         items = [c for c in items if c.get("groupId") == ctx.query["groupId"]]
@@ -104,11 +95,8 @@ CALENDAR_DEFAULTS = {
 }
 
 
-@answers("POST /calendars")
+@answers("POST /calendars", checked=True)
 def create_calendar(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     body = {**CALENDAR_DEFAULTS, **ctx.body}
     body.setdefault("slug", str(body["name"]).lower().replace(" ", "-"))
     body.setdefault("widgetSlug", body["slug"])
@@ -184,11 +172,8 @@ def _overlaps(busy: list[tuple[int, int]], start: int, end: int) -> bool:
 # ----------------------------------------------------------------------------- events
 
 
-@answers("GET /calendars/events", "GET /calendars/blocked-slots")
+@answers("GET /calendars/events", "GET /calendars/blocked-slots", checked=True)
 def list_events(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     start, end = epoch_ms(ctx.query.get("startTime")), epoch_ms(ctx.query.get("endTime"))
     if start is None or end is None:
         return error(422, ["startTime and endTime are required, in milliseconds"])
@@ -215,11 +200,8 @@ def list_events(ctx):
     return ok({"events": items, "traceId": new_id("tr")})
 
 
-@answers("POST /calendars/events/appointments")
+@answers("POST /calendars/events/appointments", checked=True)
 def create_appointment(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     calendar, bad = _calendar(ctx, ctx.body["calendarId"])
     if bad:
         return bad

@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.answers import (Area, answers, bounded, checked, error, location_mismatch, number,
-                             ok, owned)
+from sandbox.answers import (Area, answers, bounded, error, location_mismatch, number, ok,
+                             owned)
 from sandbox.lists import contains, in_location
 from sandbox.store import Store, iso_ms, new_id
 
@@ -106,12 +106,9 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
 # ----------------------------------------------------------------------------- search
 
 
-@answers("GET /conversations/search")
+@answers("GET /conversations/search", checked=True)
 def search(ctx):
     q = ctx.query
-    bad = checked(ctx)
-    if bad:
-        return bad
     limit, bad = bounded(ctx, "limit", 20, 100)
     if bad:
         return bad
@@ -230,11 +227,8 @@ def download(ctx):
                     headers={"Content-Disposition": 'attachment; filename="transcription.txt"'})
 
 
-@answers("POST /conversations/providers/live-chat/typing")
+@answers("POST /conversations/providers/live-chat/typing", checked=True)
 def typing(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     flag = str(ctx.body["isTyping"]).lower()
     if flag not in ("true", "false"):
         return error(422, ["isTyping must be 'true' or 'false'"])

@@ -3,7 +3,7 @@ seed of the sandbox's own location and company."""
 
 from __future__ import annotations
 
-from sandbox.answers import Area, answers, error, location_mismatch, missing_required, ok
+from sandbox.answers import Area, answers, error, location_mismatch, ok
 from sandbox.lists import page
 from sandbox.store import Store, new_id, now_iso
 
@@ -58,11 +58,8 @@ def search_locations(ctx):
     return ok({"locations": page(ctx, items)})
 
 
-@answers("POST /locations")
+@answers("POST /locations", required=True)
 def create_location(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     location = {"id": new_id(), **{k: ctx.body[k] for k in LOCATION_FIELDS if k in ctx.body}}
     if isinstance(ctx.body.get("prospectInfo"), dict):
         location["email"] = ctx.body["prospectInfo"].get("email")

@@ -43,7 +43,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from engine.upstream import smsglobal as mac_auth
-from sandbox.answers import Area, answers, marked, marks, read_json, table
+from sandbox.answers import Area, answers, checks, marked, marks, read_json, table
 
 DEFAULT_KEY = "sandboxsmsglobalkey0000000000001"
 DEFAULT_SECRET = "sandboxsmsglobalsecret0000000001"
@@ -476,6 +476,8 @@ def credit_balance(sg, params, query, body):
 # the handlers above, in the order written, as (method, path regex, route key, handler)
 HANDLERS: tuple[Handler, ...] = marked(vars())
 table(HANDLERS)  # a badly named endpoint, or two handlers for one, stops the sandbox
+if any(checks(fn) for fn in HANDLERS):  # GHL's checks: no SMSGlobal handler is sent through them
+    raise ValueError("an SMSGlobal handler's mark declares GHL's checks")
 ROUTES: list[tuple[str, re.Pattern, str, Handler]] = [
     (name.split(" ", 1)[0], _pattern(name.split(" ", 1)[1]), key or name, fn)
     for fn in HANDLERS for name, key in marks(fn)]

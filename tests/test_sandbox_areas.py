@@ -2,17 +2,19 @@
 upstream endpoints it answers (``@answers`` in sandbox/answers.py, an attribute and nothing
 more), an area gathers its module's marked handlers (``Area.of``), and sandbox/handlers.py
 builds one table from the areas it lists, refusing a badly named endpoint, an unmarked handler
-and two handlers for one endpoint."""
+and two handlers for one endpoint. A mark also declares the checks GHL makes before the
+handler answers, which the sandbox runs before calling it."""
 
 from __future__ import annotations
 
 import importlib
 import types
+from types import SimpleNamespace
 
 import pytest
 
 from sandbox import handlers, smsglobal
-from sandbox.answers import Area, answers, marked, marks, table
+from sandbox.answers import Area, Checks, answers, checks, marked, marks, table
 
 
 def _module(name: str, source: str) -> types.ModuleType:
@@ -163,3 +165,95 @@ def test_the_smsglobal_stand_in_is_marked_the_same_way():
     assert validate.match("/v2/otp/requestid/r-1/validate").groupdict() == {"rid": "r-1"}
     assert routes[("GET", "smsglobal.new_incoming_sms")].match("/v2/sms-incoming")
     assert not routes[("GET", "smsglobal.new_incoming_sms")].match("/v2/smsXincoming")
+
+
+# the checks each hand-written handler's mark declares: the spec's required fields, then the
+# query params named, then (but for "required") the location the request names
+CHECKED = {"checked": {
+    "POST /contacts", "GET /contacts/search/duplicate", "POST /contacts/upsert", "GET /contacts",
+    "GET /contacts/business/{businessId}", "GET /associations/key/{key_name}", "POST /associations",
+    "POST /associations/relations", "DELETE /associations/relations/{relationId}",
+    "GET /blogs/posts/url-slug-exists", "POST /blogs/posts", "POST /businesses",
+    "GET /conversations/search", "POST /conversations/providers/live-chat/typing",
+    "POST /contacts/bulk/business", "GET /users", "POST /calendars/groups",
+    "POST /calendars/groups/validate-slug", "GET /calendars", "POST /calendars",
+    "GET /calendars/events", "GET /calendars/blocked-slots", "POST /calendars/events/appointments",
+    "POST /opportunities/search", "POST /opportunities"},
+    "required": {
+    "POST /locations", "POST /contacts/{contactId}/tags", "DELETE /contacts/{contactId}/tags",
+    "PUT /contacts/{contactId}/tasks/{taskId}/completed", "GET /snapshots", "GET /users/search",
+    "POST /users/search/filter-by-email", "POST /users", "PUT /opportunities/{id}/status",
+    "POST /opportunities/{id}/followers", "DELETE /opportunities/{id}/followers"},
+    ("skip", "limit"): {"GET /associations", "GET /associations/relations/{recordId}",
+                        "GET /blogs/site/all"},
+    ("limit", "offset"): {"GET /blogs/authors", "GET /blogs/categories", "GET /blogs/posts/all"},
+}
+
+
+def test_every_handler_declares_the_checks_ghl_makes_before_it():
+    found: dict = {}
+    for name, fn in handlers.SPECIAL.items():
+        declared = checks(fn)
+        if declared is not None:
+            kind = "required" if not declared.location else declared.query or "checked"
+            found.setdefault(kind, set()).add(name)
+    assert found == CHECKED
+    assert checks(handlers.SPECIAL["GET /blogs/site/all"]) == Checks(query=("skip", "limit"))
+    assert checks(handlers.SPECIAL["POST /users"]) == Checks(location=False)
+
+
+def _ctx(method: str, template: str, *, body=None, query=None, required=()):
+    inputs = [SimpleNamespace(name=n, required=True, location="body") for n in required]
+    return SimpleNamespace(route=SimpleNamespace(method=method, template=template),
+                           op=SimpleNamespace(inputs=inputs), body=body or {},
+                           query=query or {}, location_id="loc_1")
+
+
+def test_the_declared_checks_answer_before_the_handler(monkeypatch):
+    called = []
+
+    @answers("POST /things", checked=True)
+    def create(ctx):
+        called.append(ctx)
+        return "created"
+
+    @answers("GET /things", required_query=("limit", "offset"))
+    def listing(ctx):
+        called.append(ctx)
+        return "listed"
+
+    @answers("PUT /things/{id}", required=True)
+    def update(ctx):
+        called.append(ctx)
+        return "updated"
+
+    monkeypatch.setattr(handlers, "SPECIAL", table((create, listing, update)))
+    # required fields first (422), then the location a token may touch (403)
+    bad = handlers.handle(_ctx("POST", "/things", body={"locationId": "other"}, required=("name",)))
+    assert bad.status_code == 422 and b"name should not be empty" in bad.body
+    bad = handlers.handle(_ctx("POST", "/things", body={"locationId": "other", "name": "x"},
+                               required=("name",)))
+    assert bad.status_code == 403
+    assert called == []
+    assert handlers.handle(_ctx("POST", "/things", body={"locationId": "loc_1", "name": "x"},
+                                required=("name",))) == "created"
+    # the query params GHL requires
+    bad = handlers.handle(_ctx("GET", "/things", query={"limit": "x"}))
+    assert bad.status_code == 422 and b"offset should not be empty" in bad.body
+    assert handlers.handle(_ctx("GET", "/things", query={"limit": "1", "offset": "0"})) == "listed"
+    # the required fields only: another location is the handler's own business
+    assert handlers.handle(_ctx("PUT", "/things/{id}", required=("status",))).status_code == 422
+    assert handlers.handle(_ctx("PUT", "/things/{id}", body={"status": "won", "locationId": "other"},
+                                required=("status",))) == "updated"
+    assert len(called) == 3
+
+
+def test_stacked_marks_declare_the_same_checks():
+    @answers("GET /a", checked=True)
+    def handler(ctx):
+        return None
+
+    assert checks(answers("GET /b", checked=True)(handler)) == Checks()
+    with pytest.raises(TypeError, match="stacked @answers marks declare different checks"):
+        answers("GET /c")(handler)
+    assert checks(answers("GET /d")(lambda ctx: None)) is None
