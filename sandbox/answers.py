@@ -3,15 +3,21 @@
 GHL's error body, JSON answers, a request's body, the checks GHL makes before most answers
 (required fields and paging params, the location a token may touch) and the lookup of an object
 that the token's location owns. An area of the sandbox (a module per part of the API: contacts,
-calendars...) describes itself as an :class:`Area`: its hand-written handlers keyed by upstream
-method and path, how it seeds its data, and the collections it names otherwise.
+calendars...) describes itself as an :class:`Area`: its hand-written handlers, how it seeds its
+data, and the collections it names otherwise. A handler says which upstream endpoint it answers
+where it is written, as web frameworks put a route on its view: ``@answers("GET /blogs/site/all")``
+only marks the function (nothing is registered on import), and ``Area.of`` gathers the marked
+functions a module defines. The mark also declares the checks GHL makes before the handler's
+answer (``checked=True``, ``required_query=(...)``, ``required=True``), which the sandbox runs
+before it calls the handler (:func:`sandbox.handlers.handle`), so a handler holds only its own
+logic.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from fastapi.responses import JSONResponse, Response
 
@@ -28,23 +34,134 @@ Maker = Callable[[Store, int, str, dict], dict[str, Any]]
 Seed = Callable[[Store, str, str], None]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+# the attribute @answers marks a handler with: ("METHOD /path", route key or None) per endpoint
+MARK = "answers"
+# the attribute with the checks its mark declares (a Checks), on a handler that declares any
+CHECKS = "answers_checks"
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The checks GHL makes before a handler's answer, as its mark declares them: the spec's
+    required fields, then the query params GHL requires (``query``: paging params), then, with
+    ``location``, the token's access to the location the request names. Called with a request's
+    context, it answers GHL's error of the first that fails, or None."""
+
+    location: bool = True
+    query: tuple[str, ...] = ()
+
+    def __call__(self, ctx) -> JSONResponse | None:
+        if self.location:
+            return checked(ctx, *self.query)
+        return missing_required(ctx) or require_query(ctx, *self.query)
+
+
+def answers(*endpoints: str, key: str | None = None, checked: bool = False,
+            required_query: Iterable[str] = (), required: bool = False) -> Callable[[F], F]:
+    """Mark a handler as the answer to upstream ``endpoints`` (``"METHOD /path/{param}"``), the
+    way a web framework puts a route beside its view. The mark is an attribute of the function
+    and nothing else: the module's :class:`Area` (or route table) gathers it. Marks stack, for a
+    handler answering several endpoints. ``key`` names the route where no spec declares the
+    endpoint (then the mark names one endpoint).
+
+    The mark also declares the checks GHL makes before the handler answers, which the sandbox
+    runs first and answers with when one fails (:class:`Checks`): ``checked=True``, the checks
+    before most answers (:func:`checked`: required fields, the location the request names);
+    ``required_query``, the query params GHL also requires (paging params; implies
+    ``checked``); ``required=True``, the spec's required fields only. Stacked marks declare the
+    same checks."""
+    if key is not None and len(endpoints) != 1:
+        raise TypeError("@answers(..., key=...) names one endpoint")
+    query = tuple(required_query)
+    declared = (Checks(location=True, query=query) if checked or query
+                else Checks(location=False) if required else None)
+
+    def mark(fn: F) -> F:
+        if getattr(fn, MARK, ()) and getattr(fn, CHECKS, None) != declared:
+            raise TypeError(f"{fn.__module__}.{fn.__name__}: stacked @answers marks declare "
+                            "different checks")
+        setattr(fn, MARK, tuple((name, key) for name in endpoints) + getattr(fn, MARK, ()))
+        setattr(fn, CHECKS, declared)
+        return fn
+    return mark
+
+
+def marks(fn: Callable[..., Any]) -> tuple[tuple[str, str | None], ...]:
+    """(``"METHOD /path"``, route key or None) for each endpoint ``fn`` is marked to answer."""
+    found = getattr(fn, MARK, ())
+    return found if isinstance(found, tuple) else ()
+
+
+def checks(fn: Callable[..., Any]) -> Checks | None:
+    """The checks ``fn``'s mark declares GHL makes before it answers, or None."""
+    found = getattr(fn, CHECKS, None)
+    return found if isinstance(found, Checks) else None
+
+
+def marked(namespace: Mapping[str, Any]) -> tuple[Callable[..., Any], ...]:
+    """The functions a module defines and marks with :func:`answers`, in the order written, from
+    the module's ``vars()`` (functions it imports are its neighbours', not its own)."""
+    found: dict[int, Callable[..., Any]] = {}
+    for value in namespace.values():
+        if (callable(value) and marks(value)
+                and getattr(value, "__module__", None) == namespace.get("__name__")):
+            found.setdefault(id(value), value)
+    return tuple(found.values())
+
+
+def table(functions: Iterable[Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """``"METHOD /path"`` (trailing slash aside) -> the one function of ``functions`` marked to
+    answer that endpoint.
+
+    :raises ValueError: a function has no mark, an endpoint is not named ``METHOD /path``, or
+        two functions answer one endpoint.
+    """
+    found: dict[str, Callable[..., Any]] = {}
+    for fn in functions:
+        name_of = f"{fn.__module__}.{fn.__name__}"
+        if not marks(fn):
+            raise ValueError(f"{name_of} answers no endpoint: mark it @answers('METHOD /path')")
+        for name, _key in marks(fn):
+            method, _, template = name.partition(" ")
+            if not template.startswith("/") or method not in METHODS:
+                raise ValueError(f"{name_of}: {name!r}: a handler names its endpoint as "
+                                 "'METHOD /path'")
+            endpoint_key = endpoint(method, template)
+            if found.get(endpoint_key, fn) is not fn:
+                other = found[endpoint_key]
+                raise ValueError(f"{endpoint_key} has two hand-written handlers: "
+                                 f"{other.__module__}.{other.__name__} and {name_of}")
+            found[endpoint_key] = fn
+    return found
+
+
 @dataclass(frozen=True)
 class Area:
     """One part of the GHL API as the sandbox serves it.
 
-    ``handlers`` maps an upstream endpoint, ``"METHOD /path/{param}"``, to the hand-written
-    handler that answers it (the generic store answers the rest); ``seed`` puts the area's data
-    into a fresh store (location id, company id); ``makers`` make more objects of a collection
-    for the seed control route; ``aliases`` name the collection of a list path whose objects live
-    in another; ``routes`` are (key, method, path) of endpoints a handler answers that no spec
-    declares."""
+    ``handlers`` are the hand-written handlers, each marked with the upstream endpoints it
+    answers (:func:`answers`; the generic store answers the rest, and a mark's key names a route
+    no spec declares); ``seed`` puts the area's data into a fresh store (location id, company
+    id); ``makers`` make more objects of a collection for the seed control route; ``aliases``
+    name the collection of a list path whose objects live in another."""
 
     name: str
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: tuple[Handler, ...] = ()
     seed: Seed | None = None
     makers: Mapping[str, Maker] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
-    routes: tuple[tuple[str, str, str], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, namespace: Mapping[str, Any], **parts: Any) -> Area:
+        """The area ``name`` served by the handlers its module marks (pass the module's
+        ``vars()``), with its other ``parts`` (seed, makers, aliases)."""
+        return cls(name, handlers=marked(namespace), **parts)
+
+    def routes(self) -> tuple[tuple[str, str, str], ...]:
+        """(key, method, path) of the endpoints its handlers answer that no spec declares."""
+        return tuple((key, *name.split(" ", 1)) for fn in self.handlers
+                     for name, key in marks(fn) if key is not None)
 
 
 def endpoint(method: str, template: str) -> str:
@@ -131,7 +248,9 @@ def require_query(ctx, *names: str) -> JSONResponse | None:
 def checked(ctx, *required_query: str) -> JSONResponse | None:
     """The checks GHL makes before most answers: the spec's required fields, the paging params
     it requires (``required_query``) and the token's access to the location the request names
-    (in its body, else in its query)."""
+    (in its body, else in its query). A handler's mark declares them where they come first
+    (``@answers(..., checked=True)``); a handler calls this where GHL checks something else
+    first."""
     return (missing_required(ctx) or require_query(ctx, *required_query)
             or location_mismatch(ctx, ctx.body.get("locationId", ctx.query.get("locationId"))))
 

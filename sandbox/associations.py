@@ -5,7 +5,8 @@ user-defined association deletes its relations."""
 
 from __future__ import annotations
 
-from sandbox.answers import Area, checked, error, location_mismatch, missing_required, ok, owned
+from sandbox.answers import (Area, answers, error, location_mismatch, missing_required, ok,
+                             owned)
 from sandbox.lists import in_location, page
 from sandbox.store import Store, new_id, now_iso
 
@@ -37,29 +38,27 @@ def _ours(ctx, collection: str, obj_id: str):
     return owned(ctx, collection, obj_id, f"{name} not found", 404)
 
 
+@answers("GET /associations", required_query=PAGED)
 def find(ctx):
-    bad = checked(ctx, *PAGED)
-    if bad:
-        return bad
     items = sorted(in_location(ctx, ctx.store.all(ASSOCIATIONS)), key=lambda a: a["dateAdded"])
     return ok({"associations": page(ctx, items), "total": len(items)})
 
 
+@answers("GET /associations/{associationId}")
 def get_one(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     return bad or ok(found)
 
 
+@answers("GET /associations/key/{key_name}", checked=True)
 def by_key(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     for association in in_location(ctx, ctx.store.all(ASSOCIATIONS)):
         if association["key"] == ctx.path["key_name"]:
             return ok(association)
     return error(404, "Association not found")
 
 
+@answers("GET /associations/objectKey/{objectKey}")
 def by_object_key(ctx):
     bad = location_mismatch(ctx, ctx.query.get("locationId"))
     if bad:
@@ -72,10 +71,8 @@ def by_object_key(ctx):
     return error(404, "Association not found")
 
 
+@answers("GET /associations/relations/{recordId}", required_query=PAGED)
 def relations(ctx):
-    bad = checked(ctx, *PAGED)
-    if bad:
-        return bad
     record = ctx.path["recordId"]
     wanted = ctx.query.get("associationIds")
     if isinstance(wanted, str):
@@ -93,10 +90,8 @@ def _add(ctx, collection: str, names: tuple[str, ...], **fields):
     return ok(ctx.store.put(collection, obj), 201)
 
 
+@answers("POST /associations", checked=True)
 def create(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     if any(a["key"] == ctx.body["key"] for a in in_location(ctx, ctx.store.all(ASSOCIATIONS))):
         return error(400, f"An association with key {ctx.body['key']!r} already exists")
     return _add(ctx, ASSOCIATIONS, ("locationId", "key", "firstObjectLabel", "firstObjectKey",
@@ -104,6 +99,7 @@ def create(ctx):
                 associationType="USER_DEFINED")
 
 
+@answers("PUT /associations/{associationId}")
 def update(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -118,6 +114,7 @@ def update(ctx):
     return ok(found)
 
 
+@answers("DELETE /associations/{associationId}")
 def delete(ctx):
     found, bad = _ours(ctx, ASSOCIATIONS, ctx.path["associationId"])
     if bad:
@@ -131,10 +128,8 @@ def delete(ctx):
     return ok({"deleted": True, "id": found["id"], "message": "Association deleted successfully"})
 
 
+@answers("POST /associations/relations", checked=True)
 def create_relation(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     _, bad = _ours(ctx, ASSOCIATIONS, ctx.body["associationId"])
     if bad:
         return error(400, "associationId does not exist in this location")
@@ -142,24 +137,13 @@ def create_relation(ctx):
                                  "secondRecordId"))
 
 
+@answers("DELETE /associations/relations/{relationId}", checked=True)
 def delete_relation(ctx):
-    found, missing = _ours(ctx, RELATIONS, ctx.path["relationId"])
-    bad = checked(ctx) or missing
+    found, bad = _ours(ctx, RELATIONS, ctx.path["relationId"])
     if bad:
         return bad
     ctx.store.delete(RELATIONS, found["id"])
     return ok(found)
 
 
-AREA = Area("associations", handlers={
-    "GET /associations": find,
-    "POST /associations": create,
-    "GET /associations/key/{key_name}": by_key,
-    "GET /associations/objectKey/{objectKey}": by_object_key,
-    "GET /associations/{associationId}": get_one,
-    "PUT /associations/{associationId}": update,
-    "DELETE /associations/{associationId}": delete,
-    "POST /associations/relations": create_relation,
-    "GET /associations/relations/{recordId}": relations,
-    "DELETE /associations/relations/{relationId}": delete_relation,
-}, seed=seed)
+AREA = Area.of("associations", vars(), seed=seed)

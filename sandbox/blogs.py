@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.answers import Area, checked, error, ok, owned
+from sandbox.answers import Area, answers, checked, error, ok, owned
 from sandbox.lists import contains, in_location, newest, page
 from sandbox.store import Store, new_id, now_iso
 
@@ -63,18 +63,12 @@ def _slug_taken(ctx, slug: str, except_id: str | None = None) -> bool:
                for p in in_location(ctx, ctx.store.all(POSTS)))
 
 
+@answers("GET /blogs/posts/url-slug-exists", checked=True)
 def check_slug(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     return ok({"exists": _slug_taken(ctx, ctx.query["urlSlug"], ctx.query.get("postId"))})
 
 
-def _listing(ctx, collection: str, field: str, *, paged: tuple[str, ...], order: str | None,
-             search: str | None = None):
-    bad = checked(ctx, *paged)
-    if bad:
-        return bad
+def _listing(ctx, collection: str, field: str, *, order: str | None, search: str | None = None):
     items = in_location(ctx, ctx.store.all(collection))
     if search:
         items = contains(items, ctx.query.get("searchTerm"), search)
@@ -83,22 +77,23 @@ def _listing(ctx, collection: str, field: str, *, paged: tuple[str, ...], order:
     return ok({field: page(ctx, items)})
 
 
+@answers("GET /blogs/authors", required_query=("limit", "offset"))
 def authors(ctx):
-    return _listing(ctx, AUTHORS, "authors", paged=("limit", "offset"), order="updatedAt")
+    return _listing(ctx, AUTHORS, "authors", order="updatedAt")
 
 
+@answers("GET /blogs/categories", required_query=("limit", "offset"))
 def categories(ctx):
-    return _listing(ctx, CATEGORIES, "categories", paged=("limit", "offset"), order="updatedAt")
+    return _listing(ctx, CATEGORIES, "categories", order="updatedAt")
 
 
+@answers("GET /blogs/site/all", required_query=("skip", "limit"))
 def sites(ctx):
-    return _listing(ctx, SITES, "data", paged=("skip", "limit"), order=None, search="name")
+    return _listing(ctx, SITES, "data", order=None, search="name")
 
 
+@answers("GET /blogs/posts/all", required_query=("limit", "offset"))
 def posts(ctx):
-    bad = checked(ctx, "limit", "offset")
-    if bad:
-        return bad
     items = [p for p in in_location(ctx, ctx.store.all(POSTS)) if p["blogId"] == ctx.query["blogId"]]
     if ctx.query.get("status"):
         items = [p for p in items if p["status"] == ctx.query["status"]]
@@ -109,9 +104,8 @@ def posts(ctx):
 
 
 def _post_problems(ctx, except_id: str | None = None):
-    bad = checked(ctx)
-    if bad:
-        return bad
+    """GHL's error for a post body it refuses (status, blog, a slug another post has), once the
+    checks before most answers have passed, or None."""
     if ctx.body["status"] not in STATUSES:
         return error(422, [f"status must be one of the following values: {', '.join(STATUSES)}"])
     _, bad = owned(ctx, SITES, ctx.body["blogId"], "Blog not found")
@@ -122,6 +116,7 @@ def _post_problems(ctx, except_id: str | None = None):
     return None
 
 
+@answers("POST /blogs/posts", checked=True)
 def create_post(ctx):
     bad = _post_problems(ctx)
     if bad:
@@ -132,9 +127,10 @@ def create_post(ctx):
     return ok({"data": post})
 
 
+@answers("PUT /blogs/posts/{postId}")
 def update_post(ctx):
     post, bad = owned(ctx, POSTS, ctx.path["postId"], "Blog post not found", 404)
-    bad = bad or _post_problems(ctx, post["_id"])
+    bad = bad or checked(ctx) or _post_problems(ctx, post["_id"])
     if bad:
         return bad
     post.update({k: ctx.body[k] for k in POST_FIELDS if k in ctx.body})
@@ -142,12 +138,4 @@ def update_post(ctx):
     return ok({"updatedBlogPost": post})
 
 
-AREA = Area("blogs", handlers={
-    "GET /blogs/site/all": sites,
-    "GET /blogs/authors": authors,
-    "GET /blogs/categories": categories,
-    "GET /blogs/posts/all": posts,
-    "GET /blogs/posts/url-slug-exists": check_slug,
-    "POST /blogs/posts": create_post,
-    "PUT /blogs/posts/{postId}": update_post,
-}, seed=seed)
+AREA = Area.of("blogs", vars(), seed=seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.answers import Area, checked, ok, owned
+from sandbox.answers import Area, answers, ok, owned
 from sandbox.store import Store, new_id, now_iso
 
 BUSINESSES = "businesses"
@@ -29,15 +29,14 @@ def _business(ctx):
     return owned(ctx, BUSINESSES, ctx.path["businessId"], "Business not found")
 
 
+@answers("GET /businesses/{businessId}")
 def get_business(ctx):
     found, bad = _business(ctx)
     return bad or ok({"business": found})
 
 
+@answers("POST /businesses", checked=True)
 def create_business(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     stamp = now_iso()
     business = {"id": new_id(), "locationId": ctx.body["locationId"],
                 **{k: ctx.body[k] for k in FIELDS if k in ctx.body},
@@ -47,6 +46,7 @@ def create_business(ctx):
     return ok({"success": True, "buiseness": business}, 201)
 
 
+@answers("PUT /businesses/{businessId}")
 def update_business(ctx):
     found, bad = _business(ctx)
     if bad:
@@ -56,6 +56,7 @@ def update_business(ctx):
     return ok({"success": True, "buiseness": found})
 
 
+@answers("DELETE /businesses/{businessId}")
 def delete_business(ctx):
     found, bad = _business(ctx)
     if bad:
@@ -68,9 +69,4 @@ def delete_business(ctx):
 
 
 # GET /businesses is a plain list: the generic store answers it
-AREA = Area("businesses", handlers={
-    "GET /businesses/{businessId}": get_business,
-    "POST /businesses": create_business,
-    "PUT /businesses/{businessId}": update_business,
-    "DELETE /businesses/{businessId}": delete_business,
-}, seed=seed)
+AREA = Area.of("businesses", vars(), seed=seed)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sandbox.answers import (Area, bounded, checked, endpoint, error, location_mismatch,
+from sandbox.answers import (Area, answers, bounded, checked, endpoint, error, location_mismatch,
                              missing_required, ok, owned)
 from sandbox.collection import create
 from sandbox.lists import skip_limit
@@ -50,10 +50,8 @@ def _calendar(ctx, calendar_id: str):
 # ----------------------------------------------------------------------------- groups, calendars
 
 
+@answers("POST /calendars/groups", checked=True)
 def create_group(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     if _slug_taken(ctx, ctx.body["slug"]):
         return error(400, f"Slug {ctx.body['slug']} is already in use")
     group = create(ctx, {"isActive": True, **ctx.body})
@@ -65,23 +63,20 @@ def _slug_taken(ctx, slug: str) -> bool:
                for g in ctx.store.all("calendars/groups"))
 
 
+@answers("POST /calendars/groups/validate-slug", checked=True)
 def validate_slug(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     return ok({"available": not _slug_taken(ctx, ctx.body["slug"])})
 
 
+@answers("PUT /calendars/groups/{groupId}/status")
 def group_status(ctx):
     return missing_required(ctx) or _change(
         ctx, "calendars/groups", "groupId", "Group not found",
         {"isActive": bool(ctx.body["isActive"])}, {"success": True}, parents=())
 
 
+@answers("GET /calendars", checked=True)
 def list_calendars(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     items = [c for c in ctx.store.all("calendars") if c.get("locationId") == ctx.location_id]
     if ctx.query.get("groupId"):
         items = [c for c in items if c.get("groupId") == ctx.query["groupId"]]
@@ -100,10 +95,8 @@ CALENDAR_DEFAULTS = {
 }
 
 
+@answers("POST /calendars", checked=True)
 def create_calendar(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     body = {**CALENDAR_DEFAULTS, **ctx.body}
     body.setdefault("slug", str(body["name"]).lower().replace(" ", "-"))
     body.setdefault("widgetSlug", body["slug"])
@@ -113,6 +106,7 @@ def create_calendar(ctx):
 # ----------------------------------------------------------------------------- free slots
 
 
+@answers("GET /calendars/{calendarId}/free-slots")
 def free_slots(ctx):
     calendar, bad = _calendar(ctx, ctx.path["calendarId"])
     if bad:
@@ -178,10 +172,8 @@ def _overlaps(busy: list[tuple[int, int]], start: int, end: int) -> bool:
 # ----------------------------------------------------------------------------- events
 
 
+@answers("GET /calendars/events", "GET /calendars/blocked-slots", checked=True)
 def list_events(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     start, end = epoch_ms(ctx.query.get("startTime")), epoch_ms(ctx.query.get("endTime"))
     if start is None or end is None:
         return error(422, ["startTime and endTime are required, in milliseconds"])
@@ -208,10 +200,8 @@ def list_events(ctx):
     return ok({"events": items, "traceId": new_id("tr")})
 
 
+@answers("POST /calendars/events/appointments", checked=True)
 def create_appointment(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     calendar, bad = _calendar(ctx, ctx.body["calendarId"])
     if bad:
         return bad
@@ -241,6 +231,7 @@ def create_appointment(ctx):
     return ok(create(ctx, body))
 
 
+@answers("PUT /calendars/events/appointments/{eventId}")
 def update_appointment(ctx):
     event, bad = owned(ctx, "calendars/events", ctx.path["eventId"], "Appointment not found")
     if bad:
@@ -253,6 +244,7 @@ def update_appointment(ctx):
     return ok(event)
 
 
+@answers("DELETE /calendars/events/{eventId}")
 def delete_event(ctx):
     event_id = ctx.path["eventId"]
     if not (ctx.store.delete("calendars/events", event_id)
@@ -261,6 +253,7 @@ def delete_event(ctx):
     return ok({"succeeded": True}, 201)
 
 
+@answers("POST /calendars/events/block-slots", "PUT /calendars/events/block-slots/{eventId}")
 def block_slot(ctx):
     bad = location_mismatch(ctx, ctx.body.get("locationId"))
     if bad:
@@ -283,6 +276,7 @@ def block_slot(ctx):
 # ----------------------------------------------------------------------------- notes
 
 
+@answers("GET /calendars/appointments/{appointmentId}/notes")
 def list_notes(ctx):
     limit, bad = bounded(ctx, "limit", 10, 20)
     if bad:
@@ -293,6 +287,7 @@ def list_notes(ctx):
     return ok({"notes": notes[offset:offset + limit], "hasMore": offset + limit < len(notes)})
 
 
+@answers("POST /calendars/appointments/{appointmentId}/notes")
 def create_note(ctx):
     event = ctx.store.get("calendars/events", ctx.path["appointmentId"])
     if event is None:
@@ -309,6 +304,7 @@ def create_note(ctx):
 # ----------------------------------------------------------------------------- notifications
 
 
+@answers("POST /calendars/{calendarId}/notifications")
 def create_notifications(ctx):
     calendar = ctx.store.get("calendars", ctx.path["calendarId"])
     if calendar is None:
@@ -328,6 +324,7 @@ def create_notifications(ctx):
     return ok(made)
 
 
+@answers("GET /calendars/{calendarId}/notifications")
 def list_notifications(ctx):
     items = ctx.store.all("calendars/notifications", ctx.parents)
     deleted = str(ctx.query.get("deleted", "false")).lower() == "true"
@@ -338,6 +335,7 @@ def list_notifications(ctx):
     return ok(skip_limit(ctx, items, 100))
 
 
+@answers("PUT /calendars/{calendarId}/notifications/{notificationId}")
 def update_notification(ctx):
     return _change(ctx, "calendars/notifications", "notificationId", "Notification not found",
                    {k: v for k, v in ctx.body.items() if k != "_id"},
@@ -348,24 +346,27 @@ def update_notification(ctx):
 
 
 def _resource_type(ctx):
+    """(the path's resource type, None), or (None, GHL's 422) for an unknown type, else (None,
+    the answer of the checks GHL makes before most answers)."""
     rtype = ctx.path["resourceType"]
     if rtype not in ("rooms", "equipments"):
         return None, error(422, ["resourceType must be one of rooms, equipments"])
-    return rtype, None
+    bad = checked(ctx)
+    return (None, bad) if bad else (rtype, None)
 
 
+@answers("POST /calendars/resources/{resourceType}")
 def create_resource(ctx):
     rtype, bad = _resource_type(ctx)
-    bad = bad or checked(ctx)
     if bad:
         return bad
     obj = {"id": new_id(), "isActive": True, **ctx.body, "resourceType": rtype}
     return ok(ctx.store.put("calendars/resources", obj, (rtype,)), 201)
 
 
+@answers("GET /calendars/resources/{resourceType}")
 def list_resources(ctx):
     rtype, bad = _resource_type(ctx)
-    bad = bad or checked(ctx)
     if bad:
         return bad
     found = [r for r in ctx.store.all("calendars/resources", (rtype,))
@@ -373,6 +374,7 @@ def list_resources(ctx):
     return ok(skip_limit(ctx, found, 100))
 
 
+@answers("PUT /calendars/resources/{resourceType}/{id}")
 def update_resource(ctx):
     return _change(ctx, "calendars/resources", "id", "Resource not found",
                    {k: v for k, v in ctx.body.items() if k not in ("id", "resourceType")})
@@ -392,6 +394,7 @@ DELETED: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
+@answers(*DELETED)
 def _delete(ctx):
     collection, param, answer = DELETED[endpoint(ctx.route.method, ctx.route.template)]
     if not ctx.store.delete(collection, ctx.path[param], ctx.parents):
@@ -462,30 +465,7 @@ def _seed(store: Store, location_id: str, company_id: str) -> None:
             "outOfService": 0, "capacity": cap, "calendarIds": [calendars[2]["id"]]}, (rtype,))
 
 
-AREA = Area("calendars", handlers={
-    "POST /calendars/groups": create_group,
-    "POST /calendars/groups/validate-slug": validate_slug,
-    "PUT /calendars/groups/{groupId}/status": group_status,
-    "GET /calendars": list_calendars,
-    "POST /calendars": create_calendar,
-    "GET /calendars/{calendarId}/free-slots": free_slots,
-    "GET /calendars/events": list_events,
-    "GET /calendars/blocked-slots": list_events,
-    "POST /calendars/events/appointments": create_appointment,
-    "PUT /calendars/events/appointments/{eventId}": update_appointment,
-    "DELETE /calendars/events/{eventId}": delete_event,
-    "POST /calendars/events/block-slots": block_slot,
-    "PUT /calendars/events/block-slots/{eventId}": block_slot,
-    "GET /calendars/appointments/{appointmentId}/notes": list_notes,
-    "POST /calendars/appointments/{appointmentId}/notes": create_note,
-    "POST /calendars/{calendarId}/notifications": create_notifications,
-    "GET /calendars/{calendarId}/notifications": list_notifications,
-    "PUT /calendars/{calendarId}/notifications/{notificationId}": update_notification,
-    "POST /calendars/resources/{resourceType}": create_resource,
-    "GET /calendars/resources/{resourceType}": list_resources,
-    "PUT /calendars/resources/{resourceType}/{id}": update_resource,
-    **{name: _delete for name in DELETED},
-}, seed=_seed, aliases={
+AREA = Area.of("calendars", vars(), seed=_seed, aliases={
     "calendars/events/appointments": "calendars/events",
     "calendars/events/block-slots": "calendars/blocked-slots",
 })

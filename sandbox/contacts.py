@@ -8,8 +8,8 @@ import random
 from typing import Any
 
 from engine.core import phones
-from sandbox.answers import (Area, bounded, checked, error, location_mismatch, missing_required,
-                             ok, owned)
+from sandbox.answers import (Area, answers, bounded, checked, error, location_mismatch, ok,
+                             owned)
 from sandbox.collection import create
 from sandbox.lists import contains, search_order, skip_limit
 from sandbox.store import Store, epoch_ms, new_id, now_iso
@@ -28,10 +28,8 @@ def _match_duplicate(ctx, email: str | None, phone: str | None) -> dict[str, Any
     return None
 
 
+@answers("POST /contacts", checked=True)
 def create_contact(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     dup = _match_duplicate(ctx, ctx.body.get("email"), ctx.body.get("phone"))
     if dup is not None:
         field = "email" if ctx.body.get("email") and dup.get("email") == ctx.body.get("email") else "phone"
@@ -44,17 +42,13 @@ def create_contact(ctx):
     return ok({"contact": create(ctx, body)}, 201)
 
 
+@answers("GET /contacts/search/duplicate", checked=True)
 def duplicate(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     return ok({"contact": _match_duplicate(ctx, ctx.query.get("email"), ctx.query.get("number"))})
 
 
+@answers("POST /contacts/upsert", checked=True)
 def upsert(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     found = _match_duplicate(ctx, ctx.body.get("email"), ctx.body.get("phone"))
     if found is None:
         body = dict(ctx.body)
@@ -74,10 +68,8 @@ def the_contact(ctx):
     return owned(ctx, "contacts", ctx.path["contactId"], "Contact not found")
 
 
+@answers("POST /contacts/{contactId}/tags", "DELETE /contacts/{contactId}/tags", required=True)
 def tags(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     contact, missing = the_contact(ctx)
     if missing:
         return missing
@@ -92,6 +84,7 @@ def tags(ctx):
     return ok({"tags": current}, 201 if ctx.route.method == "POST" else 200)
 
 
+@answers("POST /contacts/bulk/tags/update/{type}")
 def bulk_tags(ctx):
     if ctx.path["type"] not in ("add", "remove"):
         return error(400, "type must be one of add, remove")
@@ -118,6 +111,9 @@ def bulk_tags(ctx):
     return ok({"succeded": errors == 0, "errorCount": errors, "responses": responses}, 201)
 
 
+@answers("POST /contacts/{contactId}/campaigns/{campaignId}",
+         "DELETE /contacts/{contactId}/campaigns/{campaignId}",
+         "DELETE /contacts/{contactId}/campaigns/removeAll")
 def campaigns(ctx):
     contact, missing = the_contact(ctx)
     if missing:
@@ -133,10 +129,8 @@ def campaigns(ctx):
     return ok({"succeded": True}, 201 if ctx.route.method == "POST" else 200)
 
 
+@answers("PUT /contacts/{contactId}/tasks/{taskId}/completed", required=True)
 def complete_task(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     task = ctx.store.get("contacts/tasks", ctx.path["taskId"], (ctx.path["contactId"],))
     if task is None:
         return error(404, "Task not found")
@@ -147,6 +141,7 @@ def complete_task(ctx):
 SEARCH_WINDOW = 10_000  # page x pageLimit beyond this is refused: deeper reads use searchAfter
 
 
+@answers("POST /contacts/search")
 def search(ctx):
     """POST /contacts/search as GHL documents it publicly: locationId, page + pageLimit or
     searchAfter, filters, sort by dateAdded or dateUpdated; {contacts, total} back.
@@ -214,10 +209,8 @@ def _matches(contact: dict[str, Any], flt: dict[str, Any]) -> bool:
     return False
 
 
+@answers("GET /contacts", checked=True)
 def list_deprecated(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     size = min(100, int(ctx.query.get("limit") or 20))
     items = sorted(_contacts(ctx), key=lambda c: (c["dateAdded"], c["id"]), reverse=True)
     items = contains(items, ctx.query.get("query"), "firstName", "lastName", "email")
@@ -235,15 +228,14 @@ def list_deprecated(ctx):
     return ok({"contacts": page, "count": len(page), "meta": meta})
 
 
+@answers("GET /contacts/business/{businessId}", checked=True)
 def by_business(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     items = [c for c in _contacts(ctx) if c.get("businessId") == ctx.path["businessId"]]
     items.sort(key=lambda c: (c["dateAdded"], c["id"]), reverse=True)
     return ok({"contacts": skip_limit(ctx, items, 25), "count": len(items)})
 
 
+@answers("GET /contacts/{contactId}/appointments")
 def appointments(ctx):
     contact, missing = the_contact(ctx)
     if missing:
@@ -288,21 +280,6 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
                 "userId": None, "dateAdded": now_iso()}, (contact["id"],))
 
 
-AREA = Area("contacts", handlers={
-    "POST /contacts": create_contact,
-    "GET /contacts": list_deprecated,
-    "POST /contacts/search": search,
-    "GET /contacts/search/duplicate": duplicate,
-    "POST /contacts/upsert": upsert,
-    "POST /contacts/{contactId}/tags": tags,
-    "DELETE /contacts/{contactId}/tags": tags,
-    "POST /contacts/bulk/tags/update/{type}": bulk_tags,
-    "POST /contacts/{contactId}/campaigns/{campaignId}": campaigns,
-    "DELETE /contacts/{contactId}/campaigns/{campaignId}": campaigns,
-    "DELETE /contacts/{contactId}/campaigns/removeAll": campaigns,
-    "PUT /contacts/{contactId}/tasks/{taskId}/completed": complete_task,
-    "GET /contacts/business/{businessId}": by_business,
-    "GET /contacts/{contactId}/appointments": appointments,
-}, seed=seed, makers={
+AREA = Area.of("contacts", vars(), seed=seed, makers={
     "contacts": lambda store, i, loc, fields: store.put("contacts", fake_contact(i, loc, **fields)),
 })

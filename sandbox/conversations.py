@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.answers import Area, bounded, checked, error, location_mismatch, number, ok, owned
+from sandbox.answers import (Area, answers, bounded, error, location_mismatch, number, ok,
+                             owned)
 from sandbox.lists import contains, in_location
 from sandbox.store import Store, iso_ms, new_id
 
@@ -105,11 +106,9 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
 # ----------------------------------------------------------------------------- search
 
 
+@answers("GET /conversations/search", checked=True)
 def search(ctx):
     q = ctx.query
-    bad = checked(ctx)
-    if bad:
-        return bad
     limit, bad = bounded(ctx, "limit", 20, 100)
     if bad:
         return bad
@@ -157,6 +156,7 @@ def search(ctx):
 # ----------------------------------------------------------------------------- messages
 
 
+@answers("GET /conversations/{conversationId}/messages")
 def messages(ctx):
     conversation, bad = owned(ctx, CONVERSATIONS, ctx.path["conversationId"],
                               "Conversation not found")
@@ -190,6 +190,7 @@ def _call_message(ctx):
     return owned(ctx, MESSAGES, ctx.path["messageId"], "Message not found", 404)
 
 
+@answers("GET /conversations/messages/{messageId}/locations/{locationId}/recording")
 def recording(ctx):
     message, bad = _call_message(ctx)
     if bad:
@@ -210,11 +211,13 @@ def _sentences(ctx):
     return found["sentences"], None
 
 
+@answers("GET /conversations/locations/{locationId}/messages/{messageId}/transcription")
 def transcription(ctx):
     sentences, bad = _sentences(ctx)
     return bad or ok(sentences)
 
 
+@answers("GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download")
 def download(ctx):
     sentences, bad = _sentences(ctx)
     if bad:
@@ -224,10 +227,8 @@ def download(ctx):
                     headers={"Content-Disposition": 'attachment; filename="transcription.txt"'})
 
 
+@answers("POST /conversations/providers/live-chat/typing", checked=True)
 def typing(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     flag = str(ctx.body["isTyping"]).lower()
     if flag not in ("true", "false"):
         return error(422, ["isTyping must be 'true' or 'false'"])
@@ -239,13 +240,4 @@ def typing(ctx):
     return ok({"success": True}, 201)
 
 
-AREA = Area("conversations", handlers={
-    "GET /conversations/search": search,
-    "GET /conversations/{conversationId}/messages": messages,
-    "GET /conversations/messages/{messageId}/locations/{locationId}/recording": recording,
-    "GET /conversations/locations/{locationId}/messages/{messageId}/transcription":
-        transcription,
-    "GET /conversations/locations/{locationId}/messages/{messageId}/transcription/download":
-        download,
-    "POST /conversations/providers/live-chat/typing": typing,
-}, seed=seed)
+AREA = Area.of("conversations", vars(), seed=seed)

@@ -6,8 +6,9 @@ describe, ``X-RateLimit-*`` headers on every answer and 429 past the burst limit
 and GHL's error bodies. Routes come from the operation specs: one generic handler serves
 create, read, update, delete and list for any curated spec by the shape of its path; operations
 generated from GHL's official documents are checked and answered from them by
-:mod:`sandbox.official`; the endpoints whose behaviour is special are hand-written, each area's
-keyed by upstream method and path, and the areas are listed in :mod:`sandbox.handlers`.
+:mod:`sandbox.official`; the endpoints whose behaviour is special are hand-written, each
+handler marked with the upstream method and path it answers, and the areas are listed in
+:mod:`sandbox.handlers`.
 
 Sandbox-only control routes live under ``/_sandbox`` (reset, seed, faults, stats, tokens).
 """

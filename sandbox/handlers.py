@@ -2,8 +2,10 @@
 
 A request goes to the hand-written handler of its endpoint (upstream method and path) when an
 area has one, since the real API does more there than store and return (contact search,
-upsert, tags, free slots...); else, for an operation generated from GHL's official documents, to
-:mod:`sandbox.official`; else to the generic store (:mod:`sandbox.collection`).
+upsert, tags, free slots...), after the checks GHL makes before its answer as the handler's
+mark declares them (``@answers(..., checked=True)``); else, for an operation generated from
+GHL's official documents, to :mod:`sandbox.official`; else to the generic store
+(:mod:`sandbox.collection`).
 
 ``AREAS`` lists every area the sandbox serves, in the order their data is seeded (later areas
 use what earlier ones made: contacts before their conversations, users before the calendars and
@@ -21,7 +23,7 @@ from operations import official as _official_specs
 
 from sandbox import (associations, blogs, businesses, calendars, contacts, conversations,
                      locations, official, opportunities, providers, smsglobal, users, workflows)
-from sandbox.answers import METHODS, Area, Handler, Maker, endpoint
+from sandbox.answers import Area, Handler, Maker, checks, endpoint, table
 from sandbox.collection import generic
 from sandbox.store import Store, iso_ms, new_id, now_iso
 
@@ -36,37 +38,31 @@ GENERATED: frozenset[str] = frozenset(op.key for op in _official_specs.SPECS)
 
 
 def special_handlers(areas: tuple[Area, ...]) -> dict[str, Handler]:
-    """Every area's hand-written handlers by endpoint (``"METHOD /path"``, trailing slash aside).
+    """Every area's hand-written handlers by the endpoint each is marked to answer
+    (``"METHOD /path"``, trailing slash aside).
 
-    :raises ValueError: an endpoint is not named ``METHOD /path``, or two handlers answer it.
+    :raises ValueError: a handler carries no mark, an endpoint is not named ``METHOD /path``, or
+        two handlers answer it (within an area or across two).
     """
-    table: dict[str, Handler] = {}
-    for area in areas:
-        for name, fn in area.handlers.items():
-            method, _, template = name.partition(" ")
-            if not template.startswith("/") or method not in METHODS:
-                raise ValueError(f"{area.name}: {name!r}: a handler names its endpoint as "
-                                 "'METHOD /path'")
-            key = endpoint(method, template)
-            if table.get(key, fn) is not fn:
-                raise ValueError(f"{key} has two hand-written handlers: {table[key].__module__}."
-                                 f"{table[key].__name__} and {fn.__module__}.{fn.__name__}")
-            table[key] = fn
-    return table
+    return table(fn for area in areas for fn in area.handlers)
 
 
 SPECIAL: dict[str, Handler] = special_handlers(AREAS)
 # list path -> collection where its objects live, when the two differ
 ALIASES: dict[str, str] = {k: v for area in AREAS for k, v in area.aliases.items()}
 # endpoints answered by a hand-written handler that no spec declares: (key, method, path)
-UNSPECIFIED: tuple[tuple[str, str, str], ...] = tuple(r for area in AREAS for r in area.routes)
+UNSPECIFIED: tuple[tuple[str, str, str], ...] = tuple(r for area in AREAS for r in area.routes())
 MAKERS: dict[str, Maker] = {k: v for area in AREAS for k, v in area.makers.items()}
 
 
 def handle(ctx) -> Response:
+    """The answer to one request: its endpoint's hand-written handler, after the checks the
+    handler's mark declares (the first that fails answers instead); else :mod:`sandbox.official`
+    for a generated operation; else the generic store."""
     special_handler = SPECIAL.get(endpoint(ctx.route.method, ctx.route.template))
     if special_handler is not None:
-        return special_handler(ctx)
+        first = checks(special_handler)
+        return (first(ctx) if first else None) or special_handler(ctx)
     if ctx.route.key in GENERATED:
         return official.answer(ctx)
     return generic(ctx)

@@ -3,7 +3,7 @@ seed of the sandbox's own location and company."""
 
 from __future__ import annotations
 
-from sandbox.answers import Area, error, location_mismatch, missing_required, ok
+from sandbox.answers import Area, answers, error, location_mismatch, ok
 from sandbox.lists import page
 from sandbox.store import Store, new_id, now_iso
 
@@ -45,6 +45,7 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
             "locationId": location_id, "model": model, "dateAdded": now_iso()}, (location_id,))
 
 
+@answers("GET /locations/search")
 def search_locations(ctx):
     q = ctx.query
     items = list(ctx.store.all(LOCATIONS))
@@ -57,10 +58,8 @@ def search_locations(ctx):
     return ok({"locations": page(ctx, items)})
 
 
+@answers("POST /locations", required=True)
 def create_location(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     location = {"id": new_id(), **{k: ctx.body[k] for k in LOCATION_FIELDS if k in ctx.body}}
     if isinstance(ctx.body.get("prospectInfo"), dict):
         location["email"] = ctx.body["prospectInfo"].get("email")
@@ -68,6 +67,7 @@ def create_location(ctx):
     return ok(location)
 
 
+@answers("GET /locations/{locationId}/customFields")
 def custom_fields(ctx):
     bad = location_mismatch(ctx, ctx.path["locationId"])
     if bad:
@@ -81,6 +81,7 @@ def custom_fields(ctx):
     return ok({"customFields": sorted(items, key=lambda f: f["position"])})
 
 
+@answers("GET /companies/{companyId}")
 def get_company(ctx):
     company = ctx.store.get(COMPANIES, ctx.path["companyId"])
     if company is None:
@@ -88,9 +89,4 @@ def get_company(ctx):
     return ok({"company": company})
 
 
-AREA = Area("locations", handlers={
-    "GET /locations/search": search_locations,
-    "POST /locations": create_location,
-    "GET /locations/{locationId}/customFields": custom_fields,
-    "GET /companies/{companyId}": get_company,
-}, seed=seed)
+AREA = Area.of("locations", vars(), seed=seed)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sandbox.answers import (Area, bounded, checked, error, location_mismatch, missing_required,
-                             ok, owned)
+from sandbox.answers import Area, answers, bounded, error, location_mismatch, ok, owned
 from sandbox.lists import search_order
 from sandbox.store import Store, new_id, now_iso
 
@@ -46,10 +45,10 @@ def _stage_problem(pipe: dict[str, Any], stage_id: Any) -> str | None:
     return None
 
 
+@answers("POST /opportunities/search", checked=True)
 def search(ctx):
     body = ctx.body
-    size, too_many = bounded(ctx, "limit", 20, 500, body)
-    bad = checked(ctx) or too_many
+    size, bad = bounded(ctx, "limit", 20, 500, body)
     if bad:
         return bad
     items = _mine(ctx)
@@ -116,10 +115,8 @@ def _new(ctx, body: dict[str, Any], pipe: dict[str, Any]) -> dict[str, Any]:
     return ctx.store.put("opportunities", opp)
 
 
+@answers("POST /opportunities", checked=True)
 def create_opportunity(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     pipe = _pipeline(ctx, ctx.body["pipelineId"])
     if pipe is None:
         return error(400, "Pipeline not found")
@@ -160,17 +157,18 @@ def _opportunity(ctx):
     return owned(ctx, "opportunities", ctx.path["id"], "Opportunity not found")
 
 
+@answers("PUT /opportunities/{id}")
 def update_opportunity(ctx):
     opp, bad = _opportunity(ctx)
     bad = bad or _apply(ctx, opp, dict(ctx.body))
     return bad or ok({"opportunity": _with_contact(ctx, opp)})
 
 
+@answers("PUT /opportunities/{id}/status", required=True)
 def update_status(ctx):
-    bad = missing_required(ctx)
-    opp, missing = _opportunity(ctx)
-    if bad or missing:
-        return bad or missing
+    opp, bad = _opportunity(ctx)
+    if bad:
+        return bad
     changes = {"status": ctx.body["status"]}
     if ctx.body.get("lostReasonId"):
         changes["lostReasonId"] = ctx.body["lostReasonId"]
@@ -190,6 +188,7 @@ def _followers(opp: dict[str, Any], ids: list[str], action: str, remove_all: boo
     return changed
 
 
+@answers("POST /opportunities/upsert")
 def upsert(ctx):
     body = dict(ctx.body)
     bad = location_mismatch(ctx, body.get("locationId"))
@@ -224,11 +223,12 @@ def upsert(ctx):
     return ok({"opportunity": _with_contact(ctx, opp), "new": False})
 
 
+@answers("POST /opportunities/{id}/followers", "DELETE /opportunities/{id}/followers",
+         required=True)
 def followers(ctx):
-    bad = missing_required(ctx)
-    opp, missing = _opportunity(ctx)
-    if bad or missing:
-        return bad or missing
+    opp, bad = _opportunity(ctx)
+    if bad:
+        return bad
     ids = [str(f) for f in ctx.body.get("followers") or []]
     if ctx.route.method == "POST":
         added = _followers(opp, ids, "add", False)
@@ -269,12 +269,4 @@ def _seed(store: Store, location_id: str, company_id: str) -> None:
             "lastStageChangeAt": stamp, "lastActionDate": stamp})
 
 
-AREA = Area("opportunities", handlers={
-    "POST /opportunities/search": search,
-    "POST /opportunities": create_opportunity,
-    "PUT /opportunities/{id}": update_opportunity,
-    "PUT /opportunities/{id}/status": update_status,
-    "POST /opportunities/upsert": upsert,
-    "POST /opportunities/{id}/followers": followers,
-    "DELETE /opportunities/{id}/followers": followers,
-}, seed=_seed)
+AREA = Area.of("opportunities", vars(), seed=_seed)

@@ -31,7 +31,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sandbox import conversations as conv
-from sandbox.answers import DEFAULT_LOCATION, Area, error, missing_required, ok, owned, read_json
+from sandbox.answers import (DEFAULT_LOCATION, Area, answers, error, missing_required, ok, owned,
+                             read_json)
 from sandbox.contacts import fake_contact
 from sandbox.push import sign
 from sandbox.store import new_id, now_iso
@@ -81,6 +82,9 @@ def _required(ctx, *names: str) -> JSONResponse | None:
     return error(422, missing) if missing else None
 
 
+# GHL endpoints a provider calls (apps/conversations.json) that the catalog has no spec for,
+# hence their route keys
+@answers("POST /conversations/", key="conversations.sandbox.create_conversation")
 def create_conversation(ctx):
     bad = _required(ctx, "locationId", "contactId")
     if bad:
@@ -98,6 +102,7 @@ def create_conversation(ctx):
         "id", "contactId", "locationId", "dateAdded", "dateUpdated", "type")}}, 201)
 
 
+@answers("POST /conversations/messages/inbound", key="conversations.sandbox.add_inbound_message")
 def add_inbound(ctx):
     body = ctx.body
     bad = _required(ctx, "type", "contactId")
@@ -124,6 +129,7 @@ def add_inbound(ctx):
 STATUSES = ("delivered", "failed", "pending", "read")
 
 
+@answers("PUT /conversations/messages/{messageId}/status")
 def update_status(ctx):
     """A provider's status report: refused for a while right after the send, as GHL does."""
     message, bad = owned(ctx, conv.MESSAGES, ctx.path["messageId"], "Message not found", 404)
@@ -232,12 +238,4 @@ def install(app: FastAPI) -> None:
     app.router.routes[0:0] = ours  # ahead of GHL's catch-all
 
 
-AREA = Area("providers", handlers={
-    "POST /conversations": create_conversation,
-    "POST /conversations/messages/inbound": add_inbound,
-    "PUT /conversations/messages/{messageId}/status": update_status,
-}, routes=(
-    # GHL endpoints a provider calls (apps/conversations.json) that the catalog has no spec for
-    ("conversations.sandbox.create_conversation", "POST", "/conversations/"),
-    ("conversations.sandbox.add_inbound_message", "POST", "/conversations/messages/inbound"),
-))
+AREA = Area.of("providers", vars())

@@ -43,7 +43,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from engine.upstream import smsglobal as mac_auth
-from sandbox.answers import Area, read_json
+from sandbox.answers import Area, answers, checks, marked, marks, read_json, table
 
 DEFAULT_KEY = "sandboxsmsglobalkey0000000000001"
 DEFAULT_SECRET = "sandboxsmsglobalsecret0000000001"
@@ -271,22 +271,29 @@ def _windowed(items: list[dict[str, Any]], query: dict[str, str]) -> list[dict[s
 
 # ----------------------------------------------------------------------------- API handlers
 
+# a handler: (the stand-in, path params, query, body) -> answer; each is marked with the
+# endpoint it answers (@answers, the path's {name:int} matching digits only) and its route key
 Handler = Callable[[SMSGlobal, dict[str, str], dict[str, str], dict[str, Any]], Response]
-ROUTES: list[tuple[str, re.Pattern, str, Handler]] = []
 
 
-def route(method: str, pattern: str, key: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        ROUTES.append((method, re.compile("^" + pattern + "/?$"), key, fn))
-        return fn
-    return register
+def _pattern(template: str) -> re.Pattern:
+    """``/v2/sms/{id:int}`` -> the regex of its paths (a trailing slash aside): each parameter
+    a named group of one segment, digits only for ``{name:int}``."""
+    parts = []
+    for seg in template.strip("/").split("/"):
+        param = re.fullmatch(r"\{(\w+)(:int)?\}", seg)
+        if param is None:
+            parts.append(re.escape(seg))
+        else:
+            parts.append(f"(?P<{param[1]}>" + (r"\d+" if param[2] else "[^/]+") + ")")
+    return re.compile("^/" + "/".join(parts) + "/?$")
 
 
 def _number_ok(value: Any) -> bool:
     return isinstance(value, str) and 3 <= len(value) <= 15
 
 
-@route("POST", r"/v2/sms", "smsglobal.send_sms")
+@answers("POST /v2/sms", key="smsglobal.send_sms")
 def send_sms(sg, params, query, body):
     batches = body.get("messages") if isinstance(body.get("messages"), list) else [body]
     out = []
@@ -312,12 +319,12 @@ def send_sms(sg, params, query, body):
     return JSONResponse({"messages": out})
 
 
-@route("GET", r"/v2/sms", "smsglobal.sent_message_status_changed")
+@answers("GET /v2/sms", key="smsglobal.sent_message_status_changed")
 def list_sent(sg, params, query, body):
     return _page(_windowed(sg.sent(), query), query, "messages", 1)
 
 
-@route("GET", r"/v2/sms/(?P<id>\d+)", "smsglobal.sandbox.get_sms")
+@answers("GET /v2/sms/{id:int}", key="smsglobal.sandbox.get_sms")
 def get_sent(sg, params, query, body):
     for msg in sg.sent():
         if params["id"] in (str(msg["id"]), str(msg["outgoing_id"])):
@@ -325,18 +332,18 @@ def get_sent(sg, params, query, body):
     return not_found("Message")
 
 
-@route("GET", r"/v2/sms-incoming", "smsglobal.new_incoming_sms")
+@answers("GET /v2/sms-incoming", key="smsglobal.new_incoming_sms")
 def list_incoming(sg, params, query, body):
     return _page(_windowed(list(sg.coll("incoming").values()), query), query, "messages", 1)
 
 
-@route("GET", r"/v2/sms-incoming/(?P<id>\d+)", "smsglobal.sandbox.get_incoming")
+@answers("GET /v2/sms-incoming/{id:int}", key="smsglobal.sandbox.get_incoming")
 def get_incoming(sg, params, query, body):
     msg = sg.coll("incoming").get(params["id"])
     return JSONResponse(_public(msg)) if msg is not None else not_found("Incoming message")
 
 
-@route("POST", r"/v2/otp", "smsglobal.send_otp")
+@answers("POST /v2/otp", key="smsglobal.send_otp")
 def send_otp(sg, params, query, body):
     problems = {}
     if not _number_ok(body.get("destination")) or not str(body.get("destination")).isdigit():
@@ -367,7 +374,7 @@ def _otp_event(sg, otp: dict[str, Any], status: str) -> JSONResponse:
     return JSONResponse(_public(otp))
 
 
-@route("POST", r"/v2/otp/requestid/(?P<rid>[^/]+)/validate", "smsglobal.validate_otp")
+@answers("POST /v2/otp/requestid/{rid}/validate", key="smsglobal.validate_otp")
 def validate_otp(sg, params, query, body):
     otp = sg.coll("otps").get(params["rid"])
     if otp is None:
@@ -381,7 +388,7 @@ def validate_otp(sg, params, query, body):
     return _otp_event(sg, otp, "Verified")
 
 
-@route("POST", r"/v2/otp/requestid/(?P<rid>[^/]+)/cancel", "smsglobal.cancel_otp")
+@answers("POST /v2/otp/requestid/{rid}/cancel", key="smsglobal.cancel_otp")
 def cancel_otp(sg, params, query, body):
     otp = sg.coll("otps").get(params["rid"])
     if otp is None or otp["status"] not in ("Sent", "Cancelled"):
@@ -389,7 +396,7 @@ def cancel_otp(sg, params, query, body):
     return _otp_event(sg, otp, "Cancelled")
 
 
-@route("GET", r"/v2/opt-outs", "smsglobal.new_opt_out")
+@answers("GET /v2/opt-outs", key="smsglobal.new_opt_out")
 def list_optouts(sg, params, query, body):
     items = list(sg.coll("optouts").values())
     if query.get("phoneNumber"):
@@ -398,7 +405,7 @@ def list_optouts(sg, params, query, body):
     return _page(items, query, "optouts", 0)
 
 
-@route("POST", r"/v2/opt-outs", "smsglobal.add_opt_outs")
+@answers("POST /v2/opt-outs", key="smsglobal.add_opt_outs")
 def add_optouts(sg, params, query, body):
     entries = body.get("optouts")
     if not isinstance(entries, list) or not entries:
@@ -412,34 +419,34 @@ def add_optouts(sg, params, query, body):
     return JSONResponse({"offset": 0, "limit": len(added), "total": len(added), "optouts": added})
 
 
-@route("DELETE", r"/v2/opt-outs/(?P<number>[^/]+)", "smsglobal.remove_opt_out")
+@answers("DELETE /v2/opt-outs/{number}", key="smsglobal.remove_opt_out")
 def remove_optout(sg, params, query, body):
     if sg.coll("optouts").pop(params["number"], None) is None:
         return not_found("Opt-out number")
     return Response(status_code=204)
 
 
-@route("GET", r"/v2/group", "smsglobal.sandbox.list_groups")
+@answers("GET /v2/group", key="smsglobal.sandbox.list_groups")
 def list_groups(sg, params, query, body):
     groups = [{**g, "contactCount": len(sg.group_contacts(g["id"]))} for g in sg.coll("groups").values()]
     return _page(groups, query, "groups", 0)
 
 
-@route("POST", r"/v2/group", "smsglobal.sandbox.create_group")
+@answers("POST /v2/group", key="smsglobal.sandbox.create_group")
 def create_group(sg, params, query, body):
     if not body.get("name"):
         return field_errors(name="Name is required.")
     return JSONResponse(sg.add_group(body["name"], body.get("keyword", ""), body.get("defaultOrigin", "")))
 
 
-@route("GET", r"/v2/group/(?P<gid>\d+)/contacts", "smsglobal.sandbox.group_contacts")
+@answers("GET /v2/group/{gid:int}/contacts", key="smsglobal.sandbox.group_contacts")
 def group_contacts(sg, params, query, body):
     if params["gid"] not in sg.coll("groups"):
         return not_found("Group")
     return _page(sg.group_contacts(params["gid"]), query, "contacts", 0)
 
 
-@route("POST", r"/v2/group/(?P<gid>\d+)/contact", "smsglobal.add_contact_to_group")
+@answers("POST /v2/group/{gid:int}/contact", key="smsglobal.add_contact_to_group")
 def add_contact(sg, params, query, body):
     if params["gid"] not in sg.coll("groups"):
         return not_found("Group")
@@ -458,13 +465,22 @@ def add_contact(sg, params, query, body):
     return JSONResponse(contact)
 
 
-@route("GET", r"/v2/user/credit-balance", "smsglobal.get_credit_balance")
+@answers("GET /v2/user/credit-balance", key="smsglobal.get_credit_balance")
 def credit_balance(sg, params, query, body):
     acct = sg.account()
     return JSONResponse({"balance": acct["balance"], "currency": acct["currency"]})
 
 
 # ----------------------------------------------------------------------------- wiring
+
+# the handlers above, in the order written, as (method, path regex, route key, handler)
+HANDLERS: tuple[Handler, ...] = marked(vars())
+table(HANDLERS)  # a badly named endpoint, or two handlers for one, stops the sandbox
+if any(checks(fn) for fn in HANDLERS):  # GHL's checks: no SMSGlobal handler is sent through them
+    raise ValueError("an SMSGlobal handler's mark declares GHL's checks")
+ROUTES: list[tuple[str, re.Pattern, str, Handler]] = [
+    (name.split(" ", 1)[0], _pattern(name.split(" ", 1)[1]), key or name, fn)
+    for fn in HANDLERS for name, key in marks(fn)]
 
 
 def seed(store, location_id: str, company_id: str) -> None:

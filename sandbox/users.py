@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.answers import DEFAULT_COMPANY, Area, checked, error, missing_required, ok
+from sandbox.answers import DEFAULT_COMPANY, Area, answers, error, ok
 from sandbox.lists import contains, skip_limit
 from sandbox.store import Store, new_id, now_iso
 
@@ -27,10 +27,8 @@ def _in_company(ctx, company_id: Any) -> list[dict[str, Any]]:
             and not u.get("deleted")]
 
 
+@answers("GET /users/search", required=True)
 def search(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     q = ctx.query
     items = _in_company(ctx, q["companyId"])
     if q.get("locationId"):
@@ -51,10 +49,8 @@ def search(ctx):
     return ok({"users": [_public(u) for u in skip_limit(ctx, items, 25)], "count": len(items)})
 
 
+@answers("POST /users/search/filter-by-email", required=True)
 def filter_by_email(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     body = ctx.body
     emails = {e.strip().lower() for e in str(body["emails"]).split(",") if e.strip()}
     deleted = bool(body.get("deleted"))
@@ -76,10 +72,8 @@ def filter_by_email(ctx):
     return ok({"users": out, "count": len(items)})
 
 
+@answers("GET /users", checked=True)
 def by_location(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     items = [u for u in ctx.store.all("users") if not u.get("deleted")
              and ctx.query["locationId"] in u["roles"].get("locationIds", [])]
     return ok({"users": [_public(u) for u in items]})
@@ -93,10 +87,8 @@ def _roles(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return roles
 
 
+@answers("POST /users", required=True)
 def create_user(ctx):
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     body = ctx.body
     if any((u.get("email") or "").lower() == str(body["email"]).lower()
            for u in ctx.store.all("users") if not u.get("deleted")):
@@ -119,6 +111,7 @@ def _user(ctx) -> tuple[dict[str, Any] | None, Any]:
     return user, None
 
 
+@answers("PUT /users/{userId}")
 def update_user(ctx):
     user, bad = _user(ctx)
     if bad:
@@ -130,11 +123,13 @@ def update_user(ctx):
     return ok(_public(user))
 
 
+@answers("GET /users/{userId}")
 def get_user(ctx):
     user, bad = _user(ctx)
     return bad or ok(_public(user))
 
 
+@answers("DELETE /users/{userId}")
 def delete_user(ctx):
     user, bad = _user(ctx)
     if bad:
@@ -178,12 +173,4 @@ def make(store: Store, i: int, location_id: str, fields: dict[str, Any]) -> dict
         **{k: v for k, v in fields.items() if k != "companyId"}))
 
 
-AREA = Area("users", handlers={
-    "GET /users/search": search,
-    "POST /users/search/filter-by-email": filter_by_email,
-    "GET /users": by_location,
-    "POST /users": create_user,
-    "GET /users/{userId}": get_user,
-    "PUT /users/{userId}": update_user,
-    "DELETE /users/{userId}": delete_user,
-}, seed=seed, makers={"users": make})
+AREA = Area.of("users", vars(), seed=seed, makers={"users": make})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sandbox.answers import Area, checked, error, missing_required, ok, owned
+from sandbox.answers import Area, answers, error, missing_required, ok, owned
 from sandbox.contacts import the_contact
 from sandbox.store import Store, new_id, now_iso
 
@@ -36,15 +36,15 @@ def seed(store: Store, location_id: str, company_id: str) -> None:
         store.put(SNAPSHOTS, {"id": new_id(), "name": name, "type": kind, "companyId": company_id})
 
 
+@answers("GET /snapshots", required=True)
 def list_snapshots(ctx):
     """The agency's snapshots: GHL does not answer the company id they are kept under."""
-    bad = missing_required(ctx)
-    if bad:
-        return bad
     items = [s for s in ctx.store.all(SNAPSHOTS) if s["companyId"] == ctx.query["companyId"]]
     return ok({"snapshots": [{k: v for k, v in s.items() if k != "companyId"} for s in items]})
 
 
+@answers("POST /contacts/{contactId}/workflow/{workflowId}",
+         "DELETE /contacts/{contactId}/workflow/{workflowId}")
 def enrolment(ctx):
     contact, bad = the_contact(ctx)
     if bad:
@@ -62,6 +62,7 @@ def enrolment(ctx):
     return ok({"succeded": True})
 
 
+@answers("POST /contacts/{contactId}/followers", "DELETE /contacts/{contactId}/followers")
 def followers(ctx):
     contact, bad = the_contact(ctx)
     if bad:
@@ -84,10 +85,8 @@ def followers(ctx):
     return ok({"followers": contact["followers"], "followersRemoved": removed})
 
 
+@answers("POST /contacts/bulk/business", checked=True)
 def bulk_business(ctx):
-    bad = checked(ctx)
-    if bad:
-        return bad
     ids = ctx.body["ids"]
     if not isinstance(ids, list) or len(ids) > 50:
         return error(422, ["ids must be an array of at most 50 contact ids"])
@@ -105,11 +104,4 @@ def bulk_business(ctx):
 
 
 # GET /workflows and GET /campaigns are plain lists: the generic store answers them
-AREA = Area("workflows", handlers={
-    "GET /snapshots": list_snapshots,
-    "POST /contacts/{contactId}/workflow/{workflowId}": enrolment,
-    "DELETE /contacts/{contactId}/workflow/{workflowId}": enrolment,
-    "POST /contacts/{contactId}/followers": followers,
-    "DELETE /contacts/{contactId}/followers": followers,
-    "POST /contacts/bulk/business": bulk_business,
-}, seed=seed)
+AREA = Area.of("workflows", vars(), seed=seed)

@@ -7,9 +7,10 @@ requires is declared as an input at that location (request bodies resolved throu
 the document allows; the scopes are the ones the document's security requirement names (or,
 where it names none, the ones the scope table in docs/oauth/Scopes.md lists for the endpoint).
 
-The documents have a few gaps and quirks. Each one is listed below by endpoint with what we do
-about it, and each entry is checked to still be true, so a fixed document shows up as a stale
-entry instead of hiding a new problem. Nothing else is exempt.
+The documents have a few gaps and quirks. Each one is listed by endpoint, with what we do about
+it, in tests/data/ghl_document_quirks.yaml, and each entry is checked to still be true, so a
+fixed document shows up as a stale entry instead of hiding a new problem. Nothing else is
+exempt.
 
 The documents are not part of this project: without them every check here skips in a user's
 clone, and fails in CI (CI=true), where they must be present.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from engine.accounts.connections import Connection
 from engine.actions.executor import build_call
@@ -38,107 +40,48 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 # ----------------------------------------------------------------------------- known quirks
 
+QUIRKS_FILE = Path(__file__).parent / "data" / "ghl_document_quirks.yaml"
+
+
+@lru_cache(maxsize=1)
+def _quirks() -> dict[str, list[dict[str, Any]]]:
+    """The lists of known quirks in ``QUIRKS_FILE``, by name."""
+    return yaml.safe_load(QUIRKS_FILE.read_text())
+
+
+def _by_endpoint(name: str, value) -> dict[tuple[str, str], Any]:
+    """(METHOD, path) -> ``value(entry)`` for each entry of the list ``name``."""
+    return {(q["method"], q["path"]): value(q) for q in _quirks()[name]}
+
+
 # path parameters in the template that the document's parameter list forgets to declare
-UNDECLARED_PATH_PARAMS: dict[tuple[str, str], set[str]] = {
-    ("POST", "/contacts/bulk/tags/update/{type}"): {"type"},
-    ("PUT", "/calendars/appointments/{appointmentId}/notes/{noteId}"): {"noteId"},
-    ("DELETE", "/calendars/appointments/{appointmentId}/notes/{noteId}"): {"noteId"},
-    ("PUT", "/users/{userId}"): {"userId"},
-    ("DELETE", "/users/{userId}"): {"userId"},
-    ("GET", "/conversations/messages/email/{id}"): {"id"},
-    ("GET", "/conversations/messages/{id}"): {"id"},
-    ("PUT", "/blogs/posts/{postId}"): {"postId"},
-}
-
-# path parameters the document declares but marks optional; a path segment is always needed,
-# so the spec requires it (the spec model refuses an optional path input)
-OPTIONAL_PATH_PARAMS: dict[tuple[str, str], set[str]] = {
-    ("GET", "/associations/objectKey/{objectKey}"): {"objectKey"},
-}
-
+UNDECLARED_PATH_PARAMS: dict[tuple[str, str], set[str]] = _by_endpoint(
+    "undeclared_path_params", lambda q: set(q["params"]))
+# path parameters the document declares but marks optional (the spec requires them)
+OPTIONAL_PATH_PARAMS: dict[tuple[str, str], set[str]] = _by_endpoint(
+    "optional_path_params", lambda q: set(q["params"]))
 # operations whose document declares no Version header: the value used, and why
-NO_VERSION_DECLARED: dict[tuple[str, str], tuple[str, str]] = {
-    ("GET", "/conversations/messages/email/{id}"): (
-        "2021-04-15", "the document declares no parameters at all; every other operation of "
-                      "conversations.json takes 2021-04-15"),
-}
-
-# operations whose document declares no security scopes and whose endpoint the scope table
-# does not list: the scope sets a spec may declare, and why
-NO_SCOPES_DECLARED: dict[tuple[str, str], tuple[set[tuple[str, ...]], str]] = {
-    ("GET", "/conversations/messages/email/{id}"): (
-        {("conversations/message.readonly",)},
-        "reading an email is reading a message; the sibling message reads need this scope"),
-    ("POST", "/contacts/bulk/business"): (
-        {("contacts.write",)}, "it changes contacts, like every other contacts write"),
-    ("POST", "/contacts/bulk/tags/update/{type}"): (
-        {(), ("contacts.write",)}, "it changes contacts' tags; no scope is documented"),
-}
-
-# request bodies the document leaves without properties although the endpoint takes fields:
-# the spec's body inputs follow GHL's published reference pages instead
-UNDOCUMENTED_BODY_FIELDS: dict[tuple[str, str], str] = {
-    ("POST", "/contacts/search"): "SearchBodyV2DTO is an empty object in the document; the "
-                                  "fields (locationId, query, filters, sort, page, pageLimit, "
-                                  "searchAfter) are those of GHL's Search Contacts page",
-}
-
-# inputs GHL takes although the document's body schema leaves them out (a partial schema);
-# each was checked against GHL's published reference page for the endpoint
-UNDOCUMENTED_INPUTS: dict[tuple[str, str], tuple[set[str], str]] = {
-    ("POST", "/opportunities/search"): (
-        {"filters", "sort"}, "the advanced search takes filters and sort like Search Contacts; "
-                             "the document lists only the paging fields"),
-    ("POST", "/opportunities/upsert"): (
-        {"contactId"}, "an opportunity is upserted for a contact; the document's schema omits "
-                       "contactId"),
-}
-
-# body fields whose document type differs from the spec's input type: (document type, spec
-# type) and why the spec's type is the one sent
+NO_VERSION_DECLARED: dict[tuple[str, str], tuple[str, str]] = _by_endpoint(
+    "no_version_declared", lambda q: (q["version"], q["reason"]))
+# operations with no documented scopes: the scope sets a spec may declare, and why
+NO_SCOPES_DECLARED: dict[tuple[str, str], tuple[set[tuple[str, ...]], str]] = _by_endpoint(
+    "no_scopes_declared", lambda q: ({tuple(s) for s in q["scope_sets"]}, q["reason"]))
+# request bodies the document leaves without properties: why the spec's inputs are what they are
+UNDOCUMENTED_BODY_FIELDS: dict[tuple[str, str], str] = _by_endpoint(
+    "undocumented_body_fields", lambda q: q["reason"])
+# inputs GHL takes although the document's body schema leaves them out, and why
+UNDOCUMENTED_INPUTS: dict[tuple[str, str], tuple[set[str], str]] = _by_endpoint(
+    "undocumented_inputs", lambda q: (set(q["fields"]), q["reason"]))
+# body fields whose document type differs from the spec's: (document type, spec type, why)
 BODY_TYPE_QUIRKS: dict[tuple[str, str, str], tuple[str, str, str]] = {
-    ("POST", "/contacts/", "dateOfBirth"): (
-        "object", "string", "the schema is an empty object; its description and example are a "
-                            "date string (YYYY-MM-DD), as GHL's reference page shows"),
-    ("PUT", "/contacts/{contactId}", "dateOfBirth"): (
-        "object", "string", "as for Create Contact: an empty object schema, a date in the example"),
-    ("POST", "/contacts/upsert", "dateOfBirth"): (
-        "object", "string", "as for Create Contact: an empty object schema, a date in the example"),
-    ("POST", "/opportunities/upsert", "monetaryValue"): (
-        "object", "number", "the schema is an empty object; its example is a number, as in "
-                            "Create Opportunity's schema"),
-    ("POST", "/associations/", "firstObjectLabel"): (
-        "object", "string", "an empty object schema whose example is a label string"),
-    ("POST", "/associations/", "firstObjectKey"): (
-        "object", "string", "an empty object schema whose example is an object key string"),
-    ("POST", "/associations/", "secondObjectLabel"): (
-        "object", "string", "an empty object schema whose example is a label string"),
-    ("POST", "/associations/", "secondObjectKey"): (
-        "object", "string", "an empty object schema whose example is an object key string"),
-    ("PUT", "/associations/{associationId}", "firstObjectLabel"): (
-        "object", "string", "an empty object schema whose example is a label string"),
-    ("PUT", "/associations/{associationId}", "secondObjectLabel"): (
-        "object", "string", "an empty object schema whose example is a label string"),
-}
-
+    (q["method"], q["path"], q["field"]): (q["document_type"], q["spec_type"], q["reason"])
+    for q in _quirks()["body_type_quirks"]}
 # body fields the document marks required that the spec leaves optional, and why
-OPTIONAL_BODY_FIELDS: dict[tuple[str, str], tuple[set[str], str]] = {
-    ("POST", "/opportunities/search"): (
-        {"query", "searchAfter", "page", "additionalDetails", "limit"},
-        "the document marks every field of the search required; the paging fields are filled "
-        "by the engine's paginator and the others narrow the search, so a caller may leave "
-        "them out"),
-    ("POST", "/opportunities/upsert"): (
-        {"followersActionType", "followers", "isRemoveAllFollowers"},
-        "the follower fields only matter when followers are changed; an upsert that does not "
-        "touch followers leaves them out"),
-}
-
+OPTIONAL_BODY_FIELDS: dict[tuple[str, str], tuple[set[str], str]] = _by_endpoint(
+    "optional_body_fields", lambda q: (set(q["fields"]), q["reason"]))
 # endpoints two operations share, on purpose
-SHARED_ENDPOINTS: dict[tuple[str, str], set[str]] = {
-    ("GET", "/contacts/search/duplicate"): {"contacts.find_contact", "contacts.get_duplicate_contact"},
-    ("POST", "/contacts/search"): {"contacts.search_contacts", "contacts.new_contact"},
-}
+SHARED_ENDPOINTS: dict[tuple[str, str], set[str]] = _by_endpoint(
+    "shared_endpoints", lambda q: set(q["operations"]))
 
 # ----------------------------------------------------------------------------- documents
 
