@@ -94,7 +94,7 @@ async def _measure(s: Stack, n_watches: int, n_loc: int, extra_subs: int, window
         # memory of extra subscriptions joining existing watches
         extra = [{"trigger": TRIGGER, "connection_id": conns[i % n_loc],
                   "params": {"query": f"w{(i // n_loc) % per_loc}"}, "interval_minutes": 1,
-                  "target_url": target} for i in range(extra_subs)]
+                  "target_url": f"{target}?extra={i}"} for i in range(extra_subs)]
         await subscribe_many(rt, extra)
         await asyncio.sleep(1.0)
         mem2 = s.redis.used_memory()

@@ -33,7 +33,10 @@ from engine.core.errors import RateLimited
 
 Priority = Literal["interactive", "background"]
 
+# KEYS: window, day, upstream cap, upstream daily cap, the scope's connections (tenant tags),
+# and, optionally, a quarantine key: while it exists nothing is granted ({-2, 0})
 _ACQUIRE = """
+if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then return {-2, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
@@ -111,6 +114,10 @@ return 1
 """
 
 
+class Quarantined(Exception):
+    """No slot given: the connection's quarantine key (the exception's argument) exists."""
+
+
 @dataclass(frozen=True)
 class Limits:
     burst: int = 100
@@ -148,18 +155,25 @@ class Budget:
         return [keys.RATE_WINDOW.format(scope=scope), keys.RATE_DAY.format(scope=scope, day=day),
                 keys.RATE_UPSTREAM_CAP.format(scope=scope), keys.RATE_UPSTREAM_DAY.format(scope=scope)]
 
-    async def try_acquire(self, scope: str, priority: Priority, tenant: str = "") -> tuple[int, str]:
+    async def try_acquire(self, scope: str, priority: Priority, tenant: str = "",
+                          quarantine: str | None = None) -> tuple[int, str]:
         """Take one slot now: (0, slot) when granted, else (milliseconds to wait, "");
         a negative wait means the day's budget is spent. Once half the burst is in use, each
         ``tenant`` is held to an equal share of it among the tenants with a connection on the
         scope, so tenants sharing a location share it fairly (one tenant's flood cannot lock
-        another out)."""
+        another out). ``quarantine``: a Redis key checked in the same step; while it exists no
+        slot is given and :class:`Quarantined` is raised."""
         lim = self.limits
         limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
+        names = [*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)]
+        if quarantine:
+            names.append(quarantine)
         granted, wait, *slot = await self._acquire(
-            keys=[*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)],
+            keys=names,
             args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
                   _ms_to_utc_midnight(), tenant_tag(tenant)])
+        if granted == -2:
+            raise Quarantined(quarantine or "")
         if granted == 1:
             return 0, slot[0].decode() if isinstance(slot[0], bytes) else str(slot[0])
         if granted == -1:
@@ -167,11 +181,13 @@ class Budget:
         return int(wait), ""
 
     async def acquire(self, scope: str, priority: Priority, *, max_wait: float,
-                      tenant: str = "") -> str:
-        """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``."""
+                      tenant: str = "", quarantine: str | None = None) -> str:
+        """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``.
+        Raises :class:`~engine.core.errors.RateLimited` when none comes in time, and
+        :class:`Quarantined` while the ``quarantine`` key exists (checked in the same step)."""
         waited = 0.0
         while True:
-            wait_ms, slot = await self.try_acquire(scope, priority, tenant)
+            wait_ms, slot = await self.try_acquire(scope, priority, tenant, quarantine)
             if wait_ms == 0:
                 return slot
             if wait_ms < 0:

@@ -27,7 +27,7 @@ from engine.core import keys, metrics
 from engine.core.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from engine.core.settings import Settings
 from engine.upstream.apps import APPS
-from engine.upstream.budget import Budget, Priority
+from engine.upstream.budget import Budget, Priority, Quarantined
 from engine.upstream.call import Call
 from engine.upstream.httppool import use_lean_pool
 
@@ -181,15 +181,14 @@ class Upstream:
         if not task.cancelled() and task.exception() is not None:
             log.warning("rate budget correction failed: %r", task.exception())
 
-    async def _refuse_quarantined(self, conn: Connection, label: str) -> None:
-        """Fail at once, without upstream or a rate slot, for a quarantined connection."""
-        if conn.verified and await self.budget.redis.exists(
-                keys.AUTH_QUARANTINE.format(conn_id=conn.id)):
-            raise UpstreamAuthError(
-                f"{label} refused the credentials of connection {conn.id} again and again; it is "
-                f"quarantined for up to {self.settings.auth_quarantine_seconds} s (no call is "
-                "sent meanwhile): update its credentials or re-authorize it",
-                status=401, details={"quarantined": True})
+    def _quarantined(self, conn: Connection, label: str) -> UpstreamAuthError:
+        """The error of a call refused at once, without upstream or a rate slot, because its
+        connection is quarantined (the budget's acquire checks the quarantine key)."""
+        return UpstreamAuthError(
+            f"{label} refused the credentials of connection {conn.id} again and again; it is "
+            f"quarantined for up to {self.settings.auth_quarantine_seconds} s (no call is "
+            "sent meanwhile): update its credentials or re-authorize it",
+            status=401, details={"quarantined": True})
 
     async def _strike(self, conn: Connection) -> None:
         """Count a 401/403 answer; enough of them within 10 minutes quarantine the connection."""
@@ -203,6 +202,21 @@ class Upstream:
                                         ex=self.settings.auth_quarantine_seconds)
             log.warning("connection %s quarantined after %d refusals of its credentials",
                         conn.id, strikes)
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the client's transport and read the whole answer. This is
+        what ``AsyncClient.send`` does for this client, minus the layers it does not use (auth
+        flows, redirects: never followed here, cookies: upstream APIs authenticate every
+        request, event hooks); the transport is the one the client picks for the URL (a proxy
+        from the environment included), and its errors are httpx's. Raises httpx.HTTPError."""
+        transport = self.http._transport_for_url(request.url)
+        resp = await transport.handle_async_request(request)
+        resp.request = request
+        try:
+            await resp.aread()
+        finally:
+            await resp.aclose()
+        return resp
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
@@ -218,12 +232,16 @@ class Upstream:
         last_error = "no attempt made"
         reauthorized = False
         may_have_arrived = False  # whether a failed attempt may have reached upstream
-        await self._refuse_quarantined(conn, app.label)
+        # a quarantined connection fails at once, without upstream or a rate slot
+        quarantine = keys.AUTH_QUARANTINE.format(conn_id=conn.id) if conn.verified else None
         while True:
             attempts += 1
             final = attempts >= self.settings.max_attempts
-            slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait,
-                                             tenant=conn.tenant)
+            try:
+                slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait,
+                                                 tenant=conn.tenant, quarantine=quarantine)
+            except Quarantined:
+                raise self._quarantined(conn, app.label) from None
             headers = {"Accept": "application/json"}
             if call.version:
                 headers["Version"] = call.version
@@ -244,7 +262,7 @@ class Upstream:
                     status=502, code="request_unsendable", details={"attempts": attempts},
                     attempts=attempts) from None
             try:
-                resp = await self.http.send(request)
+                resp = await self._exchange(request)
             except _NOT_SENT as exc:
                 metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
                 last_error = f"could not connect to {app.label}: {type(exc).__name__}"
