@@ -135,15 +135,17 @@ async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None,
     watch = pairs(watch_raw)
     logs.bind(watch_id=watch_id)
     outcome = "error"
+    pending: list = []  # the rate budget's corrections from the answers, written with the commit
     try:
         result = await _poll(rt, watch_id, (watch, sub_raw,
                                             cursor.parse(pairs(cursor_raw), pairs(seen_raw).items()),
                                             pairs(conn_raw)), lock=lock, now=now,
-                                   slot_ms=slot_ms)
+                                   slot_ms=slot_ms, pending=pending)
         outcome = result.outcome
         return result
     finally:
         metrics.POLLS.labels(trigger=(watch.get(b"trigger") or b"").decode(), outcome=outcome).inc()
+        rt.upstream.write_later(pending)  # a poll that ended without its commit
         if not lock.get("released"):
             await script(r, UNLOCK)(keys=[lock_key], args=[token])
 
@@ -170,7 +172,7 @@ REPOKE_DELAY_MS = 500
 
 async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
                 lock: dict | None = None, now: float | None = None,
-                slot_ms: int | None = None) -> PollResult:
+                slot_ms: int | None = None, pending: list | None = None) -> PollResult:
     r = rt.redis
     if pre is None:
         pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
@@ -197,17 +199,18 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
                                              "subscribe again with a working connection")
         return PollResult(watch_id, "paused")
     try:
-        values = reader.prepare(op, conn, json.loads(watch["params"]))
+        values = reader.prepare_stored(op, conn, watch["params"])
     except InputInvalid as exc:
         await subs.pause_watch(rt, watch_id, f"the trigger's params are no longer valid: {exc.message}")
         return PollResult(watch_id, "paused")
 
+    params = json.loads(watch["params"])
     state = pre[2]
     started = time.time() if now is None else now
     last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
     try:
         got = await _read(rt, conn, op, values, state, last_poll_at, started,
-                          big_pages=_big_pages(op, json.loads(watch["params"])))
+                          big_pages=_big_pages(op, params), pending=pending)
     except UpstreamAuthError as exc:
         reason = _refused_credentials(conn.app, exc, conn.id)
         await subs.pause_watch(rt, watch_id, reason, cause="credentials")
@@ -286,9 +289,13 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
             data = json.dumps(found.item, separators=(",", ":"), default=str)
             rows += outbox.rows(op.key, found.key, data, receivers, version=version, now_ms=now_ms)
     catching = backlog is not None or state.backlog is not None  # the set of watches catching up
+    also = list(pending or ())
+    if pending:
+        pending.clear()  # written with the commit
     written = await outbox.commit(r, watch_id, advance, rows, started_at=started, now_ms=now_ms,
                                   lock=lock, slot_ms=slot_ms, catching=catching,
-                                  catching_since=backlog.since if backlog is not None else None)
+                                  catching_since=backlog.since if backlog is not None else None,
+                                  also=also)
     if lock is not None:  # the commit released it
         lock["released"] = True
     if written == -1:
@@ -359,20 +366,23 @@ def _big_pages(op, params: dict) -> int | None:
 
 
 async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
-                last_poll_at: float | None, now: float, big_pages: int | None = None) -> _Reads:
+                last_poll_at: float | None, now: float, big_pages: int | None = None,
+                pending: list | None = None) -> _Reads:
     """The head read, then the backlog within what is left of the page budget (the trigger's
     ``max_pages``); the rate budget running out mid-read cuts a resumable read short. Deep
-    reads and backlogs ask for ``big_pages`` items a page."""
+    reads and backlogs ask for ``big_pages`` items a page. The rate budget's correction from the
+    last answer is left in ``pending`` for the commit to write."""
     budget = op.trigger.max_pages
     if not cursor.resumable(op):
         head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
-                                 priority="background", max_wait=5.0)
+                                 priority="background", max_wait=5.0, observations=pending)
         return _Reads(head=head, deep=False)
     deep = cursor.deep_due(state, now, rt.settings.deep_read_every_seconds)
     floor = cursor.head_floor(op, state, last_poll_at, deep)
     head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state, floor, state.backlog),
                              max_pages=budget, priority="background", max_wait=5.0,
-                             budget_cuts=True, page_size=big_pages if deep else None)
+                             budget_cuts=True, page_size=big_pages if deep else None,
+                             observations=pending)
     out = _Reads(head=head, deep=deep, head_floor=floor)
     left = budget - head.pages
     if state.backlog is None or left <= 0 or not head.complete:
@@ -381,7 +391,7 @@ async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
         out.back = await reader.read(rt, conn, op, values, start=state.backlog.after,
                                      stop=cursor.stopper(op, state, state.backlog.floor),
                                      max_pages=left, priority="background", max_wait=5.0,
-                                     budget_cuts=True, page_size=big_pages)
+                                     budget_cuts=True, page_size=big_pages, observations=pending)
     except RateLimited:
         pass  # the head's items still commit; the backlog waits for the next poll
     return out

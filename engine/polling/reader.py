@@ -9,6 +9,7 @@ paginator's values for the next page, which a later read passes back as ``start`
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -69,6 +70,29 @@ def prepare(op: Operation, conn: Connection, params: dict[str, Any]) -> dict[str
         params.setdefault(window.end_param,
                           _window_value(window, now + timedelta(hours=window.lookahead_hours)))
     values = inputs.validate(op, params)
+    executor.fill(op, values, conn)
+    return values
+
+
+PREPARED_CACHE_SIZE = 4096  # params texts whose validated values a process keeps
+_prepared: dict[tuple[str, str], tuple[Operation, dict[str, Any]]] = {}
+
+
+def prepare_stored(op: Operation, conn: Connection, params_text: str) -> dict[str, Any]:
+    """:func:`prepare` for a watch's stored params (their JSON text, as subscribing validated
+    and wrote them): a trigger without a rolling time window is validated once per process and
+    params text (at most :data:`PREPARED_CACHE_SIZE` kept), later polls reuse the values; the
+    connection's fills are applied to a copy each time. Raises InputInvalid as :func:`prepare`."""
+    if op.trigger is None or op.trigger.window is not None or conn.app != op.app:
+        return prepare(op, conn, json.loads(params_text))
+    key = (op.key, params_text)
+    found = _prepared.get(key)
+    if found is None or found[0] is not op:
+        values = inputs.validate(op, json.loads(params_text))
+        if len(_prepared) >= PREPARED_CACHE_SIZE:
+            _prepared.pop(next(iter(_prepared)))  # the oldest entry
+        found = _prepared[key] = (op, values)
+    values = dict(found[1])
     executor.fill(op, values, conn)
     return values
 
@@ -150,13 +174,15 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
                limit: int | None = None, stop: Stop | None = None, max_pages: int | None = None,
                priority: Priority = "interactive", max_wait: float | None = None,
                start: dict[str, Any] | None = None, budget_cuts: bool = False,
-               page_size: int | None = None) -> Read:
+               page_size: int | None = None, observations: list | None = None) -> Read:
     """Read pages of ``op`` with already-prepared ``values``.
 
     ``start`` (a ``Read.resume`` of an earlier read) continues from where that read stopped.
     With ``budget_cuts``, a rate budget exhausted after the first page ends the read like the
     page cap does (``complete`` False, ``resume`` set) instead of raising
-    :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page."""
+    :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page.
+    Given ``observations``, the rate budget's correction from the last page's answer is left
+    in it for the caller to write (those of earlier pages are written before the next page)."""
     assert op.trigger is not None
     cap = max_pages or op.trigger.max_pages
     out = Read()
@@ -170,9 +196,11 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
         if token in seen:
             break  # a cursor that repeats would loop forever
         seen.add(token)
+        if observations:  # the next page's slot needs the previous answer's correction
+            rt.upstream.write_later(observations)
         try:
             resp = await executor.call(rt, conn, op, page_values, priority=priority,
-                                       max_wait=max_wait)
+                                       max_wait=max_wait, observations=observations)
         except RateLimited:
             if not (budget_cuts and out.pages):
                 raise

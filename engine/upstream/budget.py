@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from engine.accounts.connections import tenant_tag
 from engine.core import keys
 from engine.core.errors import RateLimited
+from engine.core.scripts import ScriptCall
 
 Priority = Literal["interactive", "background"]
 
@@ -219,6 +220,16 @@ class Budget:
                       retry_after: float | None = None, slot: str = "") -> None:
         """After an answer (or a failure): time ``slot`` again from now, and correct the local
         count with what upstream reported."""
+        found = self.observation(scope, headers, status, retry_after, slot)
+        if found is not None:
+            await found[0](keys=found[1], args=found[2])
+
+    def observation(self, scope: str, headers: Mapping[str, str], status: int,
+                    retry_after: float | None = None, slot: str = "") -> ScriptCall | None:
+        """What :meth:`observe` writes, as a script call ``(script, keys, args)`` to run later
+        with others in one round trip (:func:`engine.core.scripts.together`); None when there
+        is nothing to write. Run late, the slot is timed from when it runs: later than the
+        answer, so the window stays conservative."""
         remaining = _header_int(headers, "x-ratelimit-remaining")
         interval = _header_int(headers, "x-ratelimit-interval-milliseconds") or self.limits.window_ms
         dremaining = _header_int(headers, "x-ratelimit-daily-remaining")
@@ -227,10 +238,9 @@ class Budget:
             if retry_after:
                 interval = int(retry_after * 1000)
         if remaining is None and dremaining is None and not slot:
-            return
+            return None
         k = self._keys(scope)
-        await self._observe(
-            keys=[k[0], k[2], k[3]],
-            args=[self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
-                  -1 if remaining is None else remaining, interval,
-                  -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])
+        return (self._observe, [k[0], k[2], k[3]],
+                [self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
+                 -1 if remaining is None else remaining, interval,
+                 -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])

@@ -25,6 +25,7 @@ import httpx
 from engine.accounts.connections import Connection
 from engine.core import keys, metrics
 from engine.core.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from engine.core.scripts import ScriptCall, together
 from engine.core.settings import Settings
 from engine.upstream.apps import APPS
 from engine.upstream.budget import Budget, Priority, Quarantined
@@ -222,8 +223,24 @@ class Upstream:
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
 
+    def write_later(self, observations: list[ScriptCall]) -> None:
+        """Write budget corrections (:meth:`Budget.observation`) in the background, in one round
+        trip, and empty the list; :meth:`close` waits for them."""
+        if observations:
+            self._in_background(together(self.budget.redis, list(observations)))
+            observations.clear()
+
     async def send(self, conn: Connection, call: Call, *, priority: Priority = "interactive",
-                   max_wait: float | None = None) -> Response:
+                   max_wait: float | None = None,
+                   observations: list[ScriptCall] | None = None) -> Response:
+        """Send ``call`` for ``conn`` within the rate budget (waiting up to ``max_wait`` s, the
+        settings' default when None), with retries; returns the :class:`Response`. Raises
+        RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable.
+
+        The budget's correction from a successful answer is written without holding the answer
+        up: in the background, or, given ``observations``, appended to that list for the caller
+        to write with its next Redis round trip (:func:`engine.core.scripts.together`; or
+        :meth:`write_later`)."""
         app = APPS[conn.app]
         base = app.base_url(self.settings).rstrip("/")
         started = time.perf_counter()
@@ -292,12 +309,16 @@ class Upstream:
 
             _count(conn, resp)
             retry_after = retry_after_seconds(resp.headers)
-            observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
-                                           retry_after, slot)
             if resp.is_success:  # later requests need the correction; this answer does not
-                self._in_background(observed)
+                found = self.budget.observation(conn.rate_scope, resp.headers, resp.status_code,
+                                                retry_after, slot)
+                if found is not None and observations is not None:
+                    observations.append(found)  # the caller writes it with its next round trip
+                elif found is not None:
+                    self.write_later([found])
             else:  # a 429 or an error may be retried at once: the budget must know first
-                await observed
+                await self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
+                                          retry_after, slot)
             data = _decode(resp, call.response if resp.is_success else "json")
             status = resp.status_code
             if resp.is_success:
