@@ -268,8 +268,9 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         late = cursor.lateness([f for f in new if f.key in head_keys and
                                 (below is None or (f.at is not None and f.at > below))],
                                last_poll_at)
-        if late > state.late_s:
-            advance.fields["late_s"] = repr(min(late, float(op.trigger.dedupe.overlap_seconds)))
+        advance.fields.update(cursor.next_late(
+            state, late, started, cursor.late_half_life_s(rt.settings.deep_read_every_seconds),
+            float(op.trigger.dedupe.overlap_seconds)))
         if got.deep:
             advance.fields["deep_at"] = repr(started)
         if backlog is not None:
@@ -378,7 +379,8 @@ async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
                                  priority="background", max_wait=5.0, observations=pending)
         return _Reads(head=head, deep=False)
     deep = cursor.deep_due(state, now, rt.settings.deep_read_every_seconds)
-    floor = cursor.head_floor(op, state, last_poll_at, deep)
+    floor = cursor.head_floor(op, state, last_poll_at, deep, now,
+                              cursor.late_half_life_s(rt.settings.deep_read_every_seconds))
     head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state, floor, state.backlog),
                              max_pages=budget, priority="background", max_wait=5.0,
                              budget_cuts=True, page_size=big_pages if deep else None,
