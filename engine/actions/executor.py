@@ -93,11 +93,12 @@ async def _fill_push_urls(rt: Runtime, op: Operation, values: dict[str, Any],
 
 async def call(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
                priority: Priority = "interactive", max_wait: float | None = None,
-               observations: list | None = None) -> Response:
+               observations: list | None = None, held: dict | None = None) -> Response:
     """Send ``op`` with validated ``values`` through ``conn`` (see ``Upstream.send``, whose
-    errors it raises; ``observations`` collects the budget's corrections for the caller)."""
+    errors it raises; ``observations`` collects the budget's corrections for the caller, ``held``
+    is a rate slot taken ahead)."""
     return await rt.upstream.send(conn, build_call(op, values, conn), priority=priority,
-                                  max_wait=max_wait, observations=observations)
+                                  max_wait=max_wait, observations=observations, held=held)
 
 
 LOCATION_OP = "other.find_location_by_id"

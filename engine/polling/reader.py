@@ -174,7 +174,8 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
                limit: int | None = None, stop: Stop | None = None, max_pages: int | None = None,
                priority: Priority = "interactive", max_wait: float | None = None,
                start: dict[str, Any] | None = None, budget_cuts: bool = False,
-               page_size: int | None = None, observations: list | None = None) -> Read:
+               page_size: int | None = None, observations: list | None = None,
+               held: dict | None = None) -> Read:
     """Read pages of ``op`` with already-prepared ``values``.
 
     ``start`` (a ``Read.resume`` of an earlier read) continues from where that read stopped.
@@ -182,7 +183,8 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
     page cap does (``complete`` False, ``resume`` set) instead of raising
     :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page.
     Given ``observations``, the rate budget's correction from the last page's answer is left
-    in it for the caller to write (those of earlier pages are written before the next page)."""
+    in it for the caller to write (those of earlier pages are written before the next page).
+    ``held``: a rate slot taken ahead, used by the first request (see ``Upstream.send``)."""
     assert op.trigger is not None
     cap = max_pages or op.trigger.max_pages
     out = Read()
@@ -200,7 +202,8 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
             rt.upstream.write_later(observations)
         try:
             resp = await executor.call(rt, conn, op, page_values, priority=priority,
-                                       max_wait=max_wait, observations=observations)
+                                       max_wait=max_wait, observations=observations,
+                                       held=held)
         except RateLimited:
             if not (budget_cuts and out.pages):
                 raise

@@ -164,15 +164,8 @@ class Budget:
         scope, so tenants sharing a location share it fairly (one tenant's flood cannot lock
         another out). ``quarantine``: a Redis key checked in the same step; while it exists no
         slot is given and :class:`Quarantined` is raised."""
-        lim = self.limits
-        limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
-        names = [*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)]
-        if quarantine:
-            names.append(quarantine)
-        granted, wait, *slot = await self._acquire(
-            keys=names,
-            args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
-                  _ms_to_utc_midnight(), tenant_tag(tenant)])
+        found, names, args = self.acquire_call(scope, priority, tenant, quarantine)
+        granted, wait, *slot = await found(keys=names, args=args)
         if granted == -2:
             raise Quarantined(quarantine or "")
         if granted == 1:
@@ -180,6 +173,27 @@ class Budget:
         if granted == -1:
             return -int(wait), ""
         return int(wait), ""
+
+    def acquire_call(self, scope: str, priority: Priority, tenant: str = "",
+                     quarantine: str | None = None) -> ScriptCall:
+        """:meth:`try_acquire`'s script call ``(script, keys, args)``, to run with others in one
+        round trip (:func:`engine.core.scripts.together`); :meth:`granted` reads its reply."""
+        lim = self.limits
+        limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
+        names = [*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)]
+        if quarantine:
+            names.append(quarantine)
+        return (self._acquire, names,
+                [limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
+                 _ms_to_utc_midnight(), tenant_tag(tenant)])
+
+    @staticmethod
+    def granted(reply: list) -> str | None:
+        """The slot an :meth:`acquire_call` reply granted; None when it granted none (wait,
+        day spent, quarantined: :meth:`acquire` then says which)."""
+        if reply and reply[0] == 1:
+            return reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
+        return None
 
     async def acquire(self, scope: str, priority: Priority, *, max_wait: float,
                       tenant: str = "", quarantine: str | None = None) -> str:

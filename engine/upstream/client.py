@@ -223,6 +223,19 @@ class Upstream:
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
 
+    @staticmethod
+    def quarantine_key(conn: Connection) -> str | None:
+        """The key whose presence refuses ``conn``'s calls (its rate slots are not given while
+        it exists); None for credentials still being verified."""
+        return keys.AUTH_QUARANTINE.format(conn_id=conn.id) if conn.verified else None
+
+    def give_back(self, held: dict[str, str]) -> None:
+        """Refund, in the background, a slot taken ahead (``{"scope", "slot"}``) that no request
+        used (:meth:`Budget.refund`), and empty ``held``."""
+        if held.get("slot"):
+            self._in_background(self.budget.refund(held["scope"], held["slot"]))
+        held.clear()
+
     def write_later(self, observations: list[ScriptCall]) -> None:
         """Write budget corrections (:meth:`Budget.observation`) in the background, in one round
         trip, and empty the list; :meth:`close` waits for them."""
@@ -232,7 +245,8 @@ class Upstream:
 
     async def send(self, conn: Connection, call: Call, *, priority: Priority = "interactive",
                    max_wait: float | None = None,
-                   observations: list[ScriptCall] | None = None) -> Response:
+                   observations: list[ScriptCall] | None = None,
+                   held: dict[str, str] | None = None) -> Response:
         """Send ``call`` for ``conn`` within the rate budget (waiting up to ``max_wait`` s, the
         settings' default when None), with retries; returns the :class:`Response`. Raises
         RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable.
@@ -240,7 +254,8 @@ class Upstream:
         The budget's correction from a successful answer is written without holding the answer
         up: in the background, or, given ``observations``, appended to that list for the caller
         to write with its next Redis round trip (:func:`engine.core.scripts.together`; or
-        :meth:`write_later`)."""
+        :meth:`write_later`). ``held`` (``{"scope": …, "slot": …}``), a slot its caller already
+        took on the connection's scope, is used for the first attempt and removed from it."""
         app = APPS[conn.app]
         base = app.base_url(self.settings).rstrip("/")
         started = time.perf_counter()
@@ -250,13 +265,15 @@ class Upstream:
         reauthorized = False
         may_have_arrived = False  # whether a failed attempt may have reached upstream
         # a quarantined connection fails at once, without upstream or a rate slot
-        quarantine = keys.AUTH_QUARANTINE.format(conn_id=conn.id) if conn.verified else None
+        quarantine = self.quarantine_key(conn)
         while True:
             attempts += 1
             final = attempts >= self.settings.max_attempts
+            slot = held.pop("slot", "") if held and held.get("scope") == conn.rate_scope else ""
             try:
-                slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait,
-                                                 tenant=conn.tenant, quarantine=quarantine)
+                slot = slot or await self.budget.acquire(
+                    conn.rate_scope, priority, max_wait=max_wait, tenant=conn.tenant,
+                    quarantine=quarantine)
             except Quarantined:
                 raise self._quarantined(conn, app.label) from None
             headers = {"Accept": "application/json"}
