@@ -16,7 +16,9 @@ The pool's connections also write a request in one system call instead of two: h
 HTTP/1.1 connection writes the head, then the body, each a ``write`` of its own (on loopback
 or TLS, a system call and a wake-up of the other side each). :class:`CorkedBackend` hands out
 streams that hold written bytes until the connection reads (every request is followed by
-reading its answer) or closes, and send them then, in one write.
+reading its answer) or closes, and send them then, in one write. They also look their socket
+up once for the server-disconnect check made before each reuse (anyio builds its table of
+attributes again on every lookup).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import typing
 import httpcore
 import httpx
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
+from httpcore._utils import is_socket_readable
 
 SWEEP_SECONDS = 1.0
 
@@ -96,6 +99,7 @@ class CorkedStream(AsyncNetworkStream):
         self._inner = inner
         self._held: list[bytes] = []
         self._timeout: float | None = None
+        self._sock: typing.Any = None  # the raw socket, once looked up (False: there is none)
 
     async def _flush(self) -> None:
         if self._held:
@@ -122,6 +126,11 @@ class CorkedStream(AsyncNetworkStream):
         return CorkedStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable":  # asked before every reuse: the socket is looked up once
+            if self._sock is None:
+                self._sock = self._inner.get_extra_info("socket") or False
+            if self._sock is not False:
+                return is_socket_readable(self._sock)
         return self._inner.get_extra_info(info)
 
 
