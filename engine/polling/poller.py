@@ -382,7 +382,7 @@ def _big_pages(op, params: dict) -> int | None:
     """The page size of deep reads and backlogs: the most upstream gives, unless the subscriber
     chose a page size."""
     pag = op.trigger.paginator
-    size_param, most = getattr(pag, "size_param", None), getattr(pag, "max_page_size", None)
+    size_param, most = reader.pag_attr(pag, "size_param"), reader.pag_attr(pag, "max_page_size")
     if not most or not size_param or size_param in params:
         return None
     return most

@@ -97,11 +97,25 @@ def prepare_stored(op: Operation, conn: Connection, params_text: str) -> dict[st
     return values
 
 
+_pag_attrs: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
+def pag_attr(pag: Any, name: str, default: Any = None) -> Any:
+    """``getattr(pag, name, default)`` for a paginator, remembered per paginator object: a
+    paginator type without the field answers through pydantic's ``__getattr__`` and an
+    AttributeError, several times per page otherwise."""
+    key = (id(pag), name)
+    found = _pag_attrs.get(key)
+    if found is None or found[0] is not pag:
+        found = _pag_attrs[key] = (pag, getattr(pag, name, default))
+    return found[1]
+
+
 def _typed(op: Operation, values: dict[str, Any]) -> dict[str, Any]:
     """Page numbers and sizes written as the input declares them: a string where the document
     has one (GHL's filter-by-email takes ``skip`` and ``limit`` as strings)."""
     pag = op.trigger.paginator
-    for name in (getattr(pag, n, None) for n in ("offset_param", "page_param", "size_param")):
+    for name in (pag_attr(pag, n) for n in ("offset_param", "page_param", "size_param")):
         field = op.input(name) if name else None
         if field is not None and field.type == "string" and isinstance(values.get(name), int):
             values[name] = str(values[name])
@@ -127,7 +141,7 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
     if pag.type == "none" or not page:
         return None
     data = items.page_of(op, data)
-    size = int(values.get(getattr(pag, "size_param", None) or "", 0) or getattr(pag, "page_size", 0))
+    size = int(values.get(pag_attr(pag, "size_param") or "", 0) or pag_attr(pag, "page_size", 0))
     if pag.type == "offset":
         if len(page) < size:
             return None
@@ -161,8 +175,8 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
 def position_params(op: Operation) -> list[str]:
     """The names of the values that say where a read is: offset, page number or cursor tokens."""
     pag = op.trigger.paginator
-    names = [getattr(pag, n, None) for n in ("offset_param", "page_param")]
-    names += [t.param for t in getattr(pag, "tokens", ())]
+    names = [pag_attr(pag, n) for n in ("offset_param", "page_param")]
+    names += [t.param for t in pag_attr(pag, "tokens", ())]
     return [n for n in names if n]
 
 
@@ -190,7 +204,7 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
     out = Read()
     seen: set[str] = set()
     page_values: dict[str, Any] | None = {**_first_page(op, values), **(start or {})}
-    size_param = getattr(op.trigger.paginator, "size_param", None)
+    size_param = pag_attr(op.trigger.paginator, "size_param")
     if page_size and size_param:
         page_values[size_param] = page_size
     while page_values is not None:
