@@ -39,6 +39,9 @@ _MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.Wri
                httpx.RemoteProtocolError)
 
 
+URLS_KEPT = 4096  # parsed request URLs an Upstream keeps
+
+
 @dataclass
 class Response:
     """An upstream answer: HTTP ``status``, decoded ``data`` (JSON, or a description of a
@@ -165,6 +168,7 @@ class Upstream:
         )
         use_lean_pool(self.http)  # same pool decisions, linear bookkeeping per request
         self._pending: set[asyncio.Future] = set()  # budget corrections still being written
+        self._urls: dict[str, httpx.URL] = {}  # parsed request URLs, by their text
         self.tokens = None  # engine.oauth.tokens.TokenManager: refreshes OAuth tokens (set by the runtime)
 
     async def close(self) -> None:
@@ -222,6 +226,17 @@ class Upstream:
     def _backoff(self, attempt: int) -> float:
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
+
+    def _url(self, text: str) -> httpx.URL:
+        """``text`` parsed as an httpx URL, once per process for the same text (at most
+        :data:`URLS_KEPT` kept): a poll sends the same URL again and again. Raises httpx's
+        InvalidURL as ``httpx.URL`` does."""
+        found = self._urls.get(text)
+        if found is None:
+            if len(self._urls) >= URLS_KEPT:
+                self._urls.clear()
+            found = self._urls[text] = httpx.URL(text)
+        return found
 
     @staticmethod
     def quarantine_key(conn: Connection) -> str | None:
@@ -283,7 +298,7 @@ class Upstream:
                 await self.tokens.before_send(conn)
             try:
                 request = self.http.build_request(
-                    call.method, base + call.path, params=call.query or None,
+                    call.method, self._url(base + call.path), params=call.query or None,
                     headers=headers, **encode_body(call))
                 await app.authorize(request, conn)
             except (ValueError, TypeError, KeyError, httpx.HTTPError) as exc:
