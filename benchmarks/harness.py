@@ -300,6 +300,9 @@ class Stack:
             "ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT": "1000000",
             "ENGINE_MAX_FLOWS_PER_TENANT": "1000000",
             "ENGINE_LOG_LEVEL": "WARNING",
+            # the benchmarks put every watch under one tenant: its quotas must not cut them
+            "ENGINE_MAX_CONNECTIONS_PER_TENANT": "100000",
+            "ENGINE_MAX_SUBSCRIPTIONS_PER_TENANT": "1000000",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -256,6 +256,63 @@ async def test_polls_read_to_the_lateness_margin_and_the_deep_read_catches_outli
     assert await rt.redis.zcard(keys.CURSOR_SEEN.format(watch_id=watch)) >= 111  # the window
 
 
+async def test_the_lateness_margin_decays_after_an_outlier_and_deep_reads_still_catch_late_items(
+        api, connection, sandbox, rt, receiver):
+    t0 = time.time()
+    every = rt.settings.deep_read_every_seconds
+    half = cursor.late_half_life_s(every)
+    sub = subscribe(api, connection, receiver, params={"pageLimit": 20})
+    watch = await watch_of(rt, sub["id"])
+    await poller.poll_watch(rt, watch, now=t0)  # primes (a deep read)
+    seed_at(sandbox, 100, t0 + 1, t0 + 50)
+    assert (await poller.poll_watch(rt, watch, now=t0 + 60)).new == 100
+    # until the deep read: 60 contacts after that poll, and one stamped 300 s before it
+    seed_at(sandbox, 60, t0 + 400, t0 + 850)
+    seed_at(sandbox, 1, t0 + 60 - 300)
+    deep_at = t0 + every + 1
+    deep = await poller.poll_watch(rt, watch, now=deep_at)
+    assert deep.deep and deep.new == 61
+    state = await cursor.load(rt.redis, watch)
+    assert 299 <= state.late_s <= 301 and state.late_at == deep_at
+    # right after, a poll reads back twice that lateness (a little decayed): past the 60
+    right_after = await poller.poll_watch(rt, watch, now=deep_at + INTERVAL_S)
+    assert (right_after.new, right_after.deep) == (0, False) and right_after.pages >= 3
+    assert cursor.margin_s(state, deep_at + INTERVAL_S, half) > 2 * 0.85 * 300
+    # polls without late items: the estimate halves every half deep-read period, and the margin
+    # is back at its minimum once under half of it (6 halvings from 300 s: 45 minutes)
+    at = deep_at + INTERVAL_S
+    while cursor.margin_s(state, at, half) > cursor.LATE_MARGIN_MIN_S:
+        assert at - deep_at <= 6 * half, "the lateness margin does not come down"
+        at += INTERVAL_S
+        await clear_rate_budget(rt)  # simulated minutes pass in real milliseconds
+        assert (await poller.poll_watch(rt, watch, now=at)).new == 0
+    state = await cursor.load(rt.redis, watch)
+    assert state.late_s == pytest.approx(300, abs=1)  # kept as measured, read decayed
+    # a quiet minute: 25 new contacts, read down to the narrow margin
+    seed_at(sandbox, 25, at + 1, at + 50)
+    await clear_rate_budget(rt)
+    quiet_at = at + INTERVAL_S
+    quiet = await poller.poll_watch(rt, watch, now=quiet_at)
+    assert (quiet.new, quiet.deep) == (25, False) and quiet.pages <= 2
+    # another late item, stamped 100 s before that poll, below a page of the 25: the narrow
+    # margin stops the normal polls above it, the next deep read finds it
+    seed_at(sandbox, 1, quiet_at - 100)
+    last, found, polls = quiet_at, [], 0
+    while not found:
+        last += INTERVAL_S
+        polls += 1
+        await clear_rate_budget(rt)
+        got = await poller.poll_watch(rt, watch, now=last)
+        if got.new:
+            found.append(got)
+    assert found[0].deep and found[0].new == 1 and polls <= every / INTERVAL_S + 1
+    state = await cursor.load(rt.redis, watch)
+    assert state.late_s >= 100 and state.late_at == last  # measured again: later polls widen
+    await deliver_all(rt, [sub["id"]])
+    got_ids = delivered(receiver)
+    assert len(got_ids) == len(set(got_ids)) == 100 + 61 + 25 + 1  # each once, the late ones too
+
+
 async def test_a_watch_counts_a_second_poll_for_the_same_slot(api, connection, sandbox, rt,
                                                              receiver):
     sub = subscribe(api, connection, receiver)

@@ -96,13 +96,16 @@ async def _fill_push_urls(rt: Runtime, op: Operation, values: dict[str, Any],
 
 
 async def call(rt: Runtime, conn: Connection, op: Operation, values: dict[str, Any], *,
-               priority: Priority = "interactive", max_wait: float | None = None) -> Response:
+               priority: Priority = "interactive", max_wait: float | None = None,
+               observations: list | None = None, held: dict | None = None) -> Response:
     """Send ``op`` with validated input ``values`` through ``conn``: the request built by
     :func:`build_call`, sent by the upstream client with its rate budget and retries, waiting at
-    most ``max_wait`` seconds for a rate slot (None: ENGINE_RATE_MAX_WAIT_SECONDS). Raises
-    RateLimited, UpstreamAuthError, UpstreamError or UpstreamUnavailable."""
+    most ``max_wait`` seconds for a rate slot (None: ENGINE_RATE_MAX_WAIT_SECONDS);
+    ``observations`` collects the budget's corrections for the caller, ``held`` is a rate slot
+    taken ahead (see ``Upstream.send``). Raises RateLimited, UpstreamAuthError, UpstreamError or
+    UpstreamUnavailable."""
     return await rt.upstream.send(conn, build_call(op, values, conn), priority=priority,
-                                  max_wait=max_wait)
+                                  max_wait=max_wait, observations=observations, held=held)
 
 
 LOCATION_OP = "other.find_location_by_id"

@@ -14,6 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 log = logging.getLogger("engine.core.scripts")
 
@@ -48,6 +49,31 @@ def script(r: Redis, text: str) -> AsyncScript:
     if found is None:
         found = cache[text] = r.register_script(text)
     return found
+
+
+ScriptCall = tuple[AsyncScript, list, list]  # (script, keys, args)
+
+
+async def together(r: Redis, calls: list[ScriptCall]) -> list[Any]:
+    """Run registered scripts ``[(script, keys, args), …]`` by SHA in one round trip (a
+    pipeline without MULTI: each script is atomic, the group is not) and return their replies
+    in order. A script the server does not hold yet (NOSCRIPT: it ran nothing) is loaded and run
+    again on its own; any other error reply is raised."""
+    if len(calls) == 1:
+        found, keys_, args = calls[0]
+        return [await found(keys=keys_, args=args)]
+    async with r.pipeline(transaction=False) as pipe:
+        for found, keys_, args in calls:
+            pipe.evalsha(found.sha, len(keys_), *keys_, *args)
+        replies = await pipe.execute(raise_on_error=False)
+    out = []
+    for (found, keys_, args), reply in zip(calls, replies):
+        if isinstance(reply, NoScriptError):
+            reply = await found(keys=keys_, args=args)  # loads it, then runs it
+        elif isinstance(reply, Exception):
+            raise reply
+        out.append(reply)
+    return out
 
 
 def decode(raw: dict[bytes, bytes]) -> dict[str, str]:

@@ -21,12 +21,18 @@ made, never the backlog. :func:`diff` is pure; the poll writes its :class:`Advan
 outbox rows in one atomic step (:func:`engine.polling.outbox.commit`).
 
 **How deep a poll reads** (``time`` mode, newest-first lists). Items reach a list late (GHL's
-search index lags its writes by seconds). The cursor keeps the worst lateness seen, ``late_s``:
-for an item first seen now, how long before the previous poll it was stamped. Every item
-stamped more than :func:`margin_s` before the previous poll was visible to that poll, so a poll
-reads down to ``last poll - margin`` (:func:`head_floor`) and no further: on a quiet watch one
-page. Every ``ENGINE_DEEP_READ_EVERY_SECONDS`` (15 minutes) a deep read goes down to the whole
-overlap window instead, catching the rare item later than the margin (which then widens it).
+search index lags its writes by seconds). The cursor keeps the worst recent lateness,
+``late_s``: for an item first seen now, how long before the previous poll it was stamped,
+measured at ``late_at``. Every item stamped more than :func:`margin_s` before the previous poll
+was visible to that poll, so a poll reads down to ``last poll - margin`` (:func:`head_floor`)
+and no further: on a quiet watch one page. Every ``ENGINE_DEEP_READ_EVERY_SECONDS`` (15
+minutes) a deep read goes down to the whole overlap window instead, catching the rare item later
+than the margin (which then widens it). The estimate decays (:func:`late_now`): it halves every
+half deep-read period since it was measured, and a later measurement replaces it when larger
+than what is left of it; so one outlier widens the next polls' reads and, some 45 minutes of
+polls without late items later (for an item 5 minutes late, with the default 15-minute deep
+read), the margin is back at its minimum. An item later than the decayed margin is still found
+by the next deep read, once.
 The dedupe memory always covers the whole window. Deep reads and backlogs ask for the largest
 pages upstream gives (the paginator's ``max_page_size``) unless the subscriber chose a size.
 
@@ -102,6 +108,7 @@ class State:
     last: str | None = None
     seen: dict[str, float] = field(default_factory=dict)
     late_s: float = 0.0  # the worst lateness seen (s): how long before a poll an unseen item was stamped
+    late_at: float | None = None  # when late_s was measured (epoch s); it decays from then
     deep_at: float | None = None  # when the last deep read ran (epoch s)
     backlog: Backlog | None = None
 
@@ -175,6 +182,7 @@ def parse(data: dict, seen: list) -> State:
                  floor=float(d["floor"]) if d.get("floor") else None,
                  seen={k.decode(): float(s) for k, s in seen},
                  late_s=float(d.get("late_s") or 0),
+                 late_at=float(d["late_at"]) if d.get("late_at") else None,
                  deep_at=float(d["deep_at"]) if d.get("deep_at") else None,
                  backlog=Backlog.load(d.get("backlog")))
 
@@ -196,10 +204,39 @@ def resumable(op: Operation) -> bool:
             and trig.paginator.type != "none")
 
 
-def margin_s(state: State) -> float:
-    """How far below the previous poll a poll reads (s): twice the worst lateness seen, at least
-    :data:`LATE_MARGIN_MIN_S`."""
-    return max(LATE_MARGIN_MIN_S, 2 * state.late_s)
+def late_half_life_s(deep_read_every_s: float) -> float:
+    """How fast the lateness estimate decays (s for it to halve): half the deep read's period
+    (at least 1 s), so within one period it is a quarter of what was measured, while the deep
+    read catches what a narrower margin misses."""
+    return max(1.0, deep_read_every_s / 2)
+
+
+def late_now(state: State, now: float, half_life_s: float | None = None) -> float:
+    """The lateness estimate at ``now`` (s): ``late_s`` halved every ``half_life_s`` since it
+    was measured (``late_at``); undecayed without a half-life or a measuring time."""
+    if not state.late_s or half_life_s is None or state.late_at is None:
+        return state.late_s
+    return state.late_s * 0.5 ** (max(0.0, now - state.late_at) / half_life_s)
+
+
+def margin_s(state: State, now: float | None = None, half_life_s: float | None = None) -> float:
+    """How far below the previous poll a poll reads (s): twice the lateness estimate at ``now``
+    (:func:`late_now`; undecayed when ``now`` is None), at least :data:`LATE_MARGIN_MIN_S`."""
+    late = state.late_s if now is None else late_now(state, now, half_life_s)
+    return max(LATE_MARGIN_MIN_S, 2 * late)
+
+
+def next_late(state: State, late: float, now: float, half_life_s: float,
+              cap_s: float) -> dict[str, str]:
+    """The cursor fields a poll at ``now`` writes for the lateness it measured (``late``, s):
+    the new estimate (capped at ``cap_s``, the overlap window) and its time when ``late``
+    exceeds what is left of the old one; a time for an estimate that had none (so it starts
+    decaying); else nothing."""
+    if late > late_now(state, now, half_life_s):
+        return {"late_s": repr(min(late, cap_s)), "late_at": repr(now)}
+    if state.late_s and state.late_at is None:
+        return {"late_at": repr(now)}
+    return {}
 
 
 def deep_due(state: State, now: float, every_s: float) -> bool:
@@ -208,13 +245,15 @@ def deep_due(state: State, now: float, every_s: float) -> bool:
     return not state.primed or state.deep_at is None or now - state.deep_at >= every_s
 
 
-def head_floor(op: Operation, state: State, last_poll_at: float | None, deep: bool) -> float:
+def head_floor(op: Operation, state: State, last_poll_at: float | None, deep: bool,
+               now: float | None = None, half_life_s: float | None = None) -> float:
     """Where a poll's read from the newest item stops (epoch s): items older than this are known
-    ground. The overlap window's floor on a deep read, else ``last_poll_at - margin_s``."""
+    ground. The overlap window's floor on a deep read, else ``last_poll_at - margin_s`` (the
+    margin at ``now``, see :func:`margin_s`)."""
     window = state.window_floor(op.trigger.dedupe.overlap_seconds)
     if deep or last_poll_at is None:
         return window
-    return max(window, last_poll_at - margin_s(state))
+    return max(window, last_poll_at - margin_s(state, now, half_life_s))
 
 
 def lateness(found: list["Found"], last_poll_at: float | None) -> float:

@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.core import keys
-from engine.core.scripts import UNLOCK, decode, script
+from engine.core.scripts import UNLOCK, ScriptCall, decode, script, together
 from engine.core.scripts import claim_due as claim
 from engine.polling.cursor import Advance
 
@@ -122,13 +122,14 @@ def _num(value: float | None) -> str:
 async def commit(r: Redis, watch_id: str, advance: Advance, written: list[Row], *,
                  started_at: float, now_ms: int, lock: dict[str, str] | None = None,
                  slot_ms: int | None = None, catching_since: float | None = None,
-                 catching: bool = False) -> int:
+                 catching: bool = False, also: list[ScriptCall] | None = None) -> int:
     """Write a poll's rows and its cursor advance atomically. ``started_at`` (s since the epoch)
     becomes the watch's ``last_poll_at``; ``lock`` (``{"lock": key, "token": token}``) is
     released in the same step. Returns the rows written, or -1 when another poll committed
     first (nothing written). ``slot_ms`` is the claimed slot (a second poll of one slot is
     counted on the watch); with ``catching``, the watch enters the set of watches catching up
-    (``catching_since``, s) or leaves it (None)."""
+    (``catching_since``, s) or leaves it (None). ``also``: more script calls (the rate budget's
+    corrections) sent in the same round trip, before the commit; not part of its atomic step."""
     args = {
         "cursor": keys.CURSOR.format(watch_id=watch_id),
         "seen": keys.CURSOR_SEEN.format(watch_id=watch_id),
@@ -147,7 +148,8 @@ async def commit(r: Redis, watch_id: str, advance: Advance, written: list[Row], 
                     catching_since=repr(catching_since) if catching_since is not None else "")
     if lock is not None:
         args["lock"], args["token"] = lock["lock"], lock["token"]
-    return int(await script(r, COMMIT)(args=[json.dumps(args)]))
+    replies = await together(r, [*(also or ()), (script(r, COMMIT), [], [json.dumps(args)])])
+    return int(replies[-1])
 
 
 # ----------------------------------------------------------------------------- the read side

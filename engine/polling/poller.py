@@ -30,7 +30,7 @@ import httpx
 
 from engine.accounts import connections
 from engine.core import keys, logs, metrics
-from engine.core.scripts import UNLOCK, decode, pairs, script
+from engine.core.scripts import UNLOCK, decode, pairs, script, together
 from engine.core.scripts import claim_due as claim
 from engine.core.errors import InputInvalid, RateLimited, UpstreamAuthError, UpstreamError
 from engine.polling import cursor, items, outbox, reader
@@ -118,13 +118,24 @@ async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None,
     r = rt.redis
     lock_key = keys.WATCH_LOCK.format(watch_id=watch_id)
     token = secrets.token_hex(8)
-    # the lock, then (under it) the watch's records, its cursor and its connection: one round trip
-    got = await script(r, START)(
-        keys=[lock_key, keys.WATCH.format(watch_id=watch_id),
-              keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id),
-              keys.CURSOR.format(watch_id=watch_id), keys.CURSOR_SEEN.format(watch_id=watch_id)],
-        args=[token, int(rt.settings.poll_lease_seconds * 1000), keys.CONNECTION.format(conn_id="")])
+    # the lock, then (under it) the watch's records, its cursor and its connection, and, when
+    # this process knows the watch's rate scope, the first request's rate slot: one round trip
+    calls = [(script(r, START),
+              [lock_key, keys.WATCH.format(watch_id=watch_id),
+               keys.WATCH_SUBSCRIPTIONS.format(watch_id=watch_id),
+               keys.CURSOR.format(watch_id=watch_id), keys.CURSOR_SEEN.format(watch_id=watch_id)],
+              [token, int(rt.settings.poll_lease_seconds * 1000), keys.CONNECTION.format(conn_id="")])]
+    budget = rt.upstream.budget
+    hint = _scopes.get(watch_id)
+    if hint is not None:
+        calls.append(budget.acquire_call(hint[0], "background", hint[1], hint[2]))
+    replies = await together(r, calls)
+    got = replies[0]
+    held: dict[str, str] = {}  # a slot taken ahead: the first request uses it, else it is refunded
+    if hint is not None and (slot := budget.granted(replies[1])):
+        held = {"scope": hint[0], "slot": slot}
     if not got[0]:
+        rt.upstream.give_back(held)
         # an event's poll must not be lost to the running one, which may have read too early
         await script(r, REPOKE)(keys=[keys.WATCH_POKE.format(watch_id=watch_id), keys.WATCHES_DUE],
                                  args=[int(time.time() * 1000) + REPOKE_DELAY_MS, watch_id])
@@ -136,18 +147,27 @@ async def poll_watch(rt: Runtime, watch_id: str, *, now: float | None = None,
     watch = pairs(watch_raw)
     logs.bind(watch_id=watch_id)
     outcome = "error"
+    pending: list = []  # the rate budget's corrections from the answers, written with the commit
     try:
         result = await _poll(rt, watch_id, (watch, sub_raw,
                                             cursor.parse(pairs(cursor_raw), pairs(seen_raw).items()),
                                             pairs(conn_raw)), lock=lock, now=now,
-                                   slot_ms=slot_ms)
+                                   slot_ms=slot_ms, pending=pending, held=held)
         outcome = result.outcome
         return result
     finally:
         metrics.POLLS.labels(trigger=(watch.get(b"trigger") or b"").decode(), outcome=outcome).inc()
+        rt.upstream.write_later(pending)  # a poll that ended without its commit
+        rt.upstream.give_back(held)  # a poll that sent nothing
         if not lock.get("released"):
             await script(r, UNLOCK)(keys=[lock_key], args=[token])
 
+
+# each watch's rate scope, tenant and quarantine key, as its last poll in this process found
+# its connection (a connection's scope does not change while it is verified; a wrong guess
+# costs a refunded slot): the next poll takes its first rate slot in the START round trip
+_scopes: dict[str, tuple[str, str, str | None]] = {}
+SCOPES_KEPT = 100_000
 
 # KEYS: lock, watch, watch's subscriptions, cursor, cursor's seen set; ARGV: token, lease (ms),
 # the connection key's prefix (the connection's id is read from the watch)
@@ -171,7 +191,8 @@ REPOKE_DELAY_MS = 500
 
 async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
                 lock: dict | None = None, now: float | None = None,
-                slot_ms: int | None = None) -> PollResult:
+                slot_ms: int | None = None, pending: list | None = None,
+                held: dict | None = None) -> PollResult:
     r = rt.redis
     if pre is None:
         pre = (await r.hgetall(keys.WATCH.format(watch_id=watch_id)),
@@ -197,18 +218,22 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         await subs.pause_watch(rt, watch_id, f"connection {watch['connection_id']} was deleted; "
                                              "subscribe again with a working connection")
         return PollResult(watch_id, "paused")
+    if len(_scopes) >= SCOPES_KEPT:
+        _scopes.clear()
+    _scopes[watch_id] = (conn.rate_scope, conn.tenant, rt.upstream.quarantine_key(conn))
     try:
-        values = reader.prepare(op, conn, json.loads(watch["params"]))
+        values = reader.prepare_stored(op, conn, watch["params"])
     except InputInvalid as exc:
         await subs.pause_watch(rt, watch_id, f"the trigger's params are no longer valid: {exc.message}")
         return PollResult(watch_id, "paused")
 
+    params = json.loads(watch["params"])
     state = pre[2]
     started = time.time() if now is None else now
     last_poll_at = float(watch["last_poll_at"]) if watch.get("last_poll_at") else None
     try:
         got = await _read(rt, conn, op, values, state, last_poll_at, started,
-                          big_pages=_big_pages(op, json.loads(watch["params"])))
+                          big_pages=_big_pages(op, params), pending=pending, held=held)
     except UpstreamAuthError as exc:
         reason = _refused_credentials(conn.app, exc, conn.id)
         await subs.pause_watch(rt, watch_id, reason, cause="credentials")
@@ -266,8 +291,9 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
         late = cursor.lateness([f for f in new if f.key in head_keys and
                                 (below is None or (f.at is not None and f.at > below))],
                                last_poll_at)
-        if late > state.late_s:
-            advance.fields["late_s"] = repr(min(late, float(op.trigger.dedupe.overlap_seconds)))
+        advance.fields.update(cursor.next_late(
+            state, late, started, cursor.late_half_life_s(rt.settings.deep_read_every_seconds),
+            float(op.trigger.dedupe.overlap_seconds)))
         if got.deep:
             advance.fields["deep_at"] = repr(started)
         if backlog is not None:
@@ -287,9 +313,13 @@ async def _poll(rt: Runtime, watch_id: str, pre: tuple | None = None,
             data = json.dumps(found.item, separators=(",", ":"), default=str)
             rows += outbox.rows(op.key, found.key, data, receivers, version=version, now_ms=now_ms)
     catching = backlog is not None or state.backlog is not None  # the set of watches catching up
+    also = list(pending or ())
+    if pending:
+        pending.clear()  # written with the commit
     written = await outbox.commit(r, watch_id, advance, rows, started_at=started, now_ms=now_ms,
                                   lock=lock, slot_ms=slot_ms, catching=catching,
-                                  catching_since=backlog.since if backlog is not None else None)
+                                  catching_since=backlog.since if backlog is not None else None,
+                                  also=also)
     if lock is not None:  # the commit released it
         lock["released"] = True
     if written == -1:
@@ -354,27 +384,33 @@ def _big_pages(op, params: dict) -> int | None:
     """The page size of deep reads and backlogs: the most upstream gives, unless the subscriber
     chose a page size."""
     pag = op.trigger.paginator
-    size_param, most = getattr(pag, "size_param", None), getattr(pag, "max_page_size", None)
+    size_param, most = reader.pag_attr(pag, "size_param"), reader.pag_attr(pag, "max_page_size")
     if not most or not size_param or size_param in params:
         return None
     return most
 
 
 async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
-                last_poll_at: float | None, now: float, big_pages: int | None = None) -> _Reads:
+                last_poll_at: float | None, now: float, big_pages: int | None = None,
+                pending: list | None = None, held: dict | None = None) -> _Reads:
     """The head read, then the backlog within what is left of the page budget (the trigger's
     ``max_pages``); the rate budget running out mid-read cuts a resumable read short. Deep
-    reads and backlogs ask for ``big_pages`` items a page."""
+    reads and backlogs ask for ``big_pages`` items a page. The rate budget's correction from the
+    last answer is left in ``pending`` for the commit to write; ``held``, a rate slot taken
+    ahead, goes to the first request."""
     budget = op.trigger.max_pages
     if not cursor.resumable(op):
         head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state),
-                                 priority="background", max_wait=5.0)
+                                 priority="background", max_wait=5.0, observations=pending,
+                                 held=held)
         return _Reads(head=head, deep=False)
     deep = cursor.deep_due(state, now, rt.settings.deep_read_every_seconds)
-    floor = cursor.head_floor(op, state, last_poll_at, deep)
+    floor = cursor.head_floor(op, state, last_poll_at, deep, now,
+                              cursor.late_half_life_s(rt.settings.deep_read_every_seconds))
     head = await reader.read(rt, conn, op, values, stop=cursor.stopper(op, state, floor, state.backlog),
                              max_pages=budget, priority="background", max_wait=5.0,
-                             budget_cuts=True, page_size=big_pages if deep else None)
+                             budget_cuts=True, page_size=big_pages if deep else None,
+                             observations=pending, held=held)
     out = _Reads(head=head, deep=deep, head_floor=floor)
     left = budget - head.pages
     if state.backlog is None or left <= 0 or not head.complete:
@@ -383,7 +419,7 @@ async def _read(rt: Runtime, conn, op, values: dict, state: cursor.State,
         out.back = await reader.read(rt, conn, op, values, start=state.backlog.after,
                                      stop=cursor.stopper(op, state, state.backlog.floor),
                                      max_pages=left, priority="background", max_wait=5.0,
-                                     budget_cuts=True, page_size=big_pages)
+                                     budget_cuts=True, page_size=big_pages, observations=pending)
     except RateLimited:
         pass  # the head's items still commit; the backlog waits for the next poll
     return out

@@ -9,6 +9,7 @@ paginator's values for the next page, which a later read passes back as ``start`
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -73,11 +74,48 @@ def prepare(op: Operation, conn: Connection, params: dict[str, Any]) -> dict[str
     return values
 
 
+PREPARED_CACHE_SIZE = 4096  # params texts whose validated values a process keeps
+_prepared: dict[tuple[str, str], tuple[Operation, dict[str, Any]]] = {}
+
+
+def prepare_stored(op: Operation, conn: Connection, params_text: str) -> dict[str, Any]:
+    """:func:`prepare` for a watch's stored params (their JSON text, as subscribing validated
+    and wrote them): a trigger without a rolling time window is validated once per process and
+    params text (at most :data:`PREPARED_CACHE_SIZE` kept), later polls reuse the values; the
+    connection's fills are applied to a copy each time. Raises InputInvalid as :func:`prepare`."""
+    if op.trigger is None or op.trigger.window is not None or conn.app != op.app:
+        return prepare(op, conn, json.loads(params_text))
+    key = (op.key, params_text)
+    found = _prepared.get(key)
+    if found is None or found[0] is not op:
+        values = inputs.validate(op, json.loads(params_text))
+        if len(_prepared) >= PREPARED_CACHE_SIZE:
+            _prepared.pop(next(iter(_prepared)))  # the oldest entry
+        found = _prepared[key] = (op, values)
+    values = dict(found[1])
+    executor.fill(op, values, conn)
+    return values
+
+
+_pag_attrs: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
+def pag_attr(pag: Any, name: str, default: Any = None) -> Any:
+    """``getattr(pag, name, default)`` for a paginator, remembered per paginator object: a
+    paginator type without the field answers through pydantic's ``__getattr__`` and an
+    AttributeError, several times per page otherwise."""
+    key = (id(pag), name)
+    found = _pag_attrs.get(key)
+    if found is None or found[0] is not pag:
+        found = _pag_attrs[key] = (pag, getattr(pag, name, default))
+    return found[1]
+
+
 def _typed(op: Operation, values: dict[str, Any]) -> dict[str, Any]:
     """Page numbers and sizes written as the input declares them: a string where the document
     has one (GHL's filter-by-email takes ``skip`` and ``limit`` as strings)."""
     pag = op.trigger.paginator
-    for name in (getattr(pag, n, None) for n in ("offset_param", "page_param", "size_param")):
+    for name in (pag_attr(pag, n) for n in ("offset_param", "page_param", "size_param")):
         field = op.input(name) if name else None
         if field is not None and field.type == "string" and isinstance(values.get(name), int):
             values[name] = str(values[name])
@@ -103,7 +141,7 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
     if pag.type == "none" or not page:
         return None
     data = items.page_of(op, data)
-    size = int(values.get(getattr(pag, "size_param", None) or "", 0) or getattr(pag, "page_size", 0))
+    size = int(values.get(pag_attr(pag, "size_param") or "", 0) or pag_attr(pag, "page_size", 0))
     if pag.type == "offset":
         if len(page) < size:
             return None
@@ -137,8 +175,8 @@ def _next_page(op: Operation, values: dict[str, Any], data: Any,
 def position_params(op: Operation) -> list[str]:
     """The names of the values that say where a read is: offset, page number or cursor tokens."""
     pag = op.trigger.paginator
-    names = [getattr(pag, n, None) for n in ("offset_param", "page_param")]
-    names += [t.param for t in getattr(pag, "tokens", ())]
+    names = [pag_attr(pag, n) for n in ("offset_param", "page_param")]
+    names += [t.param for t in pag_attr(pag, "tokens", ())]
     return [n for n in names if n]
 
 
@@ -150,20 +188,24 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
                limit: int | None = None, stop: Stop | None = None, max_pages: int | None = None,
                priority: Priority = "interactive", max_wait: float | None = None,
                start: dict[str, Any] | None = None, budget_cuts: bool = False,
-               page_size: int | None = None) -> Read:
+               page_size: int | None = None, observations: list | None = None,
+               held: dict | None = None) -> Read:
     """Read pages of ``op`` with already-prepared ``values``.
 
     ``start`` (a ``Read.resume`` of an earlier read) continues from where that read stopped.
     With ``budget_cuts``, a rate budget exhausted after the first page ends the read like the
     page cap does (``complete`` False, ``resume`` set) instead of raising
     :class:`~engine.core.errors.RateLimited`. ``page_size`` asks for that many items per page.
-    ``max_wait``: seconds to wait for each rate slot (None: ENGINE_RATE_MAX_WAIT_SECONDS)."""
+    ``max_wait``: seconds to wait for each rate slot (None: ENGINE_RATE_MAX_WAIT_SECONDS).
+    Given ``observations``, the rate budget's correction from the last page's answer is left
+    in it for the caller to write (those of earlier pages are written before the next page).
+    ``held``: a rate slot taken ahead, used by the first request (see ``Upstream.send``)."""
     assert op.trigger is not None
     cap = max_pages or op.trigger.max_pages
     out = Read()
     seen: set[str] = set()
     page_values: dict[str, Any] | None = {**_first_page(op, values), **(start or {})}
-    size_param = getattr(op.trigger.paginator, "size_param", None)
+    size_param = pag_attr(op.trigger.paginator, "size_param")
     if page_size and size_param:
         page_values[size_param] = page_size
     while page_values is not None:
@@ -171,9 +213,12 @@ async def read(rt: Runtime, conn: Connection, op: Operation, values: dict[str, A
         if token in seen:
             break  # a cursor that repeats would loop forever
         seen.add(token)
+        if observations:  # the next page's slot needs the previous answer's correction
+            rt.upstream.write_later(observations)
         try:
             resp = await executor.call(rt, conn, op, page_values, priority=priority,
-                                       max_wait=max_wait)
+                                       max_wait=max_wait, observations=observations,
+                                       held=held)
         except RateLimited:
             if not (budget_cuts and out.pages):
                 raise

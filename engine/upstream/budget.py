@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from engine.accounts.connections import tenant_tag
 from engine.core import keys
 from engine.core.errors import RateLimited
+from engine.core.scripts import ScriptCall
 
 Priority = Literal["interactive", "background"]
 
@@ -39,10 +40,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: window zset, day counter, upstream burst cap, upstream day cap, the scope's tenants;
-# ARGV: limit, window (ms), daily limit, slot id, ms to UTC midnight, tenant tag. Times are ms
-# (Redis TIME). Returns {1, 0, slot} when granted, {0, ms to wait} or {-1, ms to midnight}.
+# KEYS: window zset, day counter, upstream burst cap, upstream day cap, the scope's tenants
+# and, optionally, a quarantine key; ARGV: limit, window (ms), daily limit, slot id, ms to UTC
+# midnight, tenant tag. Times are ms (Redis TIME). Returns {1, 0, slot} when granted, {0, ms to
+# wait}, {-1, ms to midnight} or {-2, 0} while the quarantine key exists (nothing granted).
 _ACQUIRE = _NOW_MS + """
+if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then return {-2, 0} end
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local daily = tonumber(ARGV[3])
@@ -118,6 +121,10 @@ return 1
 """
 
 
+class Quarantined(Exception):
+    """No slot given: the connection's quarantine key (the exception's argument) exists."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """A rate budget: ``burst`` requests per ``window_ms`` (ms) plus ``margin_ms`` (ms) of safety,
@@ -163,30 +170,53 @@ class Budget:
         return [keys.RATE_WINDOW.format(scope=scope), keys.RATE_DAY.format(scope=scope, day=day),
                 keys.RATE_UPSTREAM_CAP.format(scope=scope), keys.RATE_UPSTREAM_DAY.format(scope=scope)]
 
-    async def try_acquire(self, scope: str, priority: Priority, tenant: str = "") -> tuple[int, str]:
+    async def try_acquire(self, scope: str, priority: Priority, tenant: str = "",
+                          quarantine: str | None = None) -> tuple[int, str]:
         """Take one slot now: (0, slot) when granted, else (milliseconds to wait, "");
         a negative wait means the day's budget is spent. Once half the burst is in use, each
         ``tenant`` is held to an equal share of it among the tenants with a connection on the
         scope, so tenants sharing a location share it fairly (one tenant's flood cannot lock
-        another out)."""
-        lim = self.limits
-        limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
-        granted, wait, *slot = await self._acquire(
-            keys=[*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)],
-            args=[limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
-                  _ms_to_utc_midnight(), tenant_tag(tenant)])
+        another out). ``quarantine``: a Redis key checked in the same step; while it exists no
+        slot is given and :class:`Quarantined` is raised."""
+        found, names, args = self.acquire_call(scope, priority, tenant, quarantine)
+        granted, wait, *slot = await found(keys=names, args=args)
+        if granted == -2:
+            raise Quarantined(quarantine or "")
         if granted == 1:
             return 0, slot[0].decode() if isinstance(slot[0], bytes) else str(slot[0])
         if granted == -1:
             return -int(wait), ""
         return int(wait), ""
 
+    def acquire_call(self, scope: str, priority: Priority, tenant: str = "",
+                     quarantine: str | None = None) -> ScriptCall:
+        """:meth:`try_acquire`'s script call ``(script, keys, args)``, to run with others in one
+        round trip (:func:`engine.core.scripts.together`); :meth:`granted` reads its reply."""
+        lim = self.limits
+        limit = lim.burst if priority == "interactive" else max(1, lim.burst - lim.reserve)
+        names = [*self._keys(scope), keys.RATE_CONNECTIONS.format(scope=scope)]
+        if quarantine:
+            names.append(quarantine)
+        return (self._acquire, names,
+                [limit, lim.window_ms + lim.margin_ms, lim.daily, secrets.token_hex(6),
+                 _ms_to_utc_midnight(), tenant_tag(tenant)])
+
+    @staticmethod
+    def granted(reply: list) -> str | None:
+        """The slot an :meth:`acquire_call` reply granted; None when it granted none (wait,
+        day spent, quarantined: :meth:`acquire` then says which)."""
+        if reply and reply[0] == 1:
+            return reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
+        return None
+
     async def acquire(self, scope: str, priority: Priority, *, max_wait: float,
-                      tenant: str = "") -> str:
-        """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``."""
+                      tenant: str = "", quarantine: str | None = None) -> str:
+        """Wait for a slot (at most ``max_wait`` seconds); return the slot, for ``observe``.
+        Raises :class:`~engine.core.errors.RateLimited` when none comes in time, and
+        :class:`Quarantined` while the ``quarantine`` key exists (checked in the same step)."""
         waited_s = 0.0
         while True:
-            wait_ms, slot = await self.try_acquire(scope, priority, tenant)
+            wait_ms, slot = await self.try_acquire(scope, priority, tenant, quarantine)
             if wait_ms == 0:
                 return slot
             if wait_ms < 0:
@@ -220,6 +250,16 @@ class Budget:
         count with what upstream reported (``X-RateLimit-Remaining``, its
         ``X-RateLimit-Interval-Milliseconds`` and ``X-RateLimit-Daily-Remaining``: GHL's OAuth
         Authorization doc, rate limits). A 429 closes the window for ``retry_after`` seconds."""
+        found = self.observation(scope, headers, status, retry_after, slot)
+        if found is not None:
+            await found[0](keys=found[1], args=found[2])
+
+    def observation(self, scope: str, headers: Mapping[str, str], status: int,
+                    retry_after: float | None = None, slot: str = "") -> ScriptCall | None:
+        """What :meth:`observe` writes, as a script call ``(script, keys, args)`` to run later
+        with others in one round trip (:func:`engine.core.scripts.together`); None when there
+        is nothing to write. Run late, the slot is timed from when it runs: later than the
+        answer, so the window stays conservative."""
         remaining = _header_int(headers, "x-ratelimit-remaining")
         interval_ms = (_header_int(headers, "x-ratelimit-interval-milliseconds")
                        or self.limits.window_ms)
@@ -229,10 +269,9 @@ class Budget:
             if retry_after:
                 interval_ms = int(retry_after * 1000)
         if remaining is None and dremaining is None and not slot:
-            return
+            return None
         k = self._keys(scope)
-        await self._observe(
-            keys=[k[0], k[2], k[3]],
-            args=[self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
-                  -1 if remaining is None else remaining, interval_ms,
-                  -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])
+        return (self._observe, [k[0], k[2], k[3]],
+                [self.limits.burst, self.limits.window_ms + self.limits.margin_ms,
+                 -1 if remaining is None else remaining, interval_ms,
+                 -1 if dremaining is None else dremaining, _ms_to_utc_midnight(), slot])

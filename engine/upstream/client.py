@@ -25,9 +25,10 @@ import httpx
 from engine.accounts.connections import Connection
 from engine.core import keys, metrics
 from engine.core.errors import RateLimited, UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from engine.core.scripts import ScriptCall, together
 from engine.core.settings import Settings
 from engine.upstream.apps import APPS
-from engine.upstream.budget import Budget, Priority
+from engine.upstream.budget import Budget, Priority, Quarantined
 from engine.upstream.call import Call
 from engine.upstream.httppool import use_lean_pool
 
@@ -36,6 +37,9 @@ log = logging.getLogger("engine.upstream.client")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError,
                httpx.RemoteProtocolError)
+
+
+URLS_KEPT = 4096  # parsed request URLs an Upstream keeps
 
 
 @dataclass
@@ -168,6 +172,7 @@ class Upstream:
         )
         use_lean_pool(self.http)  # same pool decisions, linear bookkeeping per request
         self._pending: set[asyncio.Future] = set()  # budget corrections still being written
+        self._urls: dict[str, httpx.URL] = {}  # parsed request URLs, by their text
         self.tokens = None  # engine.oauth.tokens.TokenManager: refreshes OAuth tokens (set by the runtime)
 
     async def close(self) -> None:
@@ -186,15 +191,14 @@ class Upstream:
         if not task.cancelled() and task.exception() is not None:
             log.warning("rate budget correction failed: %r", task.exception())
 
-    async def _refuse_quarantined(self, conn: Connection, label: str) -> None:
-        """Fail at once, without upstream or a rate slot, for a quarantined connection."""
-        if conn.verified and await self.budget.redis.exists(
-                keys.AUTH_QUARANTINE.format(conn_id=conn.id)):
-            raise UpstreamAuthError(
-                f"{label} refused the credentials of connection {conn.id} again and again; it is "
-                f"quarantined for up to {self.settings.auth_quarantine_seconds} s (no call is "
-                "sent meanwhile): update its credentials or re-authorize it",
-                status=401, details={"quarantined": True})
+    def _quarantined(self, conn: Connection, label: str) -> UpstreamAuthError:
+        """The error of a call refused at once, without upstream or a rate slot, because its
+        connection is quarantined (the budget's acquire checks the quarantine key)."""
+        return UpstreamAuthError(
+            f"{label} refused the credentials of connection {conn.id} again and again; it is "
+            f"quarantined for up to {self.settings.auth_quarantine_seconds} s (no call is "
+            "sent meanwhile): update its credentials or re-authorize it",
+            status=401, details={"quarantined": True})
 
     async def _strike(self, conn: Connection) -> None:
         """Count a 401/403 answer; enough of them within 10 minutes quarantine the connection.
@@ -212,14 +216,62 @@ class Upstream:
             log.warning("connection %s quarantined after %d refusals of its credentials",
                         conn.id, strikes)
 
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the client's transport and read the whole answer. This is
+        what ``AsyncClient.send`` does for this client, minus the layers it does not use (auth
+        flows, redirects: never followed here, cookies: upstream APIs authenticate every
+        request, event hooks); the transport is the one the client picks for the URL (a proxy
+        from the environment included), and its errors are httpx's. Raises httpx.HTTPError."""
+        transport = self.http._transport_for_url(request.url)
+        resp = await transport.handle_async_request(request)
+        resp.request = request
+        try:
+            await resp.aread()
+        finally:
+            await resp.aclose()
+        return resp
+
     def _backoff_s(self, attempt: int) -> float:
         """Seconds to wait before retry ``attempt`` + 1: uniform in [cap / 2, cap], the cap
         doubling from ENGINE_BACKOFF_BASE_SECONDS up to ENGINE_BACKOFF_MAX_SECONDS."""
         cap = min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempt - 1))
         return random.uniform(cap / 2, cap)
 
+    def _url(self, text: str) -> httpx.URL:
+        """``text`` parsed as an httpx URL, once per process for the same text (at most
+        :data:`URLS_KEPT` kept): a poll sends the same URL again and again. Raises httpx's
+        InvalidURL as ``httpx.URL`` does."""
+        found = self._urls.get(text)
+        if found is None:
+            if len(self._urls) >= URLS_KEPT:
+                self._urls.clear()
+            found = self._urls[text] = httpx.URL(text)
+        return found
+
+    @staticmethod
+    def quarantine_key(conn: Connection) -> str | None:
+        """The key whose presence refuses ``conn``'s calls (its rate slots are not given while
+        it exists); None for credentials still being verified."""
+        return keys.AUTH_QUARANTINE.format(conn_id=conn.id) if conn.verified else None
+
+    def give_back(self, held: dict[str, str]) -> None:
+        """Refund, in the background, a slot taken ahead (``{"scope", "slot"}``) that no request
+        used (:meth:`Budget.refund`), and empty ``held``."""
+        if held.get("slot"):
+            self._in_background(self.budget.refund(held["scope"], held["slot"]))
+        held.clear()
+
+    def write_later(self, observations: list[ScriptCall]) -> None:
+        """Write budget corrections (:meth:`Budget.observation`) in the background, in one round
+        trip, and empty the list; :meth:`close` waits for them."""
+        if observations:
+            self._in_background(together(self.budget.redis, list(observations)))
+            observations.clear()
+
     async def send(self, conn: Connection, call: Call, *, priority: Priority = "interactive",
-                   max_wait: float | None = None) -> Response:
+                   max_wait: float | None = None,
+                   observations: list[ScriptCall] | None = None,
+                   held: dict[str, str] | None = None) -> Response:
         """Send ``call`` for ``conn`` and return its successful Response (status, decoded data,
         headers, attempts, duration_ms). ``priority``: "interactive" may use the whole burst,
         "background" stops short of the reserve; ``max_wait``: seconds to wait for a rate slot
@@ -227,7 +279,13 @@ class Upstream:
         within ``max_wait``, or a 429 on the last try or asking a longer wait than
         ENGINE_MAX_RETRY_AFTER_SECONDS), UpstreamAuthError (credentials
         refused, or the connection quarantined), UpstreamError (another 4xx, a 5xx not retried,
-        an unsendable request) and UpstreamUnavailable (502/504 after the last try)."""
+        an unsendable request) and UpstreamUnavailable (502/504 after the last try)..
+
+        The budget's correction from a successful answer is written without holding the answer
+        up: in the background, or, given ``observations``, appended to that list for the caller
+        to write with its next Redis round trip (:func:`engine.core.scripts.together`; or
+        :meth:`write_later`). ``held`` (``{"scope": …, "slot": …}``), a slot its caller already
+        took on the connection's scope, is used for the first attempt and removed from it."""
         app = APPS[conn.app]
         base = app.base_url(self.settings).rstrip("/")
         started = time.perf_counter()
@@ -236,12 +294,18 @@ class Upstream:
         last_error = "no attempt made"
         reauthorized = False
         may_have_arrived = False  # whether a failed attempt may have reached upstream
-        await self._refuse_quarantined(conn, app.label)
+        # a quarantined connection fails at once, without upstream or a rate slot
+        quarantine = self.quarantine_key(conn)
         while True:
             attempts += 1
             final = attempts >= self.settings.max_attempts
-            slot = await self.budget.acquire(conn.rate_scope, priority, max_wait=max_wait,
-                                             tenant=conn.tenant)
+            slot = held.pop("slot", "") if held and held.get("scope") == conn.rate_scope else ""
+            try:
+                slot = slot or await self.budget.acquire(
+                    conn.rate_scope, priority, max_wait=max_wait, tenant=conn.tenant,
+                    quarantine=quarantine)
+            except Quarantined:
+                raise self._quarantined(conn, app.label) from None
             headers = {"Accept": "application/json"}
             if call.version:
                 headers["Version"] = call.version
@@ -249,7 +313,7 @@ class Upstream:
                 await self.tokens.before_send(conn)
             try:
                 request = self.http.build_request(
-                    call.method, base + call.path, params=call.query or None,
+                    call.method, self._url(base + call.path), params=call.query or None,
                     headers=headers, **encode_body(call))
                 await app.authorize(request, conn)
             except (ValueError, TypeError, KeyError, httpx.HTTPError) as exc:
@@ -262,7 +326,7 @@ class Upstream:
                     status=502, code="request_unsendable", details={"attempts": attempts},
                     attempts=attempts) from None
             try:
-                resp = await self.http.send(request)
+                resp = await self._exchange(request)
             except _NOT_SENT as exc:
                 metrics.UPSTREAM_REQUESTS.labels(app=conn.app, status="error").inc()
                 last_error = f"could not connect to {app.label}: {type(exc).__name__}"
@@ -292,12 +356,16 @@ class Upstream:
 
             _count(conn, resp)
             retry_after_s = retry_after_seconds(resp.headers)
-            observed = self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
-                                           retry_after_s, slot)
             if resp.is_success:  # later requests need the correction; this answer does not
-                self._in_background(observed)
+                found = self.budget.observation(conn.rate_scope, resp.headers, resp.status_code,
+                                                retry_after_s, slot)
+                if found is not None and observations is not None:
+                    observations.append(found)  # the caller writes it with its next round trip
+                elif found is not None:
+                    self.write_later([found])
             else:  # a 429 or an error may be retried at once: the budget must know first
-                await observed
+                await self.budget.observe(conn.rate_scope, resp.headers, resp.status_code,
+                                          retry_after_s, slot)
             data = _decode(resp, call.response if resp.is_success else "json")
             status = resp.status_code
             if resp.is_success:

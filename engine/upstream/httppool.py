@@ -11,14 +11,25 @@ reused or created, in the same order) in one pass.
 connection) is asked of a connection before it is reused, every time, as before; the other idle
 connections are swept with it at most once a ``SWEEP_SECONDS`` instead of twice per request, so
 one that expired unused is closed up to that much later.
+
+The pool's connections also write a request in one system call instead of two: httpcore's
+HTTP/1.1 connection writes the head, then the body, each a ``write`` of its own (on loopback
+or TLS, a system call and a wake-up of the other side each). :class:`CorkedBackend` hands out
+streams that hold written bytes until the connection reads (every request is followed by
+reading its answer) or closes, and send them then, in one write. They also look their socket
+up once for the server-disconnect check made before each reuse (anyio builds its table of
+attributes again on every lookup).
 """
 
 from __future__ import annotations
 
 import time
+import typing
 
 import httpcore
 import httpx
+from httpcore import AsyncNetworkBackend, AsyncNetworkStream
+from httpcore._utils import is_socket_readable
 
 SWEEP_SECONDS = 1.0
 
@@ -82,11 +93,81 @@ class LeanConnectionPool(httpcore.AsyncConnectionPool):
         return closing
 
 
+class CorkedStream(AsyncNetworkStream):
+    """A network stream whose writes are held until the next read (or close) and then sent in
+    one write, with the last write's timeout. A write's errors (httpcore's WriteError,
+    WriteTimeout) surface from that read."""
+
+    def __init__(self, inner: AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._held: list[bytes] = []
+        self._timeout: float | None = None
+        self._sock: typing.Any = None  # the raw socket, once looked up (False: there is none)
+
+    async def _flush(self) -> None:
+        if self._held:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held = []
+            await self._inner.write(data, self._timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self._held.append(buffer)
+            self._timeout = timeout
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        await self._flush()
+        return await self._inner.read(max_bytes, timeout)
+
+    async def aclose(self) -> None:
+        self._held = []  # a connection closed before reading its answer sends nothing more
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context, server_hostname: str | None = None,
+                        timeout: float | None = None) -> AsyncNetworkStream:
+        await self._flush()
+        return CorkedStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable":  # asked before every reuse: the socket is looked up once
+            if self._sock is None:
+                self._sock = self._inner.get_extra_info("socket") or False
+            if self._sock is not False:
+                return is_socket_readable(self._sock)
+        return self._inner.get_extra_info(info)
+
+
+class CorkedBackend(AsyncNetworkBackend):
+    """The pool's network backend, its streams wrapped in :class:`CorkedStream`."""
+
+    def __init__(self, inner: AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: typing.Iterable | None = None) -> AsyncNetworkStream:
+        return CorkedStream(await self._inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address,
+            socket_options=socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: typing.Iterable | None = None
+                                  ) -> AsyncNetworkStream:
+        return CorkedStream(await self._inner.connect_unix_socket(
+            path, timeout=timeout, socket_options=socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
 def use_lean_pool(client: httpx.AsyncClient) -> None:
     """Switch the client's default transport to the lean pool, if it is httpcore's plain pool
-    (a test transport, a proxy or another httpcore version is left as it is)."""
+    (a test transport, a proxy or another httpcore version is left as it is), with corked
+    streams (a request in one write)."""
     transport = client._transport
     pool = getattr(transport, "_pool", None)
     if (type(pool) is httpcore.AsyncConnectionPool and httpcore.__version__.startswith("1.")
             and hasattr(pool, "_assign_requests_to_connections")):
         pool.__class__ = LeanConnectionPool
+        if not isinstance(pool._network_backend, CorkedBackend):
+            pool._network_backend = CorkedBackend(pool._network_backend)
