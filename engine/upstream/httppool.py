@@ -111,24 +111,34 @@ class CorkedStream(AsyncNetworkStream):
             await self._inner.write(data, self._timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Hold ``buffer`` (bytes) until the next read or close; ``timeout`` (s) applies to the one
+        write that sends it."""
         if buffer:
             self._held.append(buffer)
             self._timeout = timeout
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Send what is held, then read up to ``max_bytes`` (waiting ``timeout`` s); raises
+        httpcore's read or held-write errors."""
         await self._flush()
         return await self._inner.read(max_bytes, timeout)
 
     async def aclose(self) -> None:
+        """Close the stream, dropping what is held (nothing more is sent on a connection closed
+        before its answer)."""
         self._held = []  # a connection closed before reading its answer sends nothing more
         await self._inner.aclose()
 
     async def start_tls(self, ssl_context, server_hostname: str | None = None,
                         timeout: float | None = None) -> AsyncNetworkStream:
+        """Send what is held, then start TLS on the inner stream (arguments as httpcore's);
+        the new stream is corked too."""
         await self._flush()
         return CorkedStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> typing.Any:
+        """The inner stream's ``info``; ``is_readable`` (asked before every reuse) looks the socket
+        up once."""
         if info == "is_readable":  # asked before every reuse: the socket is looked up once
             if self._sock is None:
                 self._sock = self._inner.get_extra_info("socket") or False
@@ -146,6 +156,7 @@ class CorkedBackend(AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: typing.Iterable | None = None) -> AsyncNetworkStream:
+        """A corked stream over the inner backend's TCP connection (arguments as httpcore's)."""
         return CorkedStream(await self._inner.connect_tcp(
             host, port, timeout=timeout, local_address=local_address,
             socket_options=socket_options))
@@ -153,10 +164,13 @@ class CorkedBackend(AsyncNetworkBackend):
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: typing.Iterable | None = None
                                   ) -> AsyncNetworkStream:
+        """A corked stream over the inner backend's Unix socket connection (arguments as
+        httpcore's)."""
         return CorkedStream(await self._inner.connect_unix_socket(
             path, timeout=timeout, socket_options=socket_options))
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` (s) as the inner backend does."""
         await self._inner.sleep(seconds)
 
 
