@@ -77,3 +77,17 @@ def start_dev(cwd: Path, port: int, timeout: float = 120) -> tuple[subprocess.Po
         if "Ctrl-C stops everything" in line:
             break
     return proc, "".join(lines)
+
+
+def smsglobal_connection_with_a_replaced_secret(api, sandbox) -> dict:
+    """An SMSGlobal connection whose credentials passed when it was made, then stopped working
+    (the secret was replaced at SMSGlobal): every later call is refused with a 403."""
+    key = "typokey" + str(time.time_ns())
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": key, "api_secret": "wrong-secret-123"}).raise_for_status()
+    resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "typo",
+                                             "api_key": key, "api_secret": "wrong-secret-123"})
+    assert resp.status_code == 201, resp.text
+    sandbox.post("/_sandbox/smsglobal/credentials",
+                 json={"api_key": key, "api_secret": "the-new-secret"}).raise_for_status()
+    return resp.json()

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from engine.core import keys
+from tests.support import smsglobal_connection_with_a_replaced_secret
 from tests.polling_support import (deliver_all, object_id, poll, seed, stats, subscribe, verified,
                                    watch_of)
 
@@ -264,16 +265,8 @@ async def test_deleted_object_and_revoked_token_pause_the_watch(api, connection,
 
 
 async def test_a_watch_paused_for_refused_credentials_names_its_app(api, sandbox, rt, receiver):
-    # credentials that passed at creation, then changed at SMSGlobal (the secret was replaced)
-    key = "typokey" + str(time.time_ns())
-    sandbox.post("/_sandbox/smsglobal/credentials",
-                 json={"api_key": key, "api_secret": "wrong-secret-123"}).raise_for_status()
-    resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "typo",
-                                             "api_key": key, "api_secret": "wrong-secret-123"})
-    assert resp.status_code == 201, resp.text
-    sandbox.post("/_sandbox/smsglobal/credentials",
-                 json={"api_key": key, "api_secret": "the-new-secret"}).raise_for_status()
-    sub = subscribe(api, resp.json(), receiver, trigger="smsglobal.new_incoming_sms")
+    conn = smsglobal_connection_with_a_replaced_secret(api, sandbox)
+    sub = subscribe(api, conn, receiver, trigger="smsglobal.new_incoming_sms")
     assert (await poll(rt, sub["id"])).outcome == "paused"
     assert (await poll(rt, sub["id"])).outcome == "skipped"  # not retried
     shown = api.get(f"/v1/subscriptions/{sub['id']}").json()

@@ -6,6 +6,8 @@ import time
 import httpx
 import pytest
 
+from tests.support import smsglobal_connection_with_a_replaced_secret
+
 from engine.upstream import smsglobal as mac_auth
 from sandbox.smsglobal import DEFAULT_KEY, DEFAULT_SECRET
 
@@ -85,16 +87,7 @@ def test_refused_credentials_are_a_422_at_creation_and_nothing_is_stored(api, sa
 
 @pytest.mark.covers("smsglobal.get_credit_balance", "smsglobal.send_sms")
 def test_wrong_secret_is_a_clear_error_not_a_500(api, sandbox):
-    # credentials that passed at creation, then changed at SMSGlobal (the secret was replaced)
-    key = "typokey" + str(time.time_ns())
-    sandbox.post("/_sandbox/smsglobal/credentials",
-                 json={"api_key": key, "api_secret": "wrong-secret-123"}).raise_for_status()
-    resp = api.post("/v1/connections", json={"app": "smsglobal", "name": "typo",
-                                             "api_key": key, "api_secret": "wrong-secret-123"})
-    assert resp.status_code == 201, resp.text
-    conn = resp.json()
-    sandbox.post("/_sandbox/smsglobal/credentials",
-                 json={"api_key": key, "api_secret": "the-new-secret"}).raise_for_status()
+    conn = smsglobal_connection_with_a_replaced_secret(api, sandbox)
     test = api.post(f"/v1/connections/{conn['id']}/test").json()
     assert test["ok"] is False and test["error"]["code"] == "upstream_unauthorized"
     resp = act(api, conn, "smsglobal.send_sms", destinations=["61400000001"], message="hi")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 
 from api.deps import Reader, Writer
 from api.models import ConnectionIn, ConnectionPatch, GHLConnectionIn
@@ -98,14 +98,13 @@ async def get_connection(conn_id: str, caller: Reader) -> dict[str, Any]:
 
 
 @router.delete("/connections/{conn_id}", status_code=204)
-async def delete_connection(conn_id: str, caller: Writer) -> Response:
+async def delete_connection(conn_id: str, caller: Writer) -> None:
     """Delete a connection. Subscriptions reading through it pause at their next poll, naming
     the deleted connection."""
     rt = caller.rt
     await connections.get(rt.redis, caller.tenant, conn_id)
     await hooks.forget(rt.redis, rt.vault, conn_id)
     await connections.delete(rt.redis, caller.tenant, conn_id)
-    return Response(status_code=204)
 
 
 @router.get("/connections/{conn_id}/hook")
@@ -134,25 +133,20 @@ def _hook_urls(rt: Runtime, request: Request, conn, hook_token: str | None) -> d
     return {"connection_id": conn.id, **{k: hooks.push_url(base, k, hook_token) for k in kinds}}
 
 
-@router.post("/connections/{conn_id}/test", summary="Test a connection",
-             description="Sends the app's cheapest read (GHL: the location; SMSGlobal: the "
-                         "balance) with the stored credentials. When it passes, the connection "
-                         "is active again and the subscriptions and flows its failure paused "
-                         "resume (`resumed` counts their watches).")
+@router.post("/connections/{conn_id}/test", summary="Test a connection")
 async def test_connection(conn_id: str, caller: Writer) -> dict[str, Any]:
-    """Test the connection's credentials upstream (:func:`engine.polling.health.test`)."""
+    """Sends the app's cheapest read (GHL: the location; SMSGlobal: the balance) with the stored
+    credentials. When it passes, the connection is active again and the subscriptions and
+    flows its failure paused resume (`resumed` counts their watches)."""
     return await health.test(caller.rt, caller.tenant, conn_id)
 
 
-@router.patch("/connections/{conn_id}", summary="Update a connection's credentials or name",
-              description="GHL private-token connections take `token`; SMSGlobal connections "
-                          "take `api_key` and `api_secret` together; both take `name`. New "
-                          "credentials are stored encrypted and tested at once; when the test "
-                          "passes, what the old credentials' failure paused resumes. Returns "
-                          "`{connection, test, resumed}`; the credentials are never returned.")
+@router.patch("/connections/{conn_id}", summary="Update a connection's credentials or name")
 async def update_connection(conn_id: str, body: ConnectionPatch, caller: Writer) -> dict[str, Any]:
-    """Replace the connection's name or credentials and test them at once
-    (:func:`engine.polling.health.update`)."""
+    """GHL private-token connections take `token`; SMSGlobal connections take `api_key` and
+    `api_secret` together; both take `name`. New credentials are stored encrypted and tested
+    at once; when the test passes, what the old credentials' failure paused resumes. Returns
+    `{connection, test, resumed}`; the credentials are never returned."""
     given = {k: v.get_secret_value() for k in ("token", "api_key", "api_secret")
              if (v := getattr(body, k)) is not None}
     return await health.update(caller.rt, caller.tenant, conn_id, name=body.name, credentials=given)

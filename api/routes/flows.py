@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 from pydantic import ConfigDict, Field
 
 from api.deps import Reader, Writer, principal
@@ -45,10 +45,9 @@ async def update_flow(flow_id: str, body: flows.FlowPatch, caller: Writer) -> di
 
 
 @router.delete("/flows/{flow_id}", status_code=204)
-async def delete_flow(flow_id: str, caller: Writer) -> Response:
+async def delete_flow(flow_id: str, caller: Writer) -> None:
     """Delete a flow, its subscription and its runs."""
     await flows.delete(caller.rt, caller.tenant, flow_id)
-    return Response(status_code=204)
 
 
 @router.post("/flows/{flow_id}/pause")
@@ -101,14 +100,12 @@ class FlowTestIn(Strict):
         examples=[{"id": "ocQHyuzHvysMo5N5VsXc", "firstName": "Ada", "phone": "+61400000031"}])
 
 
-@router.post("/flows/{flow_id}/test", summary="Test-run a flow",
-             description="Runs the flow's steps once, now, on the given item or on the newest "
-                         "item its trigger reads (as a delivery carries it: `trigger.id` has the "
-                         "item's own type), and returns the run step by step. The run is "
-                         "kept in the run log with `test: true`. Its steps really act upstream "
-                         "(an SMS step sends the SMS).")
+@router.post("/flows/{flow_id}/test", summary="Test-run a flow")
 async def test_flow(flow_id: str, caller: Writer, body: FlowTestIn | None = None) -> dict[str, Any]:
-    """Run the flow's steps once on ``body.item`` (:func:`engine.flows.service.test_run`)."""
+    """Runs the flow's steps once, now, on the given item or on the newest item its trigger
+    reads (as a delivery carries it: `trigger.id` has the item's own type), and returns the
+    run step by step. The run is kept in the run log with `test: true`. Its steps really act
+    upstream (an SMS step sends the SMS)."""
     return await flows.test_run(caller.rt, caller.tenant, flow_id, body.item if body else None)
 
 

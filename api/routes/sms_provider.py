@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from api.deps import Reader, Writer
 from engine.provider import setup
@@ -45,8 +45,7 @@ async def update_provider(location_id: str, body: setup.ProviderPatch,
 
 
 @router.delete("/sms-provider/{location_id}", status_code=204)
-async def delete_provider(location_id: str, caller: Writer) -> Response:
+async def delete_provider(location_id: str, caller: Writer) -> None:
     """Stop carrying a location's SMS through SMSGlobal."""
     await setup.delete(caller.rt.redis, caller.tenant, location_id)
-    return Response(status_code=204)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
 
 from api.deps import Caller, Reader, Writer
@@ -91,10 +91,9 @@ async def update_subscription(sub_id: str, body: SubscriptionPatch,
 
 
 @router.delete("/subscriptions/{sub_id}", status_code=204)
-async def delete_subscription(sub_id: str, caller: Writer) -> Response:
+async def delete_subscription(sub_id: str, caller: Writer) -> None:
     """Unsubscribe: its queue and delivery log go too."""
     await subscriptions.delete(caller.rt, caller.tenant, sub_id)
-    return Response(status_code=204)
 
 
 @router.post("/subscriptions/{sub_id}/rotate-secret")
@@ -104,21 +103,18 @@ async def rotate_secret(sub_id: str, caller: Writer) -> dict[str, Any]:
     return await subscriptions.rotate_secret(caller.rt, caller.tenant, sub_id)
 
 
-@router.get("/subscriptions/{sub_id}/deliveries", summary="List a subscription's deliveries",
-            description="The subscription's deliveries, newest first, with status, attempts and "
-                        "last error; filter with `status` (`dead`: the dead letters). One page "
-                        "holds up to `limit` (default 100); when more match, `has_more` is true "
-                        "and `next` is the cursor: pass it as `?cursor=` (with the same `status`) "
-                        "for the next page. The log keeps a subscription's newest 1,000 "
-                        "deliveries.")
+@router.get("/subscriptions/{sub_id}/deliveries", summary="List a subscription's deliveries")
 async def list_deliveries(sub_id: str, caller: Reader,
                           status: Literal["pending", "retrying", "delivered", "dead"] | None = Query(None),
                           limit: int = Query(100, ge=1, le=1000),
                           cursor: str | None = Query(None, min_length=1, max_length=200,
                                                      description="`next` of the page before.")
                           ) -> dict[str, Any]:
-    """One page of the subscription's deliveries (:func:`engine.polling.delivery.page`):
-    ``{deliveries, has_more, next}``."""
+    """The subscription's deliveries, newest first, with status, attempts and last error; filter
+    with `status` (`dead`: the dead letters). One page holds up to `limit` (default 100);
+    when more match, `has_more` is true and `next` is the cursor: pass it as `?cursor=` (with
+    the same `status`) for the next page. The log keeps a subscription's newest 1,000
+    deliveries."""
     found, after = await delivery.page(caller.rt, caller.tenant, sub_id, status=status,
                                        limit=limit, after=cursor)
     return {"deliveries": found, "has_more": after is not None, "next": after}
@@ -130,16 +126,12 @@ async def replay_delivery(sub_id: str, delivery_id: str, caller: Writer) -> dict
     return await delivery.replay(caller.rt, caller.tenant, sub_id, delivery_id)
 
 
-@router.post("/subscriptions/{sub_id}/poll", summary="Poll now",
-             description="Polls the subscription's trigger at once instead of at its next slot, "
-                         "and returns what the poll found: `outcome` (primed: the first read, "
-                         "which sets the starting point; polled; paused, with `detail`; skipped: "
-                         "paused or another poll of it is running), `new` items and "
-                         "`deliveries` queued (workers send them).")
+@router.post("/subscriptions/{sub_id}/poll", summary="Poll now")
 async def poll_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
-    """Poll the subscription's trigger now (:func:`engine.polling.poller.poll_now`); returns the
-    outcome, the new items and deliveries counted, the upstream requests made and the
-    subscription."""
+    """Polls the subscription's trigger at once instead of at its next slot, and returns what
+    the poll found: `outcome` (primed: the first read, which sets the starting point; polled;
+    paused, with `detail`; skipped: paused or another poll of it is running), `new` items and
+    `deliveries` queued (workers send them)."""
     rt = caller.rt
     result = await poller.poll_now(rt, caller.tenant, sub_id)
     return {"outcome": result.outcome, "new": result.new, "deliveries": result.deliveries,
@@ -147,20 +139,17 @@ async def poll_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
             "subscription": await subscriptions.get(rt, caller.tenant, sub_id)}
 
 
-@router.post("/subscriptions/{sub_id}/pause", summary="Pause a subscription's deliveries",
-             description="Stops sending; its trigger is still read, so new items wait in its "
-                         "queue and go out in order on resume.")
+@router.post("/subscriptions/{sub_id}/pause", summary="Pause a subscription's deliveries")
 async def pause_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
-    """Hold the subscription's deliveries (:func:`engine.polling.subscriptions.pause`)."""
+    """Stops sending; its trigger is still read, so new items wait in its queue and go out in
+    order on resume."""
     return await subscriptions.pause(caller.rt, caller.tenant, sub_id)
 
 
-@router.post("/subscriptions/{sub_id}/resume", summary="Resume a subscription",
-             description="Sends its queue again at once: on a paused subscription, and on a "
-                         "failing one (after its receiver was fixed) the delivery waiting for its "
-                         "next try is sent now instead of at `next_attempt_at`, then the rest, in "
-                         "order and each once. Polls its trigger at once if it was paused (e.g. "
-                         "after the connection was fixed).")
+@router.post("/subscriptions/{sub_id}/resume", summary="Resume a subscription")
 async def resume_subscription(sub_id: str, caller: Writer) -> dict[str, Any]:
-    """Release the subscription's deliveries (:func:`engine.polling.subscriptions.resume`)."""
+    """Sends its queue again at once: on a paused subscription, and on a failing one (after its
+    receiver was fixed) the delivery waiting for its next try is sent now instead of at
+    `next_attempt_at`, then the rest, in order and each once. Polls its trigger at once if it
+    was paused (e.g. after the connection was fixed)."""
     return await subscriptions.resume(caller.rt, caller.tenant, sub_id)
