@@ -22,7 +22,7 @@ import time
 
 import httpx
 
-from benchmarks.harness import arguments, log, record, show, spread, stack, summary
+from benchmarks.harness import arguments, log, record, sandbox_location, show, spread, stack, summary
 
 TARGET_USED = 0.90
 
@@ -89,11 +89,7 @@ def run(repeats: int = 2, seconds: float = 60.0, limit: int = 100, window_ms: in
         key = s.api_key()
         for rep in range(repeats):
             location = f"loc_budget_{rep}"
-            httpx.post(s.sandbox.url + "/_sandbox/seed/locations", json={  # connections are checked
-                "count": 1, "location_id": location,
-                "fields": {"id": location, "name": f"Budget {rep}"}}).raise_for_status()
-            tok = httpx.post(s.sandbox.url + "/_sandbox/tokens",
-                             json={"location_id": location}).json()["token"]
+            tok = sandbox_location(s.sandbox.url, location, f"Budget {rep}")
             conns = []
             for api in apis:
                 r = httpx.post(api.url + "/v1/connections", headers={"Authorization": f"Bearer {key}"},

@@ -31,8 +31,8 @@ from pathlib import Path
 import httpx
 from redis.asyncio import Redis as AsyncRedis
 
-from benchmarks.harness import (PY, ROOT, Proc, Stack, command, free_port, log, spread, wait_port,
-                                write_result)
+from benchmarks.harness import (PY, ROOT, Proc, Stack, command, free_port, log, sandbox_location,
+                                spread, wait_port, write_result)
 from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 
 BASE = "1163d86"
@@ -156,8 +156,7 @@ def run(base: str = BASE, repeats: int = 5, n: int = 200, block: int = 20, watch
                 tokens = []
                 for i in range(locations):
                     loc = f"loc_cmp_{i:03d}"
-                    tok = httpx.post(s.sandbox.url + "/_sandbox/tokens",
-                                     json={"location_id": loc}).json()["token"]
+                    tok = sandbox_location(s.sandbox.url, loc, f"Compare {i}")
                     tokens.append((tok, loc))
                 for side in sides.values():
                     conns = [side.connect(tok, loc) for tok, loc in tokens]

@@ -103,6 +103,16 @@ def record(name: str, result: dict[str, Any], module: str, *args: str) -> dict[s
     return result
 
 
+def sandbox_location(sandbox_url: str, location: str, name: str) -> str:
+    """Make ``location`` in the sandbox (a GHL connection is checked against its location when
+    it is created) and return a new private token for it."""
+    httpx.post(sandbox_url + "/_sandbox/seed/locations", json={
+        "count": 1, "location_id": location,
+        "fields": {"id": location, "name": name}}).raise_for_status()
+    return httpx.post(sandbox_url + "/_sandbox/tokens",
+                      json={"location_id": location}).json()["token"]
+
+
 # ----------------------------------------------------------------------------- command line
 
 
