@@ -45,15 +45,17 @@ def hooks() -> Hooks:
                  flow_sink=flow_runs.deliver)
 
 
-def connect_redis(url: str) -> Redis:
-    """The engine's Redis client for ``url`` (redis-py's URL form). A command answered
+def connect_redis(url: str, timeout_s: float = 10.0) -> Redis:
+    """The engine's Redis client for ``url`` (redis-py's URL form). Connecting and each command
+    wait at most ``timeout_s`` seconds (then redis's TimeoutError). A command answered
     ``READONLY`` (the node is a replica now: a managed service's failover demoted it while this
     connection stayed open) drops that connection and runs once more on a new one, which
     resolves the endpoint's name again and so reaches the new primary; a second ``READONLY``
     raises redis's ReadOnlyError. A write refused that way was not applied, so running it
     again is safe; other errors are raised as before (no retry)."""
     return Redis.from_url(url, retry=Retry(NoBackoff(), 1, supported_errors=()),
-                          retry_on_error=[ReadOnlyError])
+                          retry_on_error=[ReadOnlyError], socket_timeout=timeout_s,
+                          socket_connect_timeout=timeout_s)
 
 
 async def open_runtime(settings: Settings | None = None,
@@ -61,7 +63,7 @@ async def open_runtime(settings: Settings | None = None,
     """A wired runtime for ``settings`` (default: the environment's). ``transport`` replaces
     the upstream HTTP transport (benchmarks). Close it with ``await rt.close()``."""
     settings = settings or get_settings()
-    redis = connect_redis(settings.redis_url)
+    redis = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
     budget = Budget(redis, limits_from(settings))
     rt = Runtime(settings=settings, redis=redis, vault=Vault(settings.fernet_keys()),
                  budget=budget, upstream=Upstream(settings, budget, transport=transport),

@@ -48,7 +48,6 @@ def _wait_until(check, timeout: float, what: str) -> None:
 
 def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_server, receiver,
                                                                tmp_path):
-    from engine.accounts import tenants
     from sandbox.ghl import DEFAULT_LOCATION, DEFAULT_TOKEN
 
     port = free_port()
@@ -64,23 +63,13 @@ def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("api", "worker")}
-    api_proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app_factory", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(api_port)], cwd=ROOT, env=env,
-                                stdout=logs["api"], stderr=subprocess.STDOUT)
+    api_proc = _api(api_port, env, logs["api"])
     worker = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "worker"], cwd=ROOT,
                               env=env, stdout=logs["worker"], stderr=subprocess.STDOUT)
     try:
         _wait_until(lambda: _status(api_url + "/readyz") == 200, 30, "the API")
 
-        async def key() -> str:
-            from redis.asyncio import Redis
-            r = Redis.from_url(url)
-            try:
-                return (await tenants.create_key(r, "outage"))[1]
-            finally:
-                await r.aclose()
-
-        headers = {"Authorization": f"Bearer {asyncio.run(key())}"}
+        headers = {"Authorization": f"Bearer {_api_key(url, 'outage')}"}
         client = httpx.Client(base_url=api_url, headers=headers, timeout=30)
         conn = client.post("/v1/connections", json={"token": DEFAULT_TOKEN,
                                                     "location_id": DEFAULT_LOCATION})
@@ -128,6 +117,73 @@ def test_redis_stopped_for_ten_seconds_then_everything_resumes(sandbox, sandbox_
         stop_process(server, timeout_s=15)
         for f in logs.values():
             f.close()
+
+
+def _api_key(url: str, tenant: str) -> str:
+    """A new API key of ``tenant``, made in the Redis at ``url``."""
+    from redis.asyncio import Redis
+
+    from engine.accounts import tenants
+
+    async def make() -> str:
+        r = Redis.from_url(url)
+        try:
+            return (await tenants.create_key(r, tenant))[1]
+        finally:
+            await r.aclose()
+
+    return asyncio.run(make())
+
+
+def _api(port: int, env: dict[str, str], log) -> subprocess.Popen:
+    """An API process on ``port`` with ``env``, its output to ``log``."""
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:app_factory", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_a_redis_that_stops_answering_gets_503_not_a_hung_request(tmp_path):
+    """A stalled primary or a partition does not refuse connections: it just stops answering.
+    Requests then fail with 503 store_unavailable after ENGINE_REDIS_TIMEOUT_SECONDS instead of
+    hanging, /readyz says not ready, and both answer again once Redis does."""
+    import signal
+
+    port = free_port()
+    (tmp_path / "redis").mkdir()
+    server = _redis_server(port, tmp_path / "redis")
+    url = f"redis://127.0.0.1:{port}/0"
+    env = {**os.environ, "REDIS_URL": url, "ENGINE_REDIS_TIMEOUT_SECONDS": "1",
+           "ENGINE_LOG_LEVEL": "WARNING"}
+    api_port = free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    log = open(tmp_path / "api.log", "wb")
+    api_proc = _api(api_port, env, log)
+    try:
+        _wait_until(lambda: _status(api_url + "/readyz") == 200, 30, "the API")
+
+        client = httpx.Client(base_url=api_url, timeout=30,
+                              headers={"Authorization": f"Bearer {_api_key(url, 'stall')}"})
+        assert client.get("/v1/subscriptions").status_code == 200
+        server.send_signal(signal.SIGSTOP)  # Redis holds its connections and answers nothing
+        try:
+            started = time.monotonic()
+            resp = client.get("/v1/subscriptions")
+            took_s = time.monotonic() - started
+            ready = httpx.get(api_url + "/readyz", timeout=30)
+        finally:
+            server.send_signal(signal.SIGCONT)
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "store_unavailable"
+        assert int(resp.headers["retry-after"]) > 0
+        assert took_s < 10, took_s  # bounded by the 1 s timeout (a few commands), not hung
+        assert ready.status_code == 503
+        _wait_until(lambda: client.get("/v1/subscriptions").status_code == 200, 30,
+                    "the API answering again")
+        assert api_proc.poll() is None
+        client.close()
+    finally:
+        stop_process(api_proc, timeout_s=15)
+        stop_process(server, timeout_s=15)
+        log.close()
 
 
 def _status(url: str) -> int:

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         alias_generator=AliasGenerator(validation_alias=lambda name: "ENGINE_" + name.upper()))
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    redis_timeout_seconds: float = Field(
+        10.0, gt=0,
+        description="Seconds to wait for Redis to connect or answer a command; a Redis that "
+                    "stops answering (a stalled primary, a network partition) then fails the "
+                    "request with 503 store_unavailable instead of holding it. Above the "
+                    "engine's longest blocking read (1 s).")
     ghl_base_url: str = Field("https://services.leadconnectorhq.com", validation_alias="GHL_BASE_URL")
     smsglobal_base_url: str = Field("https://api.smsglobal.com", validation_alias="SMSGLOBAL_BASE_URL")
     secret_keys: str = ""
