@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from api.models import FieldError
 from api.responses import SafeJSONResponse as JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -111,6 +112,11 @@ def install(app: FastAPI) -> None:
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
             message = _wording(err, request, raw)
+            broken = (err.get("ctx") or {}).get("error")
+            if err.get("type") == "value_error" and isinstance(broken, ValueError):
+                message = str(broken)  # without pydantic's "Value error, " in front
+                if isinstance(broken, FieldError):
+                    loc = (*loc, broken.field)
             if err.get("type") == "json_invalid" or _not_json(err, request):
                 loc = ("body",)  # not a field's fault (a JSON error's offset is in the message)
             problems.append({"field": _field(loc), "location": str(loc[0]) if loc else "body",

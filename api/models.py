@@ -12,6 +12,15 @@ ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 """GHL location and company ids: letters, digits, '_' and '-' (GHL's own are 20 alphanumerics)."""
 
 
+class FieldError(ValueError):
+    """A rule of a request model broken by one field, raised in a model validator: its 422 names
+    ``field`` (a model validator's error otherwise names the whole body) with ``message``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class Strict(BaseModel):
     """Base of the API's request bodies: unknown fields are refused and types are not coerced."""
 
@@ -52,7 +61,8 @@ class GHLConnectionIn(Strict):
     @model_validator(mode="after")
     def _scope(self) -> "GHLConnectionIn":
         if not self.location_id and not self.company_id:
-            raise ValueError("location_id is required (or company_id for an agency token)")
+            raise FieldError("location_id", "required: the GHL sub-account (location) id the "
+                             "token is for (or company_id for an agency token)")
         return self
 
 

@@ -63,6 +63,13 @@ def test_bad_connection_bodies_name_the_field(api, sandbox):
                                  'api_secret)'), resp.text
         assert "token" not in fields and "api_key" not in fields
     assert api.get("/v1/connections").json()["connections"] == []
+    # a GHL token without its location: the 422 names location_id, in words of its own
+    resp = api.post("/v1/connections", json={"token": "pit-sandbox-token"})
+    assert resp.status_code == 422, resp.text
+    [problem] = resp.json()["error"]["details"]
+    assert problem["field"] == "location_id", problem
+    assert problem["message"].startswith("required: the GHL sub-account (location) id")
+    assert "Value error" not in resp.text
     # a body without app is still a GHL connection
     resp = api.post("/v1/connections", json={"token": "pit-sandbox-token",
                                              "location_id": "loc_sandbox0000000001"})
