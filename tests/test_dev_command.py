@@ -165,8 +165,9 @@ def test_the_log_is_quiet_at_info(dev):
 
 
 def test_a_restart_keeps_its_ports_key_and_connections(dev):
-    """`make dev` started again in the same folder brings its own Redis and sandbox back up on
-    the same ports, with the same dev key and connections, and the key still works."""
+    """`make dev` started again in the same folder brings its own Redis and sandbox back up (on
+    the default ports when free, else on the last run's), with the same API URL, dev key and
+    connections, and the key still works."""
     before = dict(dev.values)
     headers = {"Authorization": f"Bearer {before['ENGINE_KEY']}"}
     conns_before = httpx.get(before["ENGINE_URL"] + "/v1/connections", headers=headers).json()
@@ -187,3 +188,23 @@ def test_a_restart_keeps_its_ports_key_and_connections(dev):
         assert conns.json() == conns_before  # kept, and no new "Sandbox location" per start
     finally:
         again.stop()
+
+
+def test_the_default_ports_come_back_when_free_and_a_differing_port_says_why():
+    """The default port when free (even if the last run used another), else the last run's,
+    else any; each choice other than the default is explained."""
+    from engine.cli.devserver import choose_port
+
+    said: list[str] = []
+    default, kept = free_port(), free_port()
+    assert choose_port("the API", default, kept, said.append) == default and said == []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", default))
+        taken.listen()
+        assert choose_port("the API", default, kept, said.append) == kept
+        assert said == [f"{default} was taken: the API is on {kept} (as in the last run)"]
+        with socket.socket() as also:
+            also.bind(("127.0.0.1", kept))
+            also.listen()
+            other = choose_port("the API", default, kept, said.append)
+    assert other not in (default, kept) and said[-1] == f"{default} was taken: the API is on {other}"

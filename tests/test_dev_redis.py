@@ -9,6 +9,7 @@ import re
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def _child(pid: int, word: str) -> int:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=30)
@@ -105,3 +108,48 @@ def test_dev_redis_survives_sigkill_and_children_are_restarted(tmp_path):
             assert stat.S_IMODE(f.stat().st_mode) == 0o600, (f, oct(f.stat().st_mode))
     finally:
         _stop(proc)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting to be reaped counts as gone)."""
+    out = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
+    return out.stdout.strip() not in ("", "Z") and not out.stdout.strip().startswith("Z")
+
+
+def test_one_stack_per_directory_and_sigterm_stops_all_of_it(tmp_path):
+    """A second `ghl-engine dev` in the same directory is refused at once (saying which process
+    runs there and how to stop it) while the first runs; SIGTERM to the first (its process
+    alone, as `kill <pid>` sends it) stops it and every child quietly; then a new one starts."""
+    port = free_port()
+    proc, output = _start(tmp_path, port)
+    try:
+        children = _children(proc.pid)
+        assert {"redis-server", " sandbox", " api", " worker"} <= {
+            word for word in ("redis-server", " sandbox", " api", " worker")
+            if any(word in args for args in children.values())}, children
+        started = time.time()
+        second = subprocess.run([sys.executable, "-m", "engine.cli.main", "dev"], cwd=tmp_path,
+                                env={k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+                                capture_output=True, text=True, timeout=30)
+        said = second.stdout + second.stderr
+        assert second.returncode != 0 and time.time() - started < 10, said
+        assert "another dev stack is running here" in said, said
+        assert f"kill {proc.pid}" in said and f"http://127.0.0.1:{port}" in said, said
+        assert "Traceback" not in said, said
+        assert _children(proc.pid) == children  # the running stack is untouched
+
+        os.kill(proc.pid, signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "[dev] stopped" in rest, rest
+        assert "Traceback" not in rest, rest
+        deadline = time.time() + 10
+        while any(_alive(pid) for pid in children):
+            assert time.time() < deadline, {p: a for p, a in children.items() if _alive(p)}
+            time.sleep(0.2)
+    finally:
+        _stop(proc)
+    again, output = _start(tmp_path, port)
+    try:
+        assert "another dev stack" not in output, output
+    finally:
+        _stop(again)

@@ -10,13 +10,19 @@ keeps an append-only file (fsync every second; a write it acknowledged survives 
 being killed) in ``.dev/``, and its files are readable by their owner only (0600). Every child
 is supervised: one that exits is started again (after a short pause) instead of the whole stack
 stopping. Each child runs in a process group of its own, so the terminal's Ctrl-C reaches this
-command only, which stops the children in order (Redis last) and exits quietly; a child also
-ends when this command dies.
+command only, which stops the children in order (Redis last) and exits quietly; SIGTERM
+(``kill <pid>``) does the same, and a child also ends when this command dies.
+
+One stack per directory: the command holds an exclusive lock on ``.dev/dev.lock`` while it
+runs (the kernel drops it when the process dies, even by SIGKILL), and a second ``ghl-engine
+dev`` in the same directory exits at once saying which process runs there, instead of starting
+a second Redis on the same append-only file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import signal
@@ -33,6 +39,8 @@ from engine.cli import devstate
 KEY_FILE = Path(".engine-keys")
 DEV_DIR = Path(".dev")
 DEV_API_KEY_FILE = DEV_DIR / "api-key"
+LOCK_FILE = DEV_DIR / "dev.lock"
+DEFAULT_PORTS = {"api": 8000, "sandbox": 8090, "redis": 6390}
 RESTART_PAUSE_SECONDS = 1.0
 
 
@@ -97,13 +105,55 @@ class Child:
         self.proc = self._start()
 
 
-def _free_port(preferred: int) -> int:
+def _is_free(port: int) -> bool:
     with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", preferred)) != 0:
-            return preferred
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _any_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def choose_port(what: str, default: int, kept: int | None, say) -> int:
+    """The port for ``what`` (e.g. "the API"): ``default`` when it is free, else the one the last
+    run used (``kept``) when that is free, else any free one; when it is not ``default``, tells
+    ``say`` why (e.g. "8000 was taken: the API is on 37461")."""
+    if _is_free(default):
+        return default
+    if kept and kept != default and _is_free(kept):
+        say(f"{default} was taken: {what} is on {kept} (as in the last run)")
+        return kept
+    port = _any_port()
+    say(f"{default} was taken: {what} is on {port}")
+    return port
+
+
+def take_lock(path: Path = LOCK_FILE) -> int:
+    """Hold an exclusive lock on ``path`` for the life of this process (the kernel drops it when
+    the process dies, however it dies) and write this process's id into it; returns the file
+    descriptor, to keep open. When another ``ghl-engine dev`` holds it, exit (code 1) saying
+    which process runs here, on which URLs, and how to stop it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        state = devstate.load()
+        where = ""
+        if str(state.get("pid")) == pid:
+            urls = [f"{name} {state[key]}" for name, key in (("API", "api_url"),
+                    ("sandbox", "sandbox_url"), ("Redis", "redis_url")) if state.get(key)]
+            where = f" ({', '.join(urls)})" if urls else ""
+        raise SystemExit(
+            f"[dev] another dev stack is running here: ghl-engine dev, process {pid}{where}.\n"
+            f"[dev] Stop it with `kill {pid}` (it stops its Redis, sandbox, API and worker) or "
+            "Ctrl-C in its terminal, then start this again.")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def _wait(url: str, timeout_s: float = 30) -> None:
@@ -180,7 +230,8 @@ async def _dev_key(url: str) -> tuple[str, str]:
 def main() -> None:
     """``ghl-engine dev``: start (or reuse) the local key file, Redis, the sandbox, the API and a
     worker, print the ``export …`` lines, write the state file and supervise the children
-    until interrupted; ports are kept from the last run while free."""
+    until interrupted (Ctrl-C or SIGTERM). Refused while another ``dev`` runs in this directory.
+    The default ports are used while free; else the last run's, else any (it says why)."""
     env = os.environ
     children: list[Child] = []
     stopping = False
@@ -208,8 +259,9 @@ def main() -> None:
     os.umask(0o077)
     DEV_DIR.mkdir(exist_ok=True)
     owner_only(DEV_DIR)
+    lock = take_lock()  # noqa: F841 - held (open) until this process ends
 
-    before = devstate.load()  # the last run's ports: kept while they are free
+    before = devstate.load()  # the last run's ports: used when the defaults are taken
     ports = dict(before.get("ports") or {})
     env.setdefault("ENGINE_LOG_FORMAT", "console")  # readable lines; production logs JSON
     key_file = None  # the key file this stack reads, for other commands (the state file)
@@ -224,9 +276,9 @@ def main() -> None:
         env["ENGINE_SECRET_KEYS"] = KEY_FILE.read_text().strip()
 
     if not env.get("REDIS_URL"):
-        preferred = int(ports.get("redis") or 6390)
+        preferred = choose_port("the dev Redis", DEFAULT_PORTS["redis"], ports.get("redis"), say)
         while True:  # another program may take the port between the check and the start
-            port = ports["redis"] = _free_port(preferred)
+            port = ports["redis"] = preferred
             redis_child = Child("redis", redis_command(port, DEV_DIR), env,
                                 stdout=subprocess.DEVNULL, preexec_fn=_private_umask)
             env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
@@ -234,9 +286,8 @@ def main() -> None:
             time.sleep(0.2)
             if redis_child.proc.poll() is None:
                 break
-            with socket.socket() as s:  # ours could not listen there: any free port
-                s.bind(("127.0.0.1", 0))
-                preferred = s.getsockname()[1]
+            preferred = _any_port()  # ours could not listen there: any free port
+            say(f"{port} was taken: the dev Redis is on {preferred}")
         children.append(redis_child)
         say(f"dev Redis on {env['REDIS_URL']} (append-only file in {DEV_DIR}/)")
 
@@ -250,7 +301,8 @@ def main() -> None:
     exe = [sys.executable, "-m", "engine.cli.main"]
     sandbox_url = None
     if not env.get("GHL_BASE_URL"):
-        port = ports["sandbox"] = _free_port(int(ports.get("sandbox") or 8090))
+        port = ports["sandbox"] = choose_port("the sandbox", DEFAULT_PORTS["sandbox"],
+                                              ports.get("sandbox"), say)
         sandbox_url = f"http://127.0.0.1:{port}"
         children.append(Child("sandbox", [*exe, "sandbox", "--port", str(port)], env))
         env["GHL_BASE_URL"] = sandbox_url
@@ -261,13 +313,14 @@ def main() -> None:
         _wait(sandbox_url + "/_sandbox/stats")
         say(f"sandbox (GHL and SMSGlobal stand-ins) on {sandbox_url}")
 
-    api_port = ports["api"] = _free_port(int(env.get("ENGINE_PORT") or ports.get("api") or 8000))
+    api_port = ports["api"] = choose_port(
+        "the API", int(env.get("ENGINE_PORT") or DEFAULT_PORTS["api"]), ports.get("api"), say)
     api_url = f"http://127.0.0.1:{api_port}"
     children.append(Child("api", [*exe, "api", "--port", str(api_port)], env))
     children.append(Child("worker", [*exe, "worker"], env))
     _wait(api_url + "/readyz")
     say(f"API on {api_url} (OpenAPI docs at {api_url}/docs); worker started")
-    devstate.save({"redis_url": env["REDIS_URL"], "api_url": api_url, "sandbox_url": sandbox_url,
+    devstate.save({"pid": os.getpid(), "redis_url": env["REDIS_URL"], "api_url": api_url, "sandbox_url": sandbox_url,
                    "secret_keys_file": key_file, "ports": ports})
 
     api_key, key_id = asyncio.run(_dev_key(env["REDIS_URL"]))
@@ -287,7 +340,8 @@ def main() -> None:
               '  -H "Authorization: Bearer $ENGINE_KEY" -H "Content-Type: application/json" \\\n'
               '  -d "{\\"connection_id\\": \\"$GHL_CONN\\", \\"input\\": {\\"firstName\\": '
               '\\"Ada\\", \\"email\\": \\"ada@example.com\\"}}"\n', flush=True)
-    print("Ctrl-C stops everything.", flush=True)
+    print(f"Ctrl-C stops everything (or `kill {os.getpid()}`, this process's id, also in "
+          f"{devstate.STATE_FILE}).", flush=True)
 
     while not stopping:
         for child in children:
