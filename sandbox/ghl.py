@@ -30,8 +30,8 @@ from fastapi.responses import Response
 from sandbox import handlers
 from sandbox import oauth as sandbox_oauth
 from sandbox import push
-from sandbox.answers import (DEFAULT_COMPANY, DEFAULT_LOCATION, DEFAULT_TOKEN, error, read_body,
-                             read_json)
+from sandbox.answers import (DEFAULT_COMPANY, DEFAULT_LOCATION, DEFAULT_TOKEN, endpoint, error,
+                             read_body, read_json)
 from sandbox.store import Store, collection_of, get_at, new_id, now_iso, param_of, segments
 
 VERSIONS = ("2021-07-28", "2021-04-15")
@@ -93,9 +93,9 @@ def build_routes(specs: dict[str, Any]) -> list[Route]:
             continue
         regex, params = _compile(op.upstream.path)
         routes.append(Route(op.key, op.upstream.method, op.upstream.path, regex, params, op))
-    declared = {(r.method, "/" + r.template.strip("/")) for r in routes}
+    declared = {endpoint(r.method, r.template) for r in routes}
     for key, method, template in handlers.UNSPECIFIED:
-        if (method, "/" + template.strip("/")) in declared:
+        if endpoint(method, template) in declared:
             continue  # a spec declares it: its route serves, the handler is found by endpoint
         regex, params = _compile(template)
         routes.append(Route(key, method, template, regex, params, None))

@@ -58,6 +58,7 @@ FLOW = PREFIX + "flow:{flow_id}"                # hash: tenant, name, definition
 TENANT_FLOWS = PREFIX + "tenant:{tenant}:flows" # set of flow ids
 FLOW_RUNS = PREFIX + "flow:{flow_id}:runs"      # zset: run id -> created (epoch ms), the run log
 FLOW_RUN = PREFIX + "flowrun:{run_id}"          # string: JSON of one run (trigger item, each step's input, output or error)
+INSTALL_LOCK = PREFIX + "install:{tenant}:{location_id}:lock"  # string: token of the one worker connecting an installed location (expires)
 FLOW_RUN_LOCK = PREFIX + "flowrun:{run_id}:lock"  # string: token of the one execution of the run now (expires)
 FLOW_ECHOES = PREFIX + "tenant:{tenant}:flow-echoes"  # zset: fingerprint of a write a flow made -> expiry (epoch ms)
 FLOW_ONCE = PREFIX + "flow:{flow_id}:once"      # hash: value of a step's once template -> run id

@@ -21,7 +21,7 @@ import secrets
 from datetime import datetime, timezone
 
 from engine.accounts import connections
-from engine.core import keys
+from engine.core import keys, scripts
 from engine.inbound.queue import Event
 from engine.oauth import tokens
 from engine.polling import subscriptions
@@ -67,7 +67,7 @@ async def installed(rt: Runtime, event: Event) -> None:
 
 async def _mint_once(rt: Runtime, agency: connections.Connection, location_id: str) -> None:
     r = rt.redis
-    lock = f"{keys.PREFIX}install:{agency.tenant}:{location_id}:lock"
+    lock = keys.INSTALL_LOCK.format(tenant=agency.tenant, location_id=location_id)
     token = secrets.token_hex(8)
     if not await r.set(lock, token, nx=True, px=LOCK_MS):
         raise RuntimeError(f"location {location_id} is being connected by another worker")
@@ -82,9 +82,8 @@ async def _mint_once(rt: Runtime, agency: connections.Connection, location_id: s
         made = await tokens.mint_location_token(rt, agency, location_id)
         log.info("app installed on location %s: connection %s for tenant %s", location_id,
                  made.id, agency.tenant)
-    finally:
-        if (await r.get(lock) or b"").decode() == token:
-            await r.delete(lock)
+    finally:  # only if still ours: the lease may have ended and another worker taken it
+        await scripts.script(r, scripts.UNLOCK)(keys=[lock], args=[token])
 
 
 async def uninstalled(rt: Runtime, event: Event) -> None:

@@ -224,15 +224,11 @@ async def claim_due(r: Redis, *, now_ms: int, limit: int, lease_ms: int) -> list
 
 async def take_lease(r: Redis, sub_id: str, lease_ms: int) -> str | None:
     """The subscription's send lock for ``lease_ms``: its token, or None when another run holds
-    it. Renew with :func:`renew_lease`, give back with :func:`release_lease`."""
+    it. Kept alive with :func:`engine.core.scripts.keep_lock`, given back with
+    :func:`release_lease`."""
     token = secrets.token_hex(8)
     taken = await r.set(keys.SUB_LOCK.format(sub_id=sub_id), token, nx=True, px=lease_ms)
     return token if taken else None
-
-
-async def renew_lease(r: Redis, sub_id: str, lease_ms: int) -> None:
-    """Extend the subscription's send lock to ``lease_ms`` from now."""
-    await r.pexpire(keys.SUB_LOCK.format(sub_id=sub_id), lease_ms)
 
 
 async def release_lease(r: Redis, sub_id: str, token: str) -> None:

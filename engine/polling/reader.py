@@ -93,7 +93,7 @@ def prepare_stored(op: Operation, conn: Connection, params_text: str) -> dict[st
             _prepared.pop(next(iter(_prepared)))  # the oldest entry
         found = _prepared[key] = (op, values)
     values = dict(found[1])
-    executor.fill(op, values, conn)
+    executor.fill(op, values, conn, where="params")
     return values
 
 
